@@ -1,0 +1,189 @@
+"""The recurrent U-Net: the one model definition used by training, inference and export.
+
+Architecture (the founding write-up's final form, see docs/ARCHITECTURE in README):
+residual conv blocks, 4 encoder levels with 3 max-pools (bottleneck at 1/8),
+a ConvLSTM bottleneck with a skip around it (decoder sees ``h + x``), a
+transposed-conv decoder with skip concatenation, and a 1x1 conv + tanh head.
+
+The model holds no recurrent state: ``forward(x, state) -> (y, state)``; the caller
+(stream loop or trainer) owns ``state``. Nothing per-call is stored on ``self``.
+
+Input ``x`` is ``(B, T, 4, H, W)``: RGB in [-1, 1] plus a {0, 1} mask channel.
+With ``residual=True`` the RGB inside the mask is expected to be a classical fill
+(see :mod:`osdfilter.prefill`) and the head predicts a correction in tanh's
+pre-activation space, initialised to zero, so an untrained model returns its
+input fill exactly. This is what makes CPU-scale training useful (FINDINGS.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Optional, Tuple
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+State = Tuple[torch.Tensor, torch.Tensor]
+
+PRESETS: dict[str, tuple[int, int, int, int]] = {
+    "large": (64, 128, 256, 512),  # the write-up, exactly
+    "small": (16, 32, 64, 128),  # CPU inference preset (shipped default)
+    "tiny": (8, 16, 32, 64),  # tests
+}
+
+
+@dataclass
+class ModelConfig:
+    """Everything needed to rebuild a model; saved in checkpoints and ONNX metadata."""
+
+    widths: tuple[int, int, int, int] = PRESETS["small"]
+    in_channels: int = 4  # RGB + mask
+    out_channels: int = 3
+    lstm_kernel: int = 3
+    residual: bool = True  # head corrects the (pre-filled) input instead of drawing from nothing
+    prefill: str = "telea"  # classical fill the filter puts inside the mask before the model
+    # Inference hints: the model runs on full-resolution tiles around the mask.
+    tile: int = 64  # tile core size in pixels (multiple of 8)
+    context: int = 16  # context margin around each tile core (multiple of 8)
+    normalisation: str = "rgb_pm1"  # RGB uint8 -> [-1, 1]: x / 127.5 - 1
+    extra: dict = field(default_factory=dict)  # free-form provenance (training run, etc.)
+
+    def __post_init__(self) -> None:
+        self.widths = tuple(int(w) for w in self.widths)  # type: ignore[assignment]
+        if len(self.widths) != 4:
+            raise ValueError(f"widths must have 4 entries, got {self.widths}")
+        if self.tile % 8 or self.context % 8:
+            raise ValueError("tile and context must be multiples of 8")
+
+    @classmethod
+    def preset(cls, name: str, **overrides) -> "ModelConfig":
+        if name not in PRESETS:
+            raise ValueError(f"unknown preset {name!r}; choose from {sorted(PRESETS)}")
+        return cls(widths=PRESETS[name], **overrides)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["widths"] = list(self.widths)
+        return d
+
+    @property
+    def multiple(self) -> int:
+        """Spatial sizes are padded to this multiple (3 max-pools)."""
+        return 8
+
+
+class ResBlock(nn.Module):
+    """Two 3x3 conv+BN+LeakyReLU(0.2) with a (1x1 conv + BN) projection shortcut."""
+
+    def __init__(self, cin: int, cout: int) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(cin, cout, 3, padding=1, bias=False),
+            nn.BatchNorm2d(cout),
+            nn.LeakyReLU(0.2, inplace=True),
+            nn.Conv2d(cout, cout, 3, padding=1, bias=False),
+            nn.BatchNorm2d(cout),
+        )
+        self.shortcut = (
+            nn.Identity()
+            if cin == cout
+            else nn.Sequential(nn.Conv2d(cin, cout, 1, bias=False), nn.BatchNorm2d(cout))
+        )
+        self.act = nn.LeakyReLU(0.2, inplace=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.act(self.body(x) + self.shortcut(x))
+
+
+class ConvLSTMCell(nn.Module):
+    """One conv over concat(x, h) gives the i, f, o, g gates. Forget bias starts at 1.0."""
+
+    def __init__(self, channels: int, kernel: int = 3) -> None:
+        super().__init__()
+        self.channels = channels
+        self.gates = nn.Conv2d(2 * channels, 4 * channels, kernel, padding=kernel // 2)
+        with torch.no_grad():
+            self.gates.bias.zero_()
+            self.gates.bias[channels : 2 * channels].fill_(1.0)  # forget gate
+
+    def forward(self, x: torch.Tensor, state: State) -> State:
+        h, c = state
+        i, f, o, g = self.gates(torch.cat([x, h], dim=1)).chunk(4, dim=1)
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        h = torch.sigmoid(o) * torch.tanh(c)
+        return h, c
+
+
+class RecurrentUNet(nn.Module):
+    """Recurrent U-Net. ``forward(x[B,T,4,H,W], state) -> (y[B,T,3,H,W], (h, c))``."""
+
+    def __init__(self, config: Optional[ModelConfig] = None) -> None:
+        super().__init__()
+        self.config = config = config or ModelConfig()
+        w1, w2, w3, w4 = config.widths
+        self.enc = nn.ModuleList(
+            [
+                ResBlock(config.in_channels, w1),
+                ResBlock(w1, w2),
+                ResBlock(w2, w3),
+                ResBlock(w3, w4),
+            ]
+        )
+        self.lstm = ConvLSTMCell(w4, config.lstm_kernel)
+        self.up = nn.ModuleList(
+            [nn.ConvTranspose2d(w4, w3, 2, stride=2), nn.ConvTranspose2d(w3, w2, 2, stride=2), nn.ConvTranspose2d(w2, w1, 2, stride=2)]
+        )
+        self.dec = nn.ModuleList([ResBlock(2 * w3, w3), ResBlock(2 * w2, w2), ResBlock(2 * w1, w1)])
+        self.head = nn.Conv2d(w1, config.out_channels, 1)
+        if config.residual:
+            # Zero correction at init: an untrained model returns its input fill.
+            nn.init.zeros_(self.head.weight)
+            nn.init.zeros_(self.head.bias)
+
+    def initial_state(self, batch: int, height: int, width: int, like: torch.Tensor) -> State:
+        """Zero (h, c) for a (height, width) input (any size; padded as forward pads)."""
+        m = self.config.multiple
+        hp, wp = -(-height // m), -(-width // m)
+        z = like.new_zeros(batch, self.config.widths[3], hp, wp)
+        return z, z.clone()
+
+    def forward(self, x: torch.Tensor, state: Optional[State] = None) -> tuple[torch.Tensor, State]:
+        B, T, C, H, W = x.shape
+        if state is None:
+            state = self.initial_state(B, H, W, x)
+        m = self.config.multiple
+        ph, pw = (-H) % m, (-W) % m
+        frames = x.reshape(B * T, C, H, W)
+        if ph or pw:
+            # Pad (replicate) to the pooling multiple and crop back: no interpolation.
+            frames = F.pad(frames, (0, pw, 0, ph), mode="replicate")
+
+        # Encoder runs on all B*T frames at once; only the ConvLSTM is sequential.
+        skips = []
+        f = frames
+        for i, block in enumerate(self.enc):
+            if i:
+                f = F.max_pool2d(f, 2)
+            f = block(f)
+            skips.append(f)
+        bott = skips.pop()  # (B*T, w4, H/8, W/8)
+        bt = bott.reshape(B, T, *bott.shape[1:])
+        hs = []
+        for t in range(T):
+            state = self.lstm(bt[:, t], state)
+            hs.append(state[0] + bt[:, t])  # skip around the ConvLSTM (vanishing grads)
+        f = torch.stack(hs, dim=1).reshape(B * T, *bott.shape[1:])
+
+        for up, block in zip(self.up, self.dec):
+            f = block(torch.cat([up(f), skips.pop()], dim=1))
+        y = self.head(f)[..., :H, :W]
+        if self.config.residual:
+            rgb = x.reshape(B * T, C, H, W)[:, :3].clamp(-0.999, 0.999)
+            y = y + torch.atanh(rgb)
+        y = torch.tanh(y)
+        return y.reshape(B, T, self.config.out_channels, H, W), state
+
+
+def build_model(config: Optional[ModelConfig] = None) -> RecurrentUNet:
+    return RecurrentUNet(config or ModelConfig())
