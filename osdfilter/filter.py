@@ -1,0 +1,129 @@
+"""The frame-level filter: push RGB frames, receive restored frames, flush at the end.
+
+Per chunk of ``chunk`` frames:
+    tiles around the mask (fixed positions) → classical prefill inside the mask →
+    model on all tiles at once (each tile carries its own (h, c) across chunks) →
+    tile cores pasted back → composited over the original frame with a feathered alpha.
+Outside the dilated, feathered mask the output pixels are the input pixels, exactly.
+Memory is bounded by ``chunk`` frames, whatever the video's length.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import numpy as np
+
+from .masks import TilePlan, dilate, feather, pad_for_tiles, plan_tiles
+from .prefill import get_prefill
+from .runners import Runner
+
+
+@dataclass(frozen=True)
+class FilterConfig:
+    """How frames are chunked, masks grown and tiles laid out (model-independent)."""
+
+    chunk: int = 8  # frames per model call; the output does not depend on it
+    dilate: int = 2  # px the mask is grown by (outline, codec ringing)
+    feather: float = 1.5  # px of soft blend outside the dilated mask
+    tile: Optional[int] = None  # tile core size; None = the model's hint
+    context: Optional[int] = None  # context margin; None = the model's hint
+
+    def __post_init__(self) -> None:
+        if self.chunk < 1:
+            raise ValueError(f"chunk must be >= 1, got {self.chunk}")
+        if self.dilate < 0 or self.feather < 0:
+            raise ValueError("dilate and feather must be >= 0")
+
+
+class OSDFilter:
+    """Streaming OSD removal for frames of one size.
+
+    ``mask`` (bool ``[H, W]``) is the overlay's extent over the whole video (the union, if
+    masks change per frame); tiles are planned on it once. ``push(frame, frame_mask)`` may
+    pass a per-frame mask that must lie within ``mask``.
+    """
+
+    def __init__(self, runner: Runner, mask: np.ndarray, config: FilterConfig = FilterConfig()) -> None:
+        self.runner = runner
+        self.config = config
+        mc = runner.config
+        self.height, self.width = mask.shape
+        self.mask = dilate(mask, config.dilate)
+        self._alpha_pad = int(np.ceil(2 * config.feather))
+        # Tiles must cover everything the composite can touch (mask + feather band).
+        self.plan: TilePlan = plan_tiles(
+            dilate(self.mask, self._alpha_pad) if self._alpha_pad else self.mask,
+            config.tile or mc.tile,
+            config.context if config.context is not None else mc.context,
+        )
+        self._prefill = get_prefill(mc.prefill)
+        self._frames: list[np.ndarray] = []
+        self._masks: list[np.ndarray] = []
+        self.state: Any = None
+
+    @property
+    def is_empty(self) -> bool:
+        return len(self.plan) == 0
+
+    def reset(self) -> list[np.ndarray]:
+        """Scene cut or new clip: flush buffered frames, then start from a zero state."""
+        out = self.flush()
+        self.state = None
+        return out
+
+    def push(self, frame: np.ndarray, frame_mask: Optional[np.ndarray] = None) -> list[np.ndarray]:
+        """Add one uint8 RGB frame ``[H, W, 3]``; returns the frames completed by it (maybe none)."""
+        if frame.shape != (self.height, self.width, 3) or frame.dtype != np.uint8:
+            raise ValueError(f"expected uint8 frame of shape {(self.height, self.width, 3)}, got {frame.dtype} {frame.shape}")
+        m = self.mask if frame_mask is None else dilate(frame_mask, self.config.dilate) & self.mask
+        self._frames.append(frame)
+        self._masks.append(m)
+        if len(self._frames) >= self.config.chunk:
+            return self.flush()
+        return []
+
+    def flush(self) -> list[np.ndarray]:
+        """Process whatever is buffered (a partial last chunk) and return it."""
+        frames, masks = self._frames, self._masks
+        self._frames, self._masks = [], []
+        if not frames:
+            return []
+        if self.is_empty:
+            return frames
+        restored = self._run_tiles(frames, masks)
+        return [self._composite(f, r, m) for f, r, m in zip(frames, restored, masks)]
+
+    def _run_tiles(self, frames: list[np.ndarray], masks: list[np.ndarray]) -> list[np.ndarray]:
+        """Model over all tiles of the chunk; returns full-size frames with tile cores pasted."""
+        y, self.state = self.runner.step(self.model_input(frames, masks), self.state)
+        return [self._paste(frame, y[:, t]) for t, frame in enumerate(frames)]
+
+    def _paste(self, frame: np.ndarray, tiles: np.ndarray) -> np.ndarray:
+        """Tile cores (``[N, 3, crop, crop]`` in [-1, 1]) pasted into a float copy of ``frame``."""
+        plan, c, s = self.plan, self.plan.context, self.plan.tile
+        canvas = frame.astype(np.float32)
+        for (y, x), tile in zip(plan.cores, tiles):
+            h, w = min(s, self.height - y), min(s, self.width - x)
+            core = tile[:, c : c + h, c : c + w].transpose(1, 2, 0)
+            canvas[y : y + h, x : x + w] = (core + 1.0) * 127.5
+        return canvas
+
+    def _composite(self, frame: np.ndarray, restored: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """Input outside the feathered mask, restoration inside it."""
+        alpha = feather(mask, self.config.feather)[..., None]
+        out = frame.astype(np.float32) * (1.0 - alpha) + restored * alpha
+        return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+    def model_input(self, frames: list[np.ndarray], masks: list[np.ndarray]) -> np.ndarray:
+        """The model's input for a chunk: ``[N tiles, T, 4, crop, crop]``, prefilled RGB + mask."""
+        plan, crop = self.plan, self.plan.crop
+        x = np.empty((len(plan), len(frames), 4, crop, crop), np.float32)
+        for t, (frame, mask) in enumerate(zip(frames, masks)):
+            pf, pm = pad_for_tiles(frame, plan), pad_for_tiles(mask.astype(np.uint8), plan).astype(bool)
+            for i, (y, xx) in enumerate(plan.cores):
+                img, m = pf[y : y + crop, xx : xx + crop], pm[y : y + crop, xx : xx + crop]
+                x[i, t, :3] = self._prefill(img, m).transpose(2, 0, 1) / 127.5 - 1.0
+                x[i, t, 3] = m
+        return x
