@@ -1,0 +1,417 @@
+"""Automatic OSD mask detection: find the burned-in overlay in the video itself.
+
+An FPV OSD is fixed to the screen and high contrast: white glyphs with a 1-2 px black
+outline (some icons coloured), while the scene behind it moves. Detection runs in two
+stages, both streaming and memory bounded (a handful of full-frame accumulators, never
+the frames themselves):
+
+1. **Layout** (``MaskDetector.observe`` over the first ``window_s`` seconds, then
+   ``finish``). Per observed frame, at a working resolution of at most
+   ``max_work_width`` pixels wide:
+
+   - *glyph cue*: a bright pixel (max channel >= ``bright``) with a dark pixel
+     (luma <= ``dark``) within ``stroke_px`` on both sides, horizontally or vertically,
+     i.e. an outlined stroke; dilated by ``outline_px`` so the outline is included.
+     Colour is not required, so coloured icons with a dark outline pass too.
+     Per pixel we count the frames where it fires.
+   - *persistent edges*: running sums of the signed Sobel gradient and of its
+     magnitude. A screen-fixed edge keeps its sign, so ``|mean g| / mean |g|`` stays
+     near 1; scene edges that move average out. This finds overlays without an
+     outline (grey crosshairs, watermarks), but only when the scene moves.
+
+   ``finish`` turns these into an :class:`OSDLayout`:
+
+   - ``static``: pixels where the glyph cue fired in >= ``static_frac`` of the frames,
+     plus persistent edges when the camera moves; small specks removed.
+   - ``active``: boxes around text lines that hold *changing* glyph evidence (cue
+     fired in ``active_frac``..``static_frac`` of the frames: ticking digits,
+     blinking warnings). Lines are grown horizontally so "12:34" is one box.
+   - ``union = static | active``.
+
+2. **Per-frame refinement** (``OSDLayout.frame_mask``): inside the active boxes the
+   glyph cue of *that* frame is computed (cropped, so it costs well under a millisecond
+   per box), outside them the static layout is used. So each frame gets its own mask,
+   always a subset of ``union``.
+
+Hard cases
+----------
+- **Static camera**: temporal evidence is useless (everything is persistent), so the
+  persistent-edge cue is switched off when most textured pixels are persistent, and the
+  layout rests on the glyph cue alone (bright strokes with a dark outline on both sides,
+  stroke width <= ``stroke_px``). Bright, dark-flanked thin structures in a static scene
+  (white railings with dark gaps) can then be false positives; use ``exclude``.
+- **Bright sky / snow behind white text**: brightness alone would select the sky; the
+  cue needs dark pixels on *both* sides of a bright run, which the glyph's own outline
+  provides and open sky does not.
+- **Scene cuts**: :func:`detect_scene_cut` compares colour histograms and a blurred
+  thumbnail of consecutive frames; the stream resets its recurrent state there. The OSD
+  survives cuts, so the layout needs no reset (cuts in the window actually help).
+- **No OSD**: the layout is empty (``is_empty``); the caller re-encodes the input
+  unchanged with a one-line note.
+- **Limitations**: a glyph that first changes after the window (a minutes digit) is
+  masked with the static pixels of its old shape; overlays without an outline in a
+  static-camera video are not found; letterbox edges in a moving video are persistent
+  edges, removed only when they span most of the frame.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+__all__ = [
+    "AutoMaskConfig",
+    "MaskDetector",
+    "OSDLayout",
+    "detect_scene_cut",
+    "scene_cut_scores",
+    "is_scene_cut",
+    "glyph_cue",
+    "mask_recall_precision",
+]
+
+Rect = tuple[int, int, int, int]  # (x, y, w, h) in full-resolution pixels
+
+
+@dataclass
+class AutoMaskConfig:
+    """Settings for automatic mask detection. Pixel sizes are at working resolution."""
+
+    window_s: float = 10.0  # seconds of video the layout pass observes
+    stride: int = 1  # observe every stride-th frame (cheaper first pass at high fps)
+    max_work_width: int = 960  # the first pass downscales wider frames to this width
+    bright: int = 170  # glyph body: max(R, G, B) at least this
+    dark: int = 90  # outline: luma at most this
+    stroke_px: int = 7  # widest glyph stroke (+1) between two outline pixels
+    outline_px: int = 2  # glyph cue is dilated by this to cover the outline
+    static_frac: float = 0.6  # cue fires in this fraction of frames -> static glyph
+    active_frac: float = 0.15  # ... in at least this fraction -> changing glyph
+    min_area: int = 6  # connected specks smaller than this are dropped
+    line_gap_px: int = 6  # glyphs closer than this join one text line / cell box
+    box_pad_px: int = 3  # active boxes grow by this on every side
+    edge_min: float = 60.0  # persistent edge: |mean Sobel gradient| at least this
+    edge_persist: float = 0.8  # ... and |mean g| / mean |g| at least this
+    dilate_px: int = 1  # final masks are dilated by this (full-resolution pixels)
+    exclude: list[Rect] = field(default_factory=list)  # regions never masked
+
+    def window_frames(self, fps: float) -> int:
+        """Number of frames the layout pass should observe at this frame rate."""
+        return max(1, int(round(self.window_s * fps)))
+
+
+# ----------------------------------------------------------------------------- cues
+
+
+def _luma(rgb: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+
+
+def _flank(dark: np.ndarray, k: int, horizontal: bool, before: bool) -> np.ndarray:
+    """Whether a dark pixel lies within k-1 px before/after each pixel on one axis."""
+    kernel = np.ones((1, k) if horizontal else (k, 1), np.uint8)
+    a = k - 1 if before else 0
+    anchor = (a, 0) if horizontal else (0, a)
+    return cv2.dilate(dark, kernel, anchor=anchor, borderValue=0)
+
+
+def glyph_cue(rgb: np.ndarray, bright: int = 170, dark: int = 90, stroke_px: int = 7,
+              outline_px: int = 2) -> np.ndarray:
+    """Outlined-stroke pixels of one RGB uint8 frame [H, W, 3] -> uint8 {0, 1} [H, W].
+
+    A pixel is a stroke pixel when it is bright and a dark pixel lies within
+    ``stroke_px - 1`` on both sides horizontally or vertically. The result is dilated by
+    ``outline_px`` so that it covers the glyph's outline too.
+    """
+    is_bright = rgb.max(axis=2) >= bright
+    is_dark = (_luma(rgb) <= dark).view(np.uint8)
+    k = stroke_px + 1
+    h = _flank(is_dark, k, True, True) & _flank(is_dark, k, True, False)
+    v = _flank(is_dark, k, False, True) & _flank(is_dark, k, False, False)
+    stroke = (h | v) & is_bright.view(np.uint8)
+    if outline_px > 0:
+        r = outline_px
+        stroke = cv2.dilate(stroke, cv2.getStructuringElement(
+            cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
+    return stroke
+
+
+def _disk(r: int) -> np.ndarray:
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+
+
+def _drop_specks(mask: np.ndarray, min_area: int) -> np.ndarray:
+    """Remove 8-connected components smaller than min_area pixels."""
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), 8)
+    keep = stats[:, cv2.CC_STAT_AREA] >= min_area
+    keep[0] = False
+    return keep[labels]
+
+
+def _exclusion(h: int, w: int, rects: list[Rect]) -> np.ndarray:
+    """Bool [H, W]: True inside any exclusion rectangle."""
+    out = np.zeros((h, w), bool)
+    for x, y, rw, rh in rects:
+        out[max(0, y):max(0, y + rh), max(0, x):max(0, x + rw)] = True
+    return out
+
+
+# ---------------------------------------------------------------------- scene cuts
+
+
+def _thumb(frame: np.ndarray) -> np.ndarray:
+    return cv2.resize(frame, (64, 36), interpolation=cv2.INTER_AREA)
+
+
+def _hsv_hist(thumb: np.ndarray) -> np.ndarray:
+    hsv = cv2.cvtColor(thumb, cv2.COLOR_RGB2HSV)
+    hist = cv2.calcHist([hsv], [0, 1, 2], None, [8, 4, 8], [0, 180, 0, 256, 0, 256])
+    return cv2.normalize(hist, hist).flatten()
+
+
+def _motion_compensated_diff(a: np.ndarray, b: np.ndarray, r: int = 3) -> float:
+    """Smallest mean abs difference of two thumbnails over shifts of up to r px."""
+    a, b = a.astype(np.float32), b.astype(np.float32)
+    h, w = a.shape[:2]
+    best = np.inf
+    for dy in range(-r, r + 1):
+        for dx in range(-r, r + 1):
+            pa = a[max(0, dy):h + min(0, dy), max(0, dx):w + min(0, dx)]
+            pb = b[max(0, -dy):h + min(0, -dy), max(0, -dx):w + min(0, -dx)]
+            best = min(best, float(np.abs(pa - pb).mean()))
+    return best
+
+
+def scene_cut_scores(prev: np.ndarray, cur: np.ndarray) -> tuple[float, float]:
+    """(histogram distance 0..1, motion-compensated thumbnail difference 0..255)."""
+    ta, tb = _thumb(prev), _thumb(cur)
+    dist = cv2.compareHist(_hsv_hist(ta), _hsv_hist(tb), cv2.HISTCMP_BHATTACHARYYA)
+    return float(dist), _motion_compensated_diff(ta, tb)
+
+
+def detect_scene_cut(prev: np.ndarray, cur: np.ndarray, hist_thresh: float = 0.25,
+                     diff_thresh: float = 14.0) -> bool:
+    """Whether ``cur`` starts a new shot after ``prev`` (uint8 RGB [H, W, 3] each).
+
+    Two cues on 64x36 thumbnails: the HSV colour histogram (Bhattacharyya distance) and
+    the mean abs difference after the best shift of up to 3 thumbnail pixels (about 5%
+    of the width, so camera pans and shakes are compensated). A cut is a large
+    compensated difference together with either a histogram jump or a difference
+    twice the threshold (two shots with similar colours).
+    """
+    dist, diff = scene_cut_scores(prev, cur)
+    return diff > diff_thresh and (dist > hist_thresh or diff > 2 * diff_thresh)
+
+
+is_scene_cut = detect_scene_cut  # alias used by the stream
+
+
+# -------------------------------------------------------------------------- layout
+
+
+@dataclass
+class OSDLayout:
+    """Where the OSD is. All masks are bool [H, W] at the video's full resolution.
+
+    ``static``: glyphs present in (nearly) every frame. ``active``: boxes around cells
+    whose content changes; ``boxes`` lists them as (x, y, w, h). ``union``: every pixel
+    any frame mask can contain. Build per-frame masks with :meth:`frame_mask`.
+    """
+
+    static: np.ndarray
+    active: np.ndarray
+    boxes: list[Rect]
+    config: AutoMaskConfig
+    scale: float = 1.0  # working / full resolution, for the per-frame cue sizes
+    union: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.union = self.static | self.active
+
+    @classmethod
+    def empty(cls, height: int, width: int, config: AutoMaskConfig | None = None):
+        z = np.zeros((height, width), bool)
+        return cls(z, z.copy(), [], config or AutoMaskConfig())
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.union.any()
+
+    @property
+    def coverage(self) -> float:
+        """Fraction of the frame in the union mask."""
+        return float(self.union.mean())
+
+    def frame_mask(self, frame: np.ndarray) -> np.ndarray:
+        """This frame's overlay mask, bool [H, W]: static glyphs plus the glyph cue of
+        ``frame`` (uint8 RGB [H, W, 3]) inside the active boxes."""
+        out = self.static.copy()
+        c = self.config
+        stroke = max(2, int(round(c.stroke_px / self.scale)))
+        outline = int(round(c.outline_px / self.scale)) + c.dilate_px
+        for x, y, w, h in self.boxes:
+            crop = frame[y:y + h, x:x + w]
+            cue = glyph_cue(crop, c.bright, c.dark, stroke, outline).view(bool)
+            out[y:y + h, x:x + w] |= cue & self.active[y:y + h, x:x + w]
+        return out
+
+    def save_png(self, path) -> None:
+        """Write the union mask as an 8-bit PNG (white = overlay)."""
+        if not cv2.imwrite(str(path), self.union.astype(np.uint8) * 255):
+            raise OSError(f"automask: cannot write mask PNG {path}")
+
+
+# ------------------------------------------------------------------------ detector
+
+
+class MaskDetector:
+    """Streaming first pass: ``observe`` frames of the window, then ``finish``.
+
+    Memory: a uint16 counter and three float32 gradient sums at working resolution.
+    """
+
+    def __init__(self, height: int, width: int, config: AutoMaskConfig | None = None,
+                 fps: float | None = None):
+        self.height, self.width = height, width
+        self.config = c = config or AutoMaskConfig()
+        self.scale = min(1.0, c.max_work_width / width)
+        self.work_size = (max(1, round(width * self.scale)), max(1, round(height * self.scale)))
+        ww, wh = self.work_size
+        self.max_frames = c.window_frames(fps) if fps else None
+        self.n_seen = 0  # frames passed to observe
+        self.n_used = 0  # frames accumulated (after stride)
+        self._cue_count = np.zeros((wh, ww), np.uint16)
+        self._gx = np.zeros((wh, ww), np.float32)
+        self._gy = np.zeros((wh, ww), np.float32)
+        self._gabs = np.zeros((wh, ww), np.float32)
+
+    @property
+    def full(self) -> bool:
+        """True once the window (``window_s`` at the given fps) has been observed."""
+        return self.max_frames is not None and self.n_seen >= self.max_frames
+
+    def observe(self, frame: np.ndarray) -> None:
+        """Accumulate one uint8 RGB frame [H, W, 3]."""
+        if frame.shape[:2] != (self.height, self.width):
+            raise ValueError(f"automask: frame size {frame.shape[1]}x{frame.shape[0]} "
+                             f"!= detector size {self.width}x{self.height}")
+        self.n_seen += 1
+        if (self.n_seen - 1) % max(1, self.config.stride):
+            return
+        if self.scale < 1.0:
+            frame = cv2.resize(frame, self.work_size, interpolation=cv2.INTER_AREA)
+        c = self.config
+        # Undilated strokes: a moving background feature then covers a pixel for fewer
+        # frames, while a screen-fixed glyph hits the same pixels every frame.
+        cue = glyph_cue(frame, c.bright, c.dark, c.stroke_px, outline_px=0)
+        np.add(self._cue_count, cue, out=self._cue_count, casting="unsafe")
+        y = _luma(frame)
+        gx = cv2.Sobel(y, cv2.CV_32F, 1, 0, ksize=3)
+        gy = cv2.Sobel(y, cv2.CV_32F, 0, 1, ksize=3)
+        self._gx += gx
+        self._gy += gy
+        self._gabs += cv2.magnitude(gx, gy)
+        self.n_used += 1
+
+    def finish(self, user_mask: np.ndarray | None = None,
+               exclude: list[Rect] | None = None) -> OSDLayout:
+        """Layout from the observed frames, unioned with ``user_mask`` (bool [H, W],
+        always masked) and with ``exclude`` + ``config.exclude`` rectangles removed."""
+        c = self.config
+        if self.n_used == 0:
+            static_w = np.zeros(self._cue_count.shape, bool)
+            active_w = static_w.copy()
+        else:
+            frac = self._cue_count.astype(np.float32) / self.n_used
+            ring = _disk(c.outline_px)
+            glyphs = cv2.dilate((frac >= c.static_frac).view(np.uint8), ring).view(bool)
+            static_w = _drop_specks(glyphs | self._persistent_edges(), c.min_area)
+            # Changing strokes, not counting the flickering rims of static glyphs.
+            changing = (frac >= c.active_frac) & ~static_w
+            changing = _drop_specks(changing, c.min_area)
+            active_w = self._line_boxes(static_w, changing)
+        static, active = self._to_full(static_w), self._to_full(active_w)
+        if c.dilate_px > 0:
+            static = cv2.dilate(static.view(np.uint8), _disk(c.dilate_px)).view(bool)
+        if user_mask is not None:
+            static |= user_mask.astype(bool)
+        ex = _exclusion(self.height, self.width, list(c.exclude) + list(exclude or []))
+        static &= ~ex
+        active &= ~ex
+        boxes = _boxes_of(active)
+        return OSDLayout(static, active, boxes, c, self.scale)
+
+    def _persistent_edges(self) -> np.ndarray:
+        """Screen-fixed edges (bool, working res); all False for a static camera."""
+        c = self.config
+        n = float(self.n_used)
+        mean_g = cv2.magnitude(self._gx, self._gy) / n
+        mean_abs = self._gabs / n
+        persist = mean_g / np.maximum(mean_abs, 1e-3)
+        textured = mean_abs >= c.edge_min
+        if self.n_used < 8 or not textured.any():
+            return np.zeros(mean_g.shape, bool)
+        if np.median(persist[textured]) >= 0.5:  # most edges stay put: static camera
+            return np.zeros(mean_g.shape, bool)
+        edges = (persist >= c.edge_persist) & (mean_g >= c.edge_min)
+        edges = cv2.dilate(edges.view(np.uint8), _disk(1)).view(bool)
+        return _drop_long_lines(edges)
+
+    def _line_boxes(self, static_w: np.ndarray, changing: np.ndarray) -> np.ndarray:
+        """Boxes (bool mask, working res) around text lines holding changing glyphs."""
+        c = self.config
+        ink = (static_w | changing).view(np.uint8)
+        g = c.line_gap_px
+        lines = cv2.dilate(ink, np.ones((3, 2 * g + 1), np.uint8))
+        n, labels, stats, _ = cv2.connectedComponentsWithStats(lines, 8)
+        has_change = np.zeros(n, bool)
+        has_change[np.unique(labels[changing])] = True
+        has_change[0] = False
+        out = np.zeros(changing.shape, bool)
+        p = c.box_pad_px
+        hh, ww = changing.shape
+        for i in np.flatnonzero(has_change):
+            x, y, w, h = stats[i, :4]
+            out[max(0, y - p):min(hh, y + h + p), max(0, x - p):min(ww, x + w + p)] = True
+        return out
+
+    def _to_full(self, mask_w: np.ndarray) -> np.ndarray:
+        if self.scale >= 1.0:
+            return mask_w.copy()
+        up = cv2.resize(mask_w.view(np.uint8), (self.width, self.height),
+                        interpolation=cv2.INTER_NEAREST)
+        return up.view(bool)
+
+
+def _drop_long_lines(edges: np.ndarray, frac: float = 0.6) -> np.ndarray:
+    """Drop components spanning most of the frame (letterbox and frame borders)."""
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(edges.view(np.uint8), 8)
+    hh, ww = edges.shape
+    keep = (stats[:, cv2.CC_STAT_WIDTH] < frac * ww) & (stats[:, cv2.CC_STAT_HEIGHT] < frac * hh)
+    keep[0] = False
+    return keep[labels]
+
+
+def _boxes_of(mask: np.ndarray) -> list[Rect]:
+    """Bounding rectangles (x, y, w, h) of the connected components of a bool mask."""
+    n, _, stats, _ = cv2.connectedComponentsWithStats(mask.view(np.uint8), 8)
+    return [tuple(int(v) for v in stats[i, :4]) for i in range(1, n)]
+
+
+# ------------------------------------------------------------------------- metrics
+
+
+def mask_recall_precision(pred: np.ndarray, gt: np.ndarray, tol_px: int = 2) -> tuple[float, float]:
+    """(recall, precision) of overlay pixels at ``tol_px`` tolerance.
+
+    Recall: fraction of GT pixels within tol of a predicted pixel. Precision: fraction of
+    predicted pixels within tol of a GT pixel. Empty sets count as 1.0.
+    """
+    pred, gt = pred.astype(bool), gt.astype(bool)
+    k = _disk(tol_px)
+    near_pred = cv2.dilate(pred.view(np.uint8), k).view(bool)
+    near_gt = cv2.dilate(gt.view(np.uint8), k).view(bool)
+    recall = float((gt & near_pred).sum() / gt.sum()) if gt.any() else 1.0
+    precision = float((pred & near_gt).sum() / pred.sum()) if pred.any() else 1.0
+    return recall, precision

@@ -1,0 +1,163 @@
+"""Automatic OSD mask detection on generated clips (no shared data needed)."""
+
+import functools
+
+import cv2
+import numpy as np
+import pytest
+
+from osdfilter.automask import (AutoMaskConfig, MaskDetector, OSDLayout, detect_scene_cut,
+                                glyph_cue, mask_recall_precision)
+
+H, W, T = 192, 320, 40
+FONT = cv2.FONT_HERSHEY_SIMPLEX
+
+
+def _texture(h: int, w: int, seed: int, bright: bool = False) -> np.ndarray:
+    """A colourful smooth-noise texture, uint8 RGB [h, w, 3]."""
+    rng = np.random.default_rng(seed)
+    out = np.zeros((h, w, 3), np.float32)
+    for scale in (4, 16, 48):
+        small = rng.uniform(0, 1, (h // scale + 2, w // scale + 2, 3)).astype(np.float32)
+        out += cv2.resize(small, (w + 2 * scale, h + 2 * scale),
+                          interpolation=cv2.INTER_CUBIC)[scale:scale + h, scale:scale + w]
+    out = (out - out.min()) / (out.max() - out.min())
+    if bright:  # overcast sky / snow: near-white, low contrast
+        out = 215 + 40 * out
+    else:
+        out = 20 + 215 * out
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
+def _text(img: np.ndarray, mask: np.ndarray, s: str, org, scale=0.55, thick=1) -> None:
+    """White text with a black outline into img, its pixels into mask."""
+    for colour, t in (((0, 0, 0), thick + 2), ((255, 255, 255), thick)):
+        cv2.putText(img, s, org, FONT, scale, colour, t, cv2.LINE_AA)
+        cv2.putText(mask, s, org, FONT, scale, 255, t, cv2.LINE_8)
+
+
+def _osd(frame: np.ndarray, t: int) -> tuple[np.ndarray, np.ndarray]:
+    """Static elements + a ticking timer; returns (overlaid, gt bool mask)."""
+    img, mask = frame.copy(), np.zeros(frame.shape[:2], np.uint8)
+    _text(img, mask, "12.6V", (10, 24))
+    _text(img, mask, "RSSI 99", (220, 24))
+    _text(img, mask, "ALT 35m", (10, 180))
+    _text(img, mask, f"0{t // 60}:{t % 60:02d}.{(7 * t) % 10}", (215, 180))
+    _text(img, mask, "+", (152, 100), scale=0.8)
+    return img, mask > 0
+
+
+@functools.cache
+def _clip(motion: str = "pan", osd: bool = True, bright: bool = False):
+    """T frames [T, H, W, 3] over a textured background, and GT masks [T, H, W]."""
+    bg = _texture(H + 2 * T, W + 4 * T, seed=1, bright=bright)
+    frames, masks = [], []
+    for t in range(T):
+        if motion == "pan":
+            f = bg[T + int(12 * np.sin(t / 5)):, 3 * t:][:H, :W]
+        else:
+            f = bg[:H, :W]
+        if osd:
+            f, m = _osd(f, t)
+        else:
+            f, m = f.copy(), np.zeros((H, W), bool)
+        frames.append(f)
+        masks.append(m)
+    return np.stack(frames), np.stack(masks)
+
+
+def _detect(frames, **cfg) -> OSDLayout:
+    det = MaskDetector(H, W, AutoMaskConfig(**cfg))
+    for f in frames:
+        det.observe(f)
+    return det.finish()
+
+
+def _score(layout: OSDLayout, frames, masks) -> tuple[float, float]:
+    rp = [mask_recall_precision(layout.frame_mask(f), m) for f, m in zip(frames, masks)]
+    return tuple(float(v) for v in np.mean(rp, axis=0))
+
+
+def test_moving_background_static_and_changing_text():
+    frames, masks = _clip("pan")
+    layout = _detect(frames)
+    recall, precision = _score(layout, frames, masks)
+    assert recall >= 0.97, recall
+    assert precision >= 0.7, precision
+    assert layout.boxes, "the timer should be an active cell"
+    for f in frames[:3]:
+        assert not (layout.frame_mask(f) & ~layout.union).any()
+
+
+def test_no_osd_gives_empty_mask():
+    frames, _ = _clip("pan", osd=False)
+    layout = _detect(frames)
+    assert layout.union.mean() < 0.001
+
+
+def test_static_background_still_finds_text():
+    frames, masks = _clip("static")
+    recall, _ = _score(_detect(frames), frames, masks)
+    assert recall >= 0.9, recall
+
+
+def test_bright_background_behind_white_text():
+    frames, masks = _clip("pan", bright=True)
+    layout = _detect(frames)
+    recall, precision = _score(layout, frames, masks)
+    assert recall >= 0.9, recall
+    assert precision >= 0.5, precision
+    assert layout.union.mean() < 0.2  # not the whole sky
+
+
+def test_scene_cut_fires_on_cut_not_on_motion():
+    frames, _ = _clip("pan")
+    assert not any(detect_scene_cut(a, b) for a, b in zip(frames[:-1], frames[1:]))
+    other = _osd(np.ascontiguousarray(_texture(H, W, seed=7)[:, ::-1, ::-1]), 5)[0]
+    assert detect_scene_cut(frames[10], other)
+
+
+def test_user_mask_and_exclusion():
+    frames, masks = _clip("pan")
+    det = MaskDetector(H, W, AutoMaskConfig())
+    for f in frames:
+        det.observe(f)
+    user = np.zeros((H, W), bool)
+    user[100:110, 100:110] = True
+    layout = det.finish(user_mask=user, exclude=[(0, 0, W // 2, 40)])
+    assert layout.union[100:110, 100:110].all()
+    assert not layout.union[:40, :W // 2].any()
+    assert not layout.frame_mask(frames[0])[:40, :W // 2].any()
+    assert layout.union[:40, W // 2:].any()
+
+
+def test_save_png_roundtrip(tmp_path):
+    frames, _ = _clip("pan")
+    layout = _detect(frames[:10])
+    path = tmp_path / "mask.png"
+    layout.save_png(path)
+    back = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+    assert back.shape == (H, W)
+    assert ((back > 127) == layout.union).all()
+
+
+def test_downscaled_working_resolution_keeps_full_size_masks():
+    frames, masks = _clip("pan")
+    layout = _detect(frames, max_work_width=240, stroke_px=5)
+    assert layout.union.shape == (H, W)
+    recall, _ = _score(layout, frames[:5], masks[:5])
+    assert recall >= 0.85, recall
+
+
+def test_glyph_cue_ignores_plain_bright_area():
+    img = np.full((40, 40, 3), 250, np.uint8)
+    assert not glyph_cue(img).any()
+    img[:, 20:] = 0  # a bright/dark step edge is not an outlined stroke
+    assert not glyph_cue(img, outline_px=0).any()
+
+
+def test_frame_size_checked():
+    det = MaskDetector(H, W)
+    with pytest.raises(ValueError, match="frame size"):
+        det.observe(np.zeros((10, 10, 3), np.uint8))
+    assert OSDLayout.empty(H, W).is_empty
