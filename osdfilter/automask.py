@@ -9,9 +9,9 @@ the frames themselves):
    ``finish``). Per observed frame, at a working resolution of at most
    ``max_work_width`` pixels wide:
 
-   - *glyph cue*: a bright pixel (max channel >= ``bright``) with a dark pixel
-     (luma <= ``dark``) within ``stroke_px`` on both sides, horizontally or vertically,
-     i.e. an outlined stroke; dilated by ``outline_px`` so the outline is included.
+   - *glyph cue*: a bright pixel (max channel >= ``bright``) with a pixel at least
+     ``contrast`` darker within ``stroke_px`` on both sides, horizontally or
+     vertically, i.e. an outlined stroke (relative, so semi-transparent OSDs pass); dilated by ``outline_px`` so the outline is included.
      Colour is not required, so coloured icons with a dark outline pass too.
      Per pixel we count the frames where it fires.
    - *persistent edges*: running sums of the signed Sobel gradient and of its
@@ -82,8 +82,8 @@ class AutoMaskConfig:
     window_s: float = 10.0  # seconds of video the layout pass observes
     stride: int = 1  # observe every stride-th frame (cheaper first pass at high fps)
     max_work_width: int = 960  # the first pass downscales wider frames to this width
-    bright: int = 170  # glyph body: max(R, G, B) at least this
-    dark: int = 90  # outline: luma at most this
+    bright: int = 150  # glyph body: max(R, G, B) at least this
+    contrast: int = 90  # outline: luma at least this much darker than the body
     stroke_px: int = 7  # widest glyph stroke (+1) between two outline pixels
     outline_px: int = 2  # glyph cue is dilated by this to cover the outline
     static_frac: float = 0.6  # cue fires in this fraction of frames -> static glyph
@@ -108,32 +108,48 @@ def _luma(rgb: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
 
 
-def _flank(dark: np.ndarray, k: int, horizontal: bool, before: bool) -> np.ndarray:
-    """Whether a dark pixel lies within k-1 px before/after each pixel on one axis."""
+def _max_channel(rgb: np.ndarray) -> np.ndarray:
+    """max(R, G, B) per pixel; a 1x3 dilation over the interleaved row is ~20x faster
+    than ``rgb.max(axis=2)``."""
+    h, w = rgb.shape[:2]
+    return cv2.dilate(rgb.reshape(h, w * 3), np.ones((1, 3), np.uint8))[:, 1::3]
+
+
+def _flank_min(luma: np.ndarray, k: int, horizontal: bool, before: bool) -> np.ndarray:
+    """Darkest luma within k-1 px before/after each pixel (itself included) on one axis."""
     kernel = np.ones((1, k) if horizontal else (k, 1), np.uint8)
     a = k - 1 if before else 0
     anchor = (a, 0) if horizontal else (0, a)
-    return cv2.dilate(dark, kernel, anchor=anchor, borderValue=0)
+    return cv2.erode(luma, kernel, anchor=anchor, borderValue=255)
 
 
-def glyph_cue(rgb: np.ndarray, bright: int = 170, dark: int = 90, stroke_px: int = 7,
+def glyph_cue(rgb: np.ndarray, bright: int = 150, contrast: int = 90, stroke_px: int = 7,
               outline_px: int = 2) -> np.ndarray:
     """Outlined-stroke pixels of one RGB uint8 frame [H, W, 3] -> uint8 {0, 1} [H, W].
 
-    A pixel is a stroke pixel when it is bright and a dark pixel lies within
-    ``stroke_px - 1`` on both sides horizontally or vertically. The result is dilated by
-    ``outline_px`` so that it covers the glyph's outline too.
+    A pixel is a stroke pixel when its max channel is at least ``bright`` and, within
+    ``stroke_px`` on *both* sides horizontally or vertically, there is a pixel whose luma
+    is at least ``contrast`` darker (the outline). Relative contrast rather than fixed
+    white/black levels keeps semi-transparent OSDs (white and black both mixed with the
+    scene) and coloured icons. The result is dilated by ``outline_px`` so that it covers
+    the glyph's outline too.
     """
-    is_bright = rgb.max(axis=2) >= bright
-    is_dark = (_luma(rgb) <= dark).view(np.uint8)
+    rgb = np.ascontiguousarray(rgb)
+    value = _max_channel(rgb)
+    luma = _luma(rgb)
+    limit = cv2.subtract(value, contrast)  # a flank must be at most this (saturating)
     k = stroke_px + 1
-    h = _flank(is_dark, k, True, True) & _flank(is_dark, k, True, False)
-    v = _flank(is_dark, k, False, True) & _flank(is_dark, k, False, False)
-    stroke = (h | v) & is_bright.view(np.uint8)
+
+    def side(horizontal: bool, before: bool) -> np.ndarray:
+        return cv2.compare(_flank_min(luma, k, horizontal, before), limit, cv2.CMP_LE)
+
+    h = cv2.bitwise_and(side(True, True), side(True, False))
+    v = cv2.bitwise_and(side(False, True), side(False, False))
+    stroke = cv2.bitwise_or(h, v)
+    stroke &= cv2.compare(value, bright, cv2.CMP_GE)
+    stroke = (stroke > 0).view(np.uint8)
     if outline_px > 0:
-        r = outline_px
-        stroke = cv2.dilate(stroke, cv2.getStructuringElement(
-            cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
+        stroke = cv2.dilate(stroke, _disk(outline_px))
     return stroke
 
 
@@ -252,7 +268,7 @@ class OSDLayout:
         outline = int(round(c.outline_px / self.scale)) + c.dilate_px
         for x, y, w, h in self.boxes:
             crop = frame[y:y + h, x:x + w]
-            cue = glyph_cue(crop, c.bright, c.dark, stroke, outline).view(bool)
+            cue = glyph_cue(crop, c.bright, c.contrast, stroke, outline).view(bool)
             out[y:y + h, x:x + w] |= cue & self.active[y:y + h, x:x + w]
         return out
 
@@ -304,7 +320,7 @@ class MaskDetector:
         c = self.config
         # Undilated strokes: a moving background feature then covers a pixel for fewer
         # frames, while a screen-fixed glyph hits the same pixels every frame.
-        cue = glyph_cue(frame, c.bright, c.dark, c.stroke_px, outline_px=0)
+        cue = glyph_cue(frame, c.bright, c.contrast, c.stroke_px, outline_px=0)
         np.add(self._cue_count, cue, out=self._cue_count, casting="unsafe")
         y = _luma(frame)
         gx = cv2.Sobel(y, cv2.CV_32F, 1, 0, ksize=3)
