@@ -1,3 +1,35 @@
-"""osdfilter: remove burned-in FPV OSD overlays from video with a recurrent U-Net."""
+"""osdfilter: remove burned-in FPV OSD overlays from video with a recurrent U-Net.
+
+Public API::
+
+    from osdfilter import process_video, FilterConfig
+    report = process_video("in.mp4", "out.mp4", mask="mask.png", model="model.pt")
+
+``process_video`` streams a whole file (audio copied as is); :class:`OSDFilter` is the
+frame-level filter it is built on (push RGB frames, receive restored frames, flush);
+:func:`load_model` rebuilds a :class:`RecurrentUNet` from a self-describing checkpoint.
+"""
+
+from .checkpoint import load_model, save_checkpoint
+from .errors import CheckpointError, MaskError, MediaError, OSDFilterError
+from .filter import FilterConfig, OSDFilter
+from .model import ModelConfig, RecurrentUNet
+from .stream import Report, process_video
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "CheckpointError",
+    "FilterConfig",
+    "MaskError",
+    "MediaError",
+    "ModelConfig",
+    "OSDFilter",
+    "OSDFilterError",
+    "RecurrentUNet",
+    "Report",
+    "load_model",
+    "process_video",
+    "save_checkpoint",
+    "__version__",
+]

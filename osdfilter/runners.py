@@ -8,11 +8,13 @@ which backend it has.
 
 from __future__ import annotations
 
+import os
 from typing import Any, Optional, Protocol, Union
 
 import numpy as np
 import torch
 
+from .errors import OSDFilterError
 from .model import ModelConfig, RecurrentUNet
 
 
@@ -25,8 +27,6 @@ class Runner(Protocol):
 
 def resolve_device(device: str) -> torch.device:
     """``auto`` picks CUDA when available; ``cuda`` without a GPU is an error."""
-    from .errors import OSDFilterError
-
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device == "cuda" and not torch.cuda.is_available():
@@ -67,3 +67,56 @@ class IdentityRunner:
 
     def step(self, frames: np.ndarray, state: Any) -> tuple[np.ndarray, Any]:
         return np.ascontiguousarray(frames[:, :, :3], dtype=np.float32), state
+
+
+# A model as the API accepts it: a checkpoint path, a built network, a ready runner, or
+# None for the packaged default.
+ModelSpec = Union[None, str, "os.PathLike[str]", RecurrentUNet, Runner]
+
+DEFAULT_MODEL = "weights/default.pt"  # inside the osdfilter package
+
+
+def make_runner(model: ModelSpec = None, backend: str = "torch", device: str = "auto", provider: str = "auto") -> Runner:
+    """The backend that runs ``model``: ``torch`` (checkpoint) or ``onnx`` (exported graph).
+
+    A ``Runner`` instance is returned as is. The ONNX backend is imported lazily so that
+    onnxruntime stays optional.
+    """
+    if hasattr(model, "step") and hasattr(model, "config"):
+        return model  # type: ignore[return-value]
+    if backend == "onnx":
+        return _onnx_runner(model, provider)
+    if backend != "torch":
+        raise OSDFilterError(f"unknown --backend {backend!r}; use torch or onnx")
+    dev = resolve_device(device)
+    if isinstance(model, RecurrentUNet):
+        return TorchRunner(model, dev)
+    if model is None:
+        return TorchRunner(_load_default_model(dev), dev)
+    from .checkpoint import load_model
+
+    return TorchRunner(load_model(model, dev), dev)
+
+
+def _onnx_runner(model: ModelSpec, provider: str) -> Runner:
+    if model is None or isinstance(model, RecurrentUNet):
+        raise OSDFilterError("--backend onnx needs --model PATH to an exported .onnx file")
+    try:
+        from .onnx import OnnxRunner
+    except ImportError as exc:
+        raise OSDFilterError(f"the onnx backend is not available ({exc}); install onnxruntime") from None
+    return OnnxRunner(model, provider)
+
+
+def _load_default_model(device: torch.device) -> RecurrentUNet:
+    """The packaged default model, ``osdfilter/weights/default.pt``."""
+    from importlib.resources import as_file, files
+
+    from .checkpoint import load_model
+    from .errors import CheckpointError
+
+    ref = files("osdfilter").joinpath(DEFAULT_MODEL)
+    if not ref.is_file():
+        raise CheckpointError(f"no packaged default model (osdfilter/{DEFAULT_MODEL}) in this install; pass --model PATH")
+    with as_file(ref) as path:
+        return load_model(path, device)

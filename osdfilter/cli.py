@@ -1,0 +1,138 @@
+"""The ``osdfilter`` command: a thin click shell over :func:`osdfilter.process_video`.
+
+``osdfilter [OPTIONS] INPUT OUTPUT`` runs the filter (the default command, also reachable
+as ``osdfilter run``). Other subcommands (``synth``, ``train``, ``export``) live in their
+own modules and are imported only when named, so a missing optional dependency of one
+never breaks the main command.
+
+Exit codes: 0 success; 1 a user error (bad input, mask, model or option value; one line
+on stderr); 2 a command-line usage error; 130 interrupted (Ctrl-C), nothing written.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any, Optional
+
+import click
+
+from .errors import OSDFilterError
+from .filter import FilterConfig
+from .stream import PRESETS, VIDEO_CODECS, process_video
+
+EXIT_ERROR, EXIT_INTERRUPTED = 1, 130
+
+# name -> (module, attribute): commands owned by other modules, imported on demand.
+LAZY_COMMANDS = {
+    "synth": ("osdfilter.train.cli", "synth_cmd"),
+    "train": ("osdfilter.train.cli", "train_cmd"),
+    "export": ("osdfilter.onnx", "export_cmd"),
+}
+DEFAULT_COMMAND = "run"
+
+
+def fail(message: str, code: int = EXIT_ERROR) -> None:
+    """Print ``osdfilter: error: <message>`` (one line) on stderr and exit with ``code``."""
+    click.echo(f"osdfilter: error: {message}", err=True)
+    raise SystemExit(code)
+
+
+class OSDFilterGroup(click.Group):
+    """A group whose default command is ``run``, with lazily imported subcommands.
+
+    ``osdfilter IN OUT ...`` is routed to ``run`` whenever the first argument is not a
+    subcommand name; ``osdfilter --help`` shows ``run``'s help (which lists the others).
+    """
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(LAZY_COMMANDS))
+
+    def get_command(self, ctx: click.Context, name: str) -> Optional[click.Command]:
+        cmd = super().get_command(ctx, name)
+        if cmd is None and name in LAZY_COMMANDS:
+            cmd = _import_command(name)
+        return cmd
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not args or (args[0] not in self.list_commands(ctx) and args[0] != "--version"):
+            args = [DEFAULT_COMMAND, *args]
+        return super().parse_args(ctx, args)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except OSDFilterError as exc:
+            fail(str(exc))
+        except KeyboardInterrupt:
+            fail("interrupted; no output written", EXIT_INTERRUPTED)
+
+
+def _import_command(name: str) -> click.Command:
+    """The command from its module, or a stand-in that explains why it is unavailable."""
+    module, attr = LAZY_COMMANDS[name]
+    try:
+        return getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError) as exc:
+        reason = f"{type(exc).__name__}: {exc}"
+
+        @click.command(name=name, help=f"(unavailable: {reason})", context_settings={"ignore_unknown_options": True})
+        @click.argument("args", nargs=-1, type=click.UNPROCESSED)
+        def unavailable(args: tuple[str, ...]) -> None:
+            fail(f"the '{name}' command is not available in this install ({reason})")
+
+        return unavailable
+
+
+class RunCommand(click.Command):
+    """``run`` shows its usage as the top-level ``osdfilter [OPTIONS] INPUT OUTPUT``."""
+
+    def format_usage(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        formatter.write_usage(ctx.find_root().info_name or "osdfilter", " ".join(self.collect_usage_pieces(ctx)))
+
+
+@click.group(cls=OSDFilterGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="osdfilter", prog_name="osdfilter")
+def cli() -> None:
+    """Remove burned-in FPV OSD overlays from video."""
+
+
+@cli.command(
+    DEFAULT_COMMAND,
+    cls=RunCommand,
+    epilog="Other commands: synth, train, export (osdfilter COMMAND --help). "
+    "Exit codes: 0 ok, 1 error, 2 usage error, 130 interrupted.",
+)
+@click.argument("input", type=click.Path(dir_okay=False, path_type=str))
+@click.argument("output", type=click.Path(dir_okay=False, path_type=str))
+@click.option("--mask", "mask", type=click.Path(dir_okay=False), help="Mask image (PNG/JPG, any size; white = overlay).")
+@click.option("--dilate", type=click.IntRange(0, 64), default=2, show_default=True, help="Grow the mask by this many pixels.")
+@click.option("--chunk", type=click.IntRange(1, 256), default=8, show_default=True, help="Frames per model call (memory vs speed; output is the same).")
+@click.option("--model", "model", type=click.Path(dir_okay=False), help="Model checkpoint (.pt) or, with --backend onnx, an .onnx file. [default: the packaged model]")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True, help="Torch device; auto = CUDA if available.")
+@click.option("--backend", type=click.Choice(["torch", "onnx"]), default="torch", show_default=True, help="Inference backend.")
+@click.option("--provider", type=click.Choice(["auto", "tensorrt", "cuda", "cpu"]), default="auto", show_default=True, help="ONNX Runtime execution provider (--backend onnx).")
+@click.option("--codec", type=click.Choice(VIDEO_CODECS), default="libx264", show_default=True, help="Video encoder.")
+@click.option("--crf", type=click.IntRange(0, 63), default=18, show_default=True, help="Encoder constant quality (lower = better, larger).")
+@click.option("--preset", type=click.Choice(PRESETS), default="medium", show_default=True, help="Encoder speed preset (x264 names; mapped for other codecs).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar or warnings.")
+@click.option("-y", "--overwrite", is_flag=True, help="Replace OUTPUT if it exists.")
+def run(input: str, output: str, dilate: int, chunk: int, quiet: bool, **options: Any) -> None:
+    """Remove the OSD inside the mask from INPUT and write OUTPUT.
+
+    Audio streams are copied unchanged; the video keeps its size, frame rate and
+    timestamps.
+    """
+    report = process_video(input, output, config=FilterConfig(chunk=chunk, dilate=dilate), quiet=quiet, **options)
+    if not quiet:
+        for warning in report.warnings:
+            click.echo(f"osdfilter: warning: {warning}", err=True)
+        click.echo(f"osdfilter: {report.frames} frames in {report.seconds:.1f}s ({report.fps:.1f} frames/s) -> {output}", err=True)
+
+
+def main(argv: Optional[list[str]] = None) -> None:
+    """Console-script entry point."""
+    cli.main(args=argv, prog_name="osdfilter")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,150 @@
+"""Shared fixtures: tiny generated clips (PyAV), masks and a tiny-model checkpoint.
+
+Media is built in code, never shipped. Builders are memoized per test session: each
+distinct clip is encoded once into a session directory and only read afterwards.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from fractions import Fraction
+from pathlib import Path
+from typing import Optional
+
+import av
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from osdfilter.checkpoint import save_checkpoint
+from osdfilter.model import ModelConfig, RecurrentUNet
+
+OSD_TEXT = ("12.6V", "ALT 35m", "00:42")
+
+
+def textured_background(height: int, width: int, seed: int = 0) -> np.ndarray:
+    """A smooth random RGB texture twice the frame size, to pan across (motion)."""
+    rng = np.random.default_rng(seed)
+    noise = rng.integers(0, 256, (2 * height, 2 * width, 3), dtype=np.uint8)
+    return cv2.GaussianBlur(noise, (0, 0), 3.0).astype(np.float32) * 2.2 - 150.0
+
+
+def osd_layer(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """(alpha mask bool [H, W] of the text incl. outline, white-outlined text RGB)."""
+    canvas = np.zeros((height, width, 3), np.uint8)
+    scale = max(0.3, width / 640)
+    for i, text in enumerate(OSD_TEXT):
+        org = (4 + i * width // 3, max(12, int(18 * scale * 1.5)))
+        cv2.putText(canvas, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, (1, 1, 1), 3, cv2.LINE_AA)  # outline
+        cv2.putText(canvas, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 1, cv2.LINE_AA)
+    return canvas.max(axis=2) > 0, canvas
+
+
+def clip_frame(t: int, height: int, width: int, bg: np.ndarray, osd: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """Frame ``t``: the background panned diagonally, the OSD burned in."""
+    dy, dx = (3 * t) % height, (5 * t) % width
+    frame = np.clip(bg[dy : dy + height, dx : dx + width], 0, 255).astype(np.uint8)
+    alpha, text = osd
+    frame[alpha] = text[alpha]
+    return frame
+
+
+@functools.lru_cache(maxsize=None)
+def make_clip(
+    directory: str,
+    width: int = 128,
+    height: int = 72,
+    frames: int = 12,
+    fps: int = 24,
+    audio: bool = True,
+    ext: str = "mp4",
+    vfr: bool = False,
+) -> Path:
+    """Encode a tiny clip (moving texture, white outlined text, optional AAC track)."""
+    path = Path(directory) / f"clip_{width}x{height}_{frames}f_{fps}_{'a' if audio else 'na'}{'_vfr' if vfr else ''}.{ext}"
+    bg, osd = textured_background(height, width), osd_layer(height, width)
+    with av.open(os.fspath(path), "w") as out:
+        v = out.add_stream("libx264", rate=fps, options={"crf": "16", "preset": "ultrafast"})
+        v.width, v.height, v.pix_fmt = width, height, "yuv420p"
+        v.codec_context.time_base = Fraction(1, fps * 100)
+        a = _add_audio(out) if audio else None
+        for t in range(frames):
+            frame = av.VideoFrame.from_ndarray(clip_frame(t, height, width, bg, osd), format="rgb24")
+            frame.pts = _frame_pts(t, fps, vfr)
+            frame.time_base = v.codec_context.time_base
+            out.mux(v.encode(frame))
+        out.mux(v.encode(None))
+        if a is not None:
+            _write_audio(out, a, seconds=frames / fps)
+    return path
+
+
+def _frame_pts(t: int, fps: int, vfr: bool) -> int:
+    """pts in 1/(fps*100) units; VFR alternates short and long frame durations."""
+    if not vfr:
+        return t * 100
+    return sum(60 if i % 2 else 140 for i in range(t))
+
+
+def _add_audio(out: av.container.OutputContainer, rate: int = 48000) -> av.audio.stream.AudioStream:
+    a = out.add_stream("aac", rate=rate)
+    a.layout = "stereo"
+    return a
+
+
+def _write_audio(out: av.container.OutputContainer, stream: av.audio.stream.AudioStream, seconds: float, tone: float = 440.0) -> None:
+    """A sine tone (different per channel) for ``seconds``, in 1024-sample frames."""
+    rate, n = stream.codec_context.sample_rate, 1024
+    total = int(seconds * rate)
+    for start in range(0, total, n):
+        t = (np.arange(start, min(start + n, total)) / rate).astype(np.float32)
+        samples = np.stack([np.sin(2 * np.pi * tone * t), np.sin(2 * np.pi * 1.5 * tone * t)]) * 0.3
+        frame = av.AudioFrame.from_ndarray(samples.astype(np.float32), format="fltp", layout="stereo")
+        frame.sample_rate, frame.pts = rate, start
+        out.mux(stream.encode(frame))
+    out.mux(stream.encode(None))
+
+
+@functools.lru_cache(maxsize=None)
+def make_mask_png(directory: str, width: int, height: int, video_width: Optional[int] = None, video_height: Optional[int] = None) -> Path:
+    """A PNG of the OSD text area at ``width x height`` (possibly not the video's size)."""
+    vw, vh = video_width or width, video_height or height
+    alpha, _ = osd_layer(vh, vw)
+    img = cv2.resize(alpha.astype(np.uint8) * 255, (width, height), interpolation=cv2.INTER_NEAREST)
+    path = Path(directory) / f"mask_{width}x{height}_for_{vw}x{vh}.png"
+    cv2.imwrite(os.fspath(path), img)
+    return path
+
+
+def tiny_model(seed: int = 0) -> RecurrentUNet:
+    """A tiny-preset model whose head is nonzero, so it really changes pixels."""
+    torch.manual_seed(seed)
+    model = RecurrentUNet(ModelConfig.preset("tiny"))
+    torch.nn.init.normal_(model.head.weight, std=0.2)
+    torch.nn.init.normal_(model.head.bias, std=0.05)
+    return model.eval()
+
+
+@pytest.fixture(scope="session")
+def media_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return os.fspath(tmp_path_factory.mktemp("media"))
+
+
+@pytest.fixture(scope="session")
+def checkpoint(media_dir: str) -> Path:
+    path = Path(media_dir) / "tiny.pt"
+    save_checkpoint(path, tiny_model())
+    return path
+
+
+@pytest.fixture(scope="session")
+def clip(media_dir: str) -> Path:
+    """The default test clip: 128x72, 12 frames at 24 fps, AAC stereo."""
+    return make_clip(media_dir)
+
+
+@pytest.fixture(scope="session")
+def mask_png(media_dir: str) -> Path:
+    return make_mask_png(media_dir, 128, 72)
