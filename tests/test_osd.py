@@ -99,3 +99,74 @@ def test_odd_and_large_sizes(h, w):
 def test_rejects_wrong_frame_shape():
     with pytest.raises(ValueError, match="frame must be"):
         OSDSynth(64, 64, rng=np.random.default_rng(0)).render_frame(np.zeros((32, 64, 3), np.uint8), 0)
+
+
+def write_mcm(path: Path, glyphs: np.ndarray) -> None:
+    """Encode 2-bit pixel codes [N, 18, 12] as a MAX7456 .mcm text file (64 bytes/glyph)."""
+    lines = ["MAX7456"]
+    for g in glyphs:
+        flat = g.reshape(-1)
+        data = [int(flat[i] << 6 | flat[i + 1] << 4 | flat[i + 2] << 2 | flat[i + 3]) for i in range(0, 216, 4)]
+        data += [0x55] * 10  # unused tail bytes (transparent)
+        lines += [f"{b:08b}" for b in data]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def test_mcm_decodes_known_pixels(tmp_path):
+    codes = np.random.default_rng(0).integers(0, 4, size=(3, 18, 12)).astype(np.uint8)
+    codes[1, 0, 0], codes[1, 0, 1], codes[1, 0, 2], codes[1, 0, 3] = 0, 1, 2, 3
+    write_mcm(tmp_path / "t.mcm", codes)
+    glyphs = parse_mcm((tmp_path / "t.mcm").read_text())
+    assert glyphs.shape == (3, 18, 12, 4) and glyphs.dtype == np.uint8
+    alpha, white = glyphs[..., 3] == 255, glyphs[..., 0] == 255
+    assert (alpha == ((codes == 0) | (codes == 2))).all()  # 00 black and 10 white are opaque
+    assert (white == (codes == 2)).all()
+    assert list(glyphs[1, 0, :4, 3]) == [255, 0, 255, 0] and list(glyphs[1, 0, :4, 0]) == [0, 0, 255, 0]
+
+
+def test_mcm_rejects_other_text():
+    with pytest.raises(ValueError, match="MAX7456"):
+        parse_mcm("hello\n00000000\n")
+
+
+def test_png_sheet_pages_and_codes(tmp_path):
+    gh, gw, pages = 36, 24, 2
+    sheet = np.zeros((256 * gh, pages * gw, 4), np.uint8)
+    for page in range(pages):
+        for row in (0, 5, 255):
+            sheet[row * gh : (row + 1) * gh, page * gw : (page + 1) * gw] = (row, page, 7, 255)
+    glyphs = parse_png_sheet(sheet, (gh, gw))
+    assert glyphs.shape == (512, gh, gw, 4)
+    assert (glyphs[5, ..., 0] == 5).all() and (glyphs[256 + 255, ..., 1] == 1).all()
+    # written to disk with an _hd name, the folder loader finds it and sizes it from the name
+    cv2.imwrite(str(tmp_path / "font_btfl_hd.png"), cv2.cvtColor(sheet, cv2.COLOR_RGBA2BGRA))
+    (font,) = load_font_dir(tmp_path)
+    assert font.size == (gh, gw) and font.family == "betaflight" and (font.glyphs == glyphs).all()
+
+
+def test_synth_with_generated_font_files(tmp_path):
+    """Glyphs from a font folder are drawn, and the mask stays exact."""
+    codes = np.full((256, 18, 12), 1, np.uint8)
+    codes[:, 4:14, 3:9] = 0  # black box with a white core: every glyph is a solid block
+    codes[:, 6:12, 5:7] = 2
+    write_mcm(tmp_path / "box.mcm", codes)
+    fonts = load_font_dir(tmp_path)
+    synth = OSDSynth(144, 256, rng=np.random.default_rng(2), fonts=fonts, style=only("callsign", p_builtin=0.0))
+    assert synth.font is fonts[0]
+    frames = background(2, 144, 256)
+    out, masks, _ = synth.render_clip(frames)
+    assert masks.any() and not (((out != frames).any(-1)) & ~masks).any()
+
+
+@pytest.mark.skipif(not SHARED_FONTS.is_dir(), reason="needs ../shared/data/fonts (not shipped)")
+def test_real_font_folder():
+    fonts = load_font_dir(SHARED_FONTS)
+    families = {f.family for f in fonts}
+    assert {"betaflight", "inav"} <= families
+    mcm = [f for f in fonts if f.size == (18, 12)]
+    assert mcm and all(f.glyph(ord("0")) is not None for f in mcm)
+    frames = background(2, 270, 480)
+    for seed in range(3):
+        synth = OSDSynth(270, 480, rng=np.random.default_rng(seed), fonts=fonts, style=OSDStyle.exact(p_builtin=0.0))
+        out, masks, _ = synth.render_clip(frames)
+        assert masks.any() and not (((out != frames).any(-1)) & ~masks).any()

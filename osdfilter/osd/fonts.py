@@ -169,5 +169,6 @@ def load_font_dir(folder: str | Path) -> list[OSDFont]:
             except ValueError:
                 continue  # an unrelated or broken image in the folder: not a font
             if font is not None:
+                font.name = path.relative_to(folder).with_suffix("").as_posix()
                 fonts.append(font)
     return fonts

@@ -85,7 +85,7 @@ def make_layout(rng: np.random.Generator, height: int, width: int, style) -> Lay
     """Sample grid, cell size and a random subset of elements placed on the grid."""
     cols, rows = style.grids[int(rng.integers(len(style.grids)))]
     x0, y0, px, py, ch, cw = _cell_size(rng, height, width, cols, rows, style)
-    margin = int(rng.integers(0, 2))
+    margin = int(rng.random() < 0.7)  # configurator presets keep 1 cell from the edges
     occ = np.zeros((rows, cols), bool)
     placed = _place_centre(rng, occ, (x0, y0, px, py, ch, cw), style)
     names = [n for n, p in style.element_probs.items() if rng.random() < p] or ["battery"]
