@@ -66,9 +66,10 @@ def parse_mcm(text: str) -> np.ndarray:
     n = (len(lines) - 1) // 64
     if n == 0:
         raise ValueError("MAX7456 .mcm file holds no complete glyph")
-    bits = np.array([[c == "1" for c in ln] for ln in lines[1 : 1 + 64 * n]], np.uint8)
-    if bits.shape[1] != 8:
+    body = lines[1 : 1 + 64 * n]
+    if any(len(ln) != 8 for ln in body):
         raise ValueError("MAX7456 .mcm lines must be 8 binary digits")
+    bits = (np.frombuffer("".join(body).encode(), np.uint8) == ord("1")).reshape(-1, 8)
     data = np.packbits(bits, axis=1)[:, 0].reshape(n, 64)[:, :54]  # [N, 54] bytes
     shifts = np.array([6, 4, 2, 0], np.uint8)  # four pixels per byte, MSB first
     px = (data[:, :, None] >> shifts) & 3  # [N, 54, 4]
