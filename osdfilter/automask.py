@@ -24,9 +24,12 @@ the frames themselves):
 
    - ``static``: pixels where the glyph cue fired in >= ``static_frac`` of the frames,
      plus persistent edges when the camera moves; small specks removed.
+   - ``static`` also takes outlined strokes of the *mean* image whose luma std is
+     <= ``stable_std``: the OSD keeps its values while a moving scene averages out.
    - ``active``: boxes around text lines that hold *changing* glyph evidence (cue
      fired in ``active_frac``..``static_frac`` of the frames: ticking digits,
-     blinking warnings). Lines are grown horizontally so "12:34" is one box.
+     blinking warnings) next to a static glyph (icon, unit, colon); evidence far from
+     any static glyph is the scene. Lines are grown horizontally so "12:34" is one box.
    - ``union = static | active``.
 
 2. **Per-frame refinement** (``OSDLayout.frame_mask``): inside the active boxes the
@@ -92,6 +95,9 @@ class AutoMaskConfig:
     min_area: int = 6  # connected specks smaller than this are dropped
     line_gap_px: int = 6  # glyphs closer than this join one text line / cell box
     box_pad_px: int = 3  # active boxes grow by this on every side
+    max_line_frac: float = 0.16  # text lines taller than this fraction of H are scene
+    stable_std: float = 12.0  # stable glyph: temporal luma std at most this
+    persistent_edges: bool = False  # also find outline-less overlays (moving camera only)
     edge_min: float = 60.0  # persistent edge: |mean Sobel gradient| at least this
     edge_persist: float = 0.8  # ... and |mean g| / mean |g| at least this
     dilate_px: int = 1  # final masks are dilated by this (full-resolution pixels)
@@ -301,6 +307,8 @@ class MaskDetector:
         self.n_seen = 0  # frames passed to observe
         self.n_used = 0  # frames accumulated (after stride)
         self._cue_count = np.zeros((wh, ww), np.uint16)
+        self._sum_rgb = np.zeros((wh, ww, 3), np.float32)  # for the mean image
+        self._sum_sq = np.zeros((wh, ww), np.float32)  # luma^2, for the temporal std
         self._grad_size = (max(1, ww // 2), max(1, wh // 2))
         gshape = self._grad_size[::-1]
         self._gx = np.zeros(gshape, np.float32)
@@ -327,14 +335,19 @@ class MaskDetector:
         # frames, while a screen-fixed glyph hits the same pixels every frame.
         cue = glyph_cue(frame, c.bright, c.contrast, c.stroke_px, outline_px=0)
         np.add(self._cue_count, cue, out=self._cue_count, casting="unsafe")
+        luma = _luma(frame)
+        cv2.accumulate(frame, self._sum_rgb)
+        cv2.accumulateSquare(luma, self._sum_sq)
+        self.n_used += 1
+        if not c.persistent_edges:
+            return
         # Gradients at half the working resolution: overlay edges survive, cost / 4.
-        y = cv2.resize(_luma(frame), self._grad_size, interpolation=cv2.INTER_AREA)
+        y = cv2.resize(luma, self._grad_size, interpolation=cv2.INTER_AREA)
         gx = cv2.Sobel(y, cv2.CV_32F, 1, 0, ksize=3)
         gy = cv2.Sobel(y, cv2.CV_32F, 0, 1, ksize=3)
         self._gx += gx
         self._gy += gy
         self._gabs += cv2.magnitude(gx, gy)
-        self.n_used += 1
 
     def finish(self, user_mask: np.ndarray | None = None,
                exclude: list[Rect] | None = None) -> OSDLayout:
@@ -347,7 +360,8 @@ class MaskDetector:
         else:
             frac = self._cue_count.astype(np.float32) / self.n_used
             ring = _disk(c.outline_px)
-            glyphs = cv2.dilate((frac >= c.static_frac).view(np.uint8), ring).view(bool)
+            glyphs = cv2.dilate(((frac >= c.static_frac) | self._stable_glyphs()).view(np.uint8),
+                                ring).view(bool)
             static_w = _drop_specks(glyphs | _not_touching(self._persistent_edges(), glyphs),
                                     c.min_area)
             # Changing strokes, not counting the flickering rims of static glyphs.
@@ -365,6 +379,20 @@ class MaskDetector:
         boxes = _boxes_of(active)
         return OSDLayout(static, active, boxes, c, self.scale)
 
+    def _stable_glyphs(self) -> np.ndarray:
+        """Outlined strokes in the *mean* image whose luma barely changes (bool, working
+        res). The OSD keeps its exact values while a moving scene averages out, so this
+        holds even where the per-frame cue flickers (blurred glyphs on bright ground)."""
+        c = self.config
+        n = float(self.n_used)
+        mean = self._sum_rgb / n
+        mean_u8 = np.clip(mean + 0.5, 0, 255).astype(np.uint8)
+        luma_mean = cv2.cvtColor(mean, cv2.COLOR_RGB2GRAY)
+        var = self._sum_sq / n - luma_mean * luma_mean
+        stable = var <= c.stable_std ** 2
+        cue = glyph_cue(mean_u8, c.bright, c.contrast, c.stroke_px, outline_px=0).view(bool)
+        return cue & stable
+
     def _persistent_edges(self) -> np.ndarray:
         """Screen-fixed edges (bool, working res); all False for a static camera."""
         c = self.config
@@ -373,7 +401,7 @@ class MaskDetector:
         mean_abs = self._gabs / n
         persist = mean_g / np.maximum(mean_abs, 1e-3)
         textured = mean_abs >= c.edge_min
-        if self.n_used < 8 or not textured.any():
+        if not c.persistent_edges or self.n_used < 8 or not textured.any():
             return np.zeros(self._cue_count.shape, bool)
         if np.median(persist[textured]) >= 0.5:  # most edges stay put: static camera
             return np.zeros(self._cue_count.shape, bool)
@@ -385,9 +413,15 @@ class MaskDetector:
     def _line_boxes(self, static_w: np.ndarray, changing: np.ndarray) -> np.ndarray:
         """Boxes (bool mask, working res) around text lines holding changing glyphs."""
         c = self.config
-        ink = (static_w | changing).view(np.uint8)
         g = c.line_gap_px
-        lines = cv2.dilate(ink, np.ones((3, 2 * g + 1), np.uint8))
+        line_kernel = np.ones((3, 2 * g + 1), np.uint8)
+        # Changing glyphs sit beside static ones (icon, unit, colon, decimal point);
+        # changing evidence far from any static glyph is the scene (lines sliding
+        # along themselves in a pan, spray, foliage).
+        near_static = cv2.dilate(static_w.view(np.uint8), line_kernel).view(bool)
+        changing = _touching(changing, near_static)
+        ink = (static_w | changing).view(np.uint8)
+        lines = cv2.dilate(ink, line_kernel)
         n, labels, stats, _ = cv2.connectedComponentsWithStats(lines, 8)
         has_change = np.zeros(n, bool)
         has_change[np.unique(labels[changing])] = True
@@ -397,6 +431,10 @@ class MaskDetector:
         hh, ww = changing.shape
         for i in np.flatnonzero(has_change):
             x, y, w, h = stats[i, :4]
+            # OSD rows are >= 13 per screen; an element spans at most ~2 rows and rarely
+            # half the width. Bigger "lines" are textured scene merged by the dilation.
+            if h > c.max_line_frac * hh or w > 0.5 * ww:
+                continue
             out[max(0, y - p):min(hh, y + h + p), max(0, x - p):min(ww, x + w + p)] = True
         return out
 
@@ -416,6 +454,17 @@ def _not_touching(mask: np.ndarray, other: np.ndarray) -> np.ndarray:
     n, labels = cv2.connectedComponents(mask.view(np.uint8), connectivity=8)
     keep = np.ones(n, bool)
     keep[np.unique(labels[other & mask])] = False
+    keep[0] = False
+    return keep[labels]
+
+
+def _touching(mask: np.ndarray, other: np.ndarray) -> np.ndarray:
+    """Components of ``mask`` that share at least one pixel with ``other``."""
+    if not mask.any():
+        return mask
+    n, labels = cv2.connectedComponents(mask.view(np.uint8), connectivity=8)
+    keep = np.zeros(n, bool)
+    keep[np.unique(labels[other & mask])] = True
     keep[0] = False
     return keep[labels]
 
