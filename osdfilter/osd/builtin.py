@@ -73,8 +73,9 @@ class _Canvas:
         bw, bh = max(1, x1 - x0), max(1, y1 - y0)
         f = self.face.face | (cv2.FONT_ITALIC if self.face.italic else 0)
         (tw, th), _ = cv2.getTextSize(s, f, 1.0, self.t_fill)
-        margin = self.t_out
-        scale = min(height * bh / max(th, 1), (bw - margin) / max(tw, 1))
+        # getTextSize counts the fill stroke; fit that to the box so the outline may reach
+        # the cell edge (real OSD fonts use the whole cell, outline included)
+        scale = min(height * bh / max(th, 1), 0.95 * bw / max(tw, 1))
         (tw, th), _ = cv2.getTextSize(s, f, scale, self.t_fill)
         org = (x0 + (bw - tw) // 2, y0 + (bh + th) // 2)
         cv2.putText(self.outline, s, org, f, scale, 255, self.t_out, cv2.LINE_AA)

@@ -114,8 +114,10 @@ class OSDSynth:
             stroke_px=1.0, text_height=float(rng.uniform(0.68, 0.85)))
         self.layout = make_layout(rng, self.height, self.width, self.style)
         ch = self.layout.cell_h
+        # strokes scale with the cell; small cells keep a 1 px outline or glyphs turn black
+        outline = min(self.face.outline_px, max(1.0, ch / 12))
         self.face = BuiltinFace(self.face.face, max(1.0, ch * rng.uniform(0.06, 0.12)),
-                                self.face.outline_px, self.face.text_height, self.face.italic)
+                                outline, self.face.text_height, self.face.italic)
         self.look = _sample_look(rng, self.style)
         self._tint_warnings(rng)
         self.seed = int(rng.integers(2**62))  # per-frame noise is seeded from (seed, t)
