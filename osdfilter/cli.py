@@ -90,7 +90,7 @@ class RunCommand(click.Command):
         formatter.write_usage(ctx.find_root().info_name or "osdfilter", " ".join(self.collect_usage_pieces(ctx)))
 
 
-@click.group(cls=OSDFilterGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group("osdfilter", cls=OSDFilterGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="osdfilter", prog_name="osdfilter")
 def cli() -> None:
     """Remove burned-in FPV OSD overlays from video."""

@@ -41,6 +41,7 @@ MaskSpec = Union[None, str, os.PathLike, np.ndarray]
 VIDEO_CODECS = ("libx264", "libx265", "libvpx-vp9", "libsvtav1")
 PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
 FALLBACK_AUDIO_CODEC = "aac"
+SHIFTING_MUXERS = ("matroska", "webm")  # muxers whose default timestamp shift we turn off
 
 
 @dataclass
@@ -221,11 +222,16 @@ class atomic_output:
 def open_output(tmp: Path, dst: Path) -> av.container.OutputContainer:
     """The output container for ``tmp``, its format chosen from ``dst``'s extension."""
     try:
-        return av.open(os.fspath(tmp), "w")
+        out = av.open(os.fspath(tmp), "w")
     except ValueError:
         raise MediaError(f"unknown output container for {dst.name!r}; use e.g. .mp4, .mkv or .mov") from None
     except (av.FFmpegError, OSError) as exc:
         raise MediaError(f"cannot write {dst}: {_av_message(exc)}") from None
+    if out.format.name in SHIFTING_MUXERS:
+        # Matroska would shift every timestamp so the first (B-frame) dts is >= 0; its
+        # blocks carry pts only, so negative dts is harmless and the input pts are kept.
+        out.container_options["avoid_negative_ts"] = "disabled"
+    return out
 
 
 def first_video_stream(inp: av.container.InputContainer, path: Path) -> av.video.stream.VideoStream:

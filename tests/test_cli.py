@@ -1,0 +1,106 @@
+"""The osdfilter command: exit codes, one-line errors, options reaching the pipeline."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Optional
+
+import av
+import pytest
+from click.testing import CliRunner, Result
+
+from osdfilter.cli import cli
+
+
+def invoke(args: list, exit_code: int = 0, one_line_error: Optional[bool] = None) -> Result:
+    """Run the CLI in-process; on an unexpected exit code, show what it printed.
+
+    ``one_line_error``: assert stderr is exactly one ``osdfilter: error: ...`` line
+    (default: whenever ``exit_code == 1``).
+    """
+    result = CliRunner().invoke(cli, [os.fspath(a) for a in args], catch_exceptions=False)
+    assert result.exit_code == exit_code, f"exit {result.exit_code}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+    if one_line_error if one_line_error is not None else exit_code == 1:
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("osdfilter: error: "), result.stderr
+    return result
+
+
+def frame_count(path: Path) -> int:
+    with av.open(os.fspath(path)) as c:
+        return sum(1 for _ in c.decode(video=0))
+
+
+@pytest.fixture
+def base_args(clip, mask_png, checkpoint) -> list:
+    return [clip, "--mask", mask_png, "--model", checkpoint, "--device", "cpu", "--preset", "ultrafast"]
+
+
+def test_help_lists_every_option():
+    out = invoke(["--help"]).stdout
+    assert out.startswith("Usage: osdfilter [OPTIONS] INPUT OUTPUT")
+    for option in ("--mask", "--dilate", "--chunk", "--model", "--device", "--backend", "--provider", "--codec", "--crf", "--preset", "--quiet", "--overwrite"):
+        assert option in out
+    assert "synth" in out and "export" in out
+
+
+def test_version():
+    assert "osdfilter" in invoke(["--version"]).stdout
+
+
+def test_run_writes_output_and_summary(base_args, tmp_path):
+    out = tmp_path / "out.mp4"
+    result = invoke([*base_args, out, "--chunk", "3", "--dilate", "3"])
+    assert frame_count(out) == 12
+    assert "12 frames" in result.stderr
+
+
+def test_quiet_prints_nothing(base_args, tmp_path):
+    result = invoke([*base_args, tmp_path / "out.mkv", "--quiet"])
+    assert result.stderr == "" and result.stdout == ""
+
+
+def test_explicit_run_subcommand_works_too(base_args, tmp_path):
+    invoke(["run", *base_args, tmp_path / "out.mp4", "-q"])
+    assert (tmp_path / "out.mp4").exists()
+
+
+def test_existing_output_needs_overwrite(base_args, tmp_path):
+    out = tmp_path / "out.mp4"
+    out.write_bytes(b"keep me")
+    assert "--overwrite" in invoke([*base_args, out, "-q"], exit_code=1).stderr
+    assert out.read_bytes() == b"keep me"
+    invoke([*base_args, out, "-q", "-y"])
+    assert frame_count(out) == 12
+
+
+def test_missing_input(tmp_path, mask_png, checkpoint):
+    invoke([tmp_path / "nope.mp4", tmp_path / "out.mp4", "--mask", mask_png, "--model", checkpoint], exit_code=1)
+
+
+def test_missing_mask_names_the_option(clip, checkpoint, tmp_path):
+    assert "--mask" in invoke([clip, tmp_path / "out.mp4", "--model", checkpoint], exit_code=1).stderr
+    assert not (tmp_path / "out.mp4").exists()
+
+
+def test_non_checkpoint_model(clip, mask_png, tmp_path):
+    bogus = tmp_path / "bogus.pt"
+    bogus.write_text("hello")
+    assert "not an osdfilter checkpoint" in invoke([clip, tmp_path / "o.mp4", "--mask", mask_png, "--model", bogus], exit_code=1).stderr
+
+
+def test_no_packaged_model_names_model_option(clip, mask_png, tmp_path, monkeypatch):
+    monkeypatch.setattr("osdfilter.runners.DEFAULT_MODEL", "weights/does-not-exist.pt")
+    assert "--model" in invoke([clip, tmp_path / "o.mp4", "--mask", mask_png], exit_code=1).stderr
+
+
+def test_usage_errors_exit_2(clip, tmp_path):
+    invoke([clip, tmp_path / "o.mp4", "--chunk", "0"], exit_code=2)
+    invoke([clip, tmp_path / "o.mp4", "--codec", "mpeg2"], exit_code=2)
+    invoke([clip], exit_code=2)
+
+
+def test_unavailable_subcommand_is_one_line_error(monkeypatch):
+    monkeypatch.setitem(__import__("osdfilter.cli").cli.LAZY_COMMANDS, "export", ("osdfilter.no_such_module", "export_cmd"))
+    invoke(["export", "--anything"], exit_code=1)
