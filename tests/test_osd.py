@@ -25,10 +25,13 @@ def only(*names: str, **kw) -> OSDStyle:
     return OSDStyle.exact(**{**base, **kw})
 
 
-@pytest.mark.parametrize("seed", range(4))
-def test_pixels_change_only_inside_mask(seed):
+@pytest.mark.parametrize("seed,style", [
+    *[(s, OSDStyle.exact()) for s in range(4)],
+    (4, OSDStyle.exact(p_blur=1.0, p_transparent=1.0, p_colour_icons=1.0, p_ahi=1.0, p_sidebars=1.0)),
+])
+def test_pixels_change_only_inside_mask(seed, style):
     frames = background(3, 240, 426, seed)
-    synth = OSDSynth(240, 426, rng=np.random.default_rng(seed), style=OSDStyle.exact())
+    synth = OSDSynth(240, 426, rng=np.random.default_rng(seed), style=style)
     out, masks, boxes = synth.render_clip(frames)
     assert out.shape == frames.shape and out.dtype == np.uint8
     assert masks.shape == boxes.shape == frames.shape[:3] and masks.dtype == bool
