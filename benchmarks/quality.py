@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 from osdfilter.filter import FilterConfig, OSDFilter  # noqa: E402
 from osdfilter.masks import dilate, feather  # noqa: E402
-from osdfilter.osd import OSDSynth, load_font_dir  # noqa: E402
+from osdfilter.osd import OSDStyle, OSDSynth, load_font_dir  # noqa: E402
 
 EVAL_SEED = 90_001  # training seeds are small integers; keep eval layouts apart
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "clean" / "eval"
@@ -100,7 +100,11 @@ class Case:
 def make_case(path: Path, frames: int, max_side: int, fonts) -> Case:
     clean = read_clip(path, frames, max_side)
     t, h, w = clean.shape[:3]
-    synth = OSDSynth(h, w, rng=np.random.default_rng(EVAL_SEED + sum(map(ord, path.name))), fonts=fonts)
+    # A digital HD OSD: no whole-frame DVR degradations (the CRF 14 encode is the degradation),
+    # so outside the overlay the input equals the clean clip up to compression.
+    style = OSDStyle(p_chroma_bleed=0.0, p_noise=0.0, p_jpeg=0.0)
+    rng = np.random.default_rng(EVAL_SEED + sum(map(ord, path.name)))
+    synth = OSDSynth(h, w, rng=rng, fonts=fonts, style=style)
     overlaid, glyph, box = synth.render_clip(clean)
     return Case(path.stem, clean, encode_decode(overlaid), glyph, box)
 
