@@ -1,0 +1,445 @@
+"""ONNX export of the recurrent U-Net, and the ONNX Runtime backend that matches PyTorch.
+
+The graph has the model's own stateless signature, with the state as named tensors::
+
+    frames [N, T, 4, H, W] float32, h0 [N, C, ceil(H/8), ceil(W/8)], c0 (same)
+      -> restored [N, T, 3, H, W] float32, h1, c1
+
+N, H and W are dynamic; T is fixed at export (the model's loop over T unrolls when
+traced; a dynamic T would silently run the traced length). The default is T=1, a
+one-frame step that :class:`OnnxRunner` calls once per frame: on CPU ONNX Runtime it was
+as fast as or faster than an unrolled T=8 graph (export/README.md has the figures), and
+it makes the output independent of chunking by construction.
+
+Everything the runtime needs travels in the file's ``metadata_props`` (key
+``osdfilter``, JSON): the model config (normalisation included), format version, T and
+precision. No side file.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import os
+import sys
+import warnings
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable, Optional, Union
+
+import click
+import numpy as np
+
+from .checkpoint import config_from_dict
+from .errors import CheckpointError, OSDFilterError
+from .model import ModelConfig
+
+FORMAT = "osdfilter-onnx"
+VERSION = 1
+METADATA_KEY = "osdfilter"
+INPUTS = ("frames", "h0", "c0")
+OUTPUTS = ("restored", "h1", "c1")
+EXPORTERS = ("torchscript", "dynamo")
+PROVIDERS = {"tensorrt": "TensorrtExecutionProvider", "cuda": "CUDAExecutionProvider", "cpu": "CPUExecutionProvider"}
+# Parity limits for the export check: fp32 must match PyTorch to float rounding.
+PARITY_LIMIT = {False: 1e-4, True: 2e-2}
+PathLike = Union[str, os.PathLike]
+
+
+@dataclass(frozen=True)
+class ExportConfig:
+    """How a model becomes an ONNX graph; stored in the file's metadata."""
+
+    chunk: int = 1  # frames per graph call (T); 1 = per-frame step (measured fastest on CPU ORT)
+    fp16: bool = False  # fp16 weights and compute inside; inputs and outputs stay float32
+    opset: int = 18
+    exporter: str = "torchscript"  # or "dynamo" (needs onnxscript; ~50x slower to export here)
+
+    def __post_init__(self) -> None:
+        if self.chunk < 1:
+            raise OSDFilterError(f"chunk must be >= 1, got {self.chunk}")
+        if self.opset < 18:
+            raise OSDFilterError(f"opset must be >= 18, got {self.opset}")
+        if self.exporter not in EXPORTERS:
+            raise OSDFilterError(f"exporter must be one of {EXPORTERS}, got {self.exporter!r}")
+
+
+# --------------------------------------------------------------------------- export
+
+
+def export_onnx(
+    model_or_path: Any,
+    out_path: PathLike,
+    chunk: int = 1,
+    fp16: bool = False,
+    opset: int = 18,
+    *,
+    exporter: str = "torchscript",
+    log: Optional[Callable[[str], None]] = None,
+) -> Path:
+    """Export a :class:`RecurrentUNet` (or a checkpoint path) to ``out_path``; returns the path.
+
+    Writes the metadata, runs ``onnx.checker``, then a parity run against PyTorch
+    (printed through ``log``, stderr by default); a parity failure is an error.
+    """
+    cfg = ExportConfig(chunk=chunk, fp16=fp16, opset=opset, exporter=exporter)
+    log = log or (lambda line: print(line, file=sys.stderr))
+    model, source = _load_source(model_or_path)
+    out_path = Path(out_path)
+    tmp = out_path.with_name(out_path.name + ".tmp")
+    _trace(model, tmp, cfg)
+    _finish(tmp, _metadata(model.config, cfg, source))
+    os.replace(tmp, out_path)  # never leave a half-written graph under the real name
+    diff = parity_max_abs_diff(model, out_path)
+    limit = PARITY_LIMIT[cfg.fp16]
+    log(f"onnx: wrote {out_path} (T={cfg.chunk}, {'fp16' if fp16 else 'fp32'}, opset {opset}); "
+        f"parity vs PyTorch over 3 calls with state carried: max abs diff {diff:.3g} (limit {limit:g})")
+    if not diff <= limit:
+        raise OSDFilterError(f"{out_path}: ONNX output differs from PyTorch by {diff:.3g} (> {limit:g})")
+    return out_path
+
+
+def _load_source(model_or_path: Any) -> tuple[Any, dict]:
+    """An eval-mode copy of the model (export toggles train mode) and where it came from."""
+    from .checkpoint import load_model
+    from .model import RecurrentUNet
+
+    if isinstance(model_or_path, RecurrentUNet):
+        return copy.deepcopy(model_or_path).cpu().float().eval(), {}
+    path = Path(model_or_path)
+    model = load_model(path)
+    return model, {"checkpoint": path.name, "sha256": file_sha256(path)}
+
+
+def file_sha256(path: PathLike) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _step_module(model: Any, fp16: bool) -> Any:
+    """The graph's body: pad H, W to the model's multiple, run the model, crop back.
+
+    Padding here, with sizes read from the input's shape, keeps H and W dynamic: the
+    model's own ``if ph or pw`` is a Python branch that tracing would freeze to the
+    example's size. Replicate padding is the model's, so the result is identical.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    class OnnxStep(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = copy.deepcopy(model).half() if fp16 else model
+
+        def forward(self, frames: torch.Tensor, h0: torch.Tensor, c0: torch.Tensor):
+            N, T, C, H, W = frames.shape
+            m = self.model.config.multiple
+            ph, pw = (m - H % m) % m, (m - W % m) % m
+            x = F.pad(frames.reshape(N * T, C, H, W), (0, pw, 0, ph), mode="replicate")
+            x = x.reshape(N, T, C, H + ph, W + pw)
+            dtype = torch.float16 if fp16 else torch.float32
+            y, (h1, c1) = self.model(x.to(dtype), (h0.to(dtype), c0.to(dtype)))
+            return y[..., :H, :W].float(), h1.float(), c1.float()
+
+    return OnnxStep().eval()
+
+
+def _example_inputs(config: ModelConfig, chunk: int, size: int = 96, n: int = 2, seed: int = 0) -> list[np.ndarray]:
+    """Plausible model input: RGB in [-1, 1], a {0, 1} mask, zero state."""
+    rng = np.random.default_rng(seed)
+    frames = rng.uniform(-1, 1, (n, chunk, config.in_channels, size, size)).astype(np.float32)
+    frames[:, :, 3] = rng.uniform(0, 1, (n, chunk, size, size)) < 0.3
+    h0 = np.zeros((n, config.widths[3], size // 8, size // 8), np.float32)
+    return [frames, h0, h0.copy()]
+
+
+def _trace(model: Any, out_path: Path, cfg: ExportConfig) -> None:
+    import torch
+
+    step = _step_module(model, cfg.fp16)
+    args = tuple(torch.from_numpy(a) for a in _example_inputs(model.config, cfg.chunk))
+    with warnings.catch_warnings():
+        # TracerWarnings about the model's pad branch are expected: _step_module pads first.
+        warnings.simplefilter("ignore")
+        if cfg.exporter == "dynamo":
+            _export_dynamo(step, args, out_path, cfg.opset)
+        else:
+            _export_torchscript(step, args, out_path, cfg.opset)
+
+
+def _export_torchscript(step: Any, args: tuple, out_path: Path, opset: int) -> None:
+    """The TorchScript exporter: ~1 s, no extra packages; deprecated upstream but in torch 2.3-2.13."""
+    import torch
+
+    dims = {"frames": {0: "N", 3: "H", 4: "W"}, "restored": {0: "N", 3: "H", 4: "W"}}
+    dims.update({k: {0: "N", 2: "H8", 3: "W8"} for k in ("h0", "c0", "h1", "c1")})
+    # aten::atanh (the residual head) has no TorchScript symbolic; ONNX has Atanh since opset 9.
+    torch.onnx.register_custom_op_symbolic("aten::atanh", lambda g, x: g.op("Atanh", x), 9)
+    try:
+        torch.onnx.export(step, args, str(out_path), dynamo=False, opset_version=opset,
+                          input_names=list(INPUTS), output_names=list(OUTPUTS), dynamic_axes=dims)
+    finally:
+        torch.onnx.unregister_custom_op_symbolic("aten::atanh", 9)
+
+
+def _export_dynamo(step: Any, args: tuple, out_path: Path, opset: int) -> None:
+    """The torch.export-based exporter (needs ``onnxscript``); same graph contract."""
+    import importlib.util
+
+    import torch
+    from torch.export import Dim
+
+    if importlib.util.find_spec("onnxscript") is None:
+        raise OSDFilterError("exporter 'dynamo' needs onnxscript: pip install onnxscript")
+    n = Dim("N", min=1, max=65536)
+    state = {0: n, 2: Dim.DYNAMIC, 3: Dim.DYNAMIC}
+    program = torch.onnx.export(step, args, dynamo=True, opset_version=opset, verbose=False,
+                                input_names=list(INPUTS), output_names=list(OUTPUTS),
+                                dynamic_shapes=({0: n, 3: Dim.DYNAMIC, 4: Dim.DYNAMIC}, state, state))
+    program.save(str(out_path), external_data=False)
+
+
+def _metadata(config: ModelConfig, cfg: ExportConfig, source: dict) -> dict:
+    import torch
+
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "config": config.to_dict(),
+        "normalisation": config.normalisation,
+        "export": asdict(cfg),
+        "state_channels": config.widths[3],
+        "multiple": config.multiple,
+        "torch": torch.__version__,
+        "source": source,
+    }
+
+
+def _finish(path: Path, meta: dict) -> None:
+    """Store the metadata in the file, then validate it with onnx.checker."""
+    import onnx
+
+    proto = onnx.load(str(path))
+    del proto.metadata_props[:]
+    entry = proto.metadata_props.add()
+    entry.key, entry.value = METADATA_KEY, json.dumps(meta, sort_keys=True)
+    proto.producer_name = "osdfilter"
+    onnx.checker.check_model(proto, full_check=True)
+    onnx.save(proto, str(path))
+
+
+def parity_max_abs_diff(model: Any, onnx_path: PathLike, size: int = 96, calls: int = 3) -> float:
+    """Max |torch - ORT| over ``calls`` graph calls with the state carried (CPU; ``model`` in eval mode)."""
+    import torch
+
+    runner = OnnxRunner(onnx_path, provider="cpu")
+    T = runner.chunk
+    frames = _example_inputs(model.config, calls * T, size=size, seed=1)[0]
+    with torch.inference_mode():
+        ref, (h, c) = model(torch.from_numpy(frames))
+    state = None
+    diff = 0.0
+    for i in range(calls):
+        y, state = runner.step(frames[:, i * T:(i + 1) * T], state)
+        diff = max(diff, float(np.abs(y - ref[:, i * T:(i + 1) * T].numpy()).max()))
+    return max(diff, float(np.abs(state[0] - h.numpy()).max()), float(np.abs(state[1] - c.numpy()).max()))
+
+
+# --------------------------------------------------------------------------- cache
+
+
+def cache_dir() -> Path:
+    """``$OSDFILTER_CACHE``, else ``$XDG_CACHE_HOME/osdfilter``, else ``~/.cache/osdfilter``."""
+    if os.environ.get("OSDFILTER_CACHE"):
+        return Path(os.environ["OSDFILTER_CACHE"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "osdfilter"
+
+
+def cached_onnx_path(checkpoint: PathLike, chunk: int = 1, fp16: bool = False, opset: int = 18) -> Path:
+    """Where the export of ``checkpoint`` with these settings is cached.
+
+    The name holds everything that makes a cached graph stale: the weights' hash, T,
+    precision, opset, this module's format version and the exporting torch version.
+    """
+    import torch
+
+    digest = file_sha256(checkpoint)[:16]
+    torch_version = torch.__version__.split("+")[0]
+    name = f"{digest}-T{chunk}-{'fp16' if fp16 else 'fp32'}-op{opset}-v{VERSION}-torch{torch_version}.onnx"
+    return cache_dir() / name
+
+
+def onnx_for_checkpoint(checkpoint: PathLike, chunk: int = 1, fp16: bool = False, opset: int = 18) -> Path:
+    """The ONNX graph for ``checkpoint``, exported on first use and cached (see export/README.md)."""
+    path = cached_onnx_path(checkpoint, chunk, fp16, opset)
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        export_onnx(checkpoint, path, chunk=chunk, fp16=fp16, opset=opset)
+    return path
+
+
+# --------------------------------------------------------------------------- runtime
+
+
+@dataclass(frozen=True)
+class OnnxOptions:
+    """ONNX Runtime settings for :class:`OnnxRunner` (copied, never mutated)."""
+
+    provider: str = "auto"  # auto | tensorrt | cuda | cpu
+    threads: int = 0  # intra-op threads; 0 = ONNX Runtime's default (all cores)
+
+    def __post_init__(self) -> None:
+        if self.provider != "auto" and self.provider not in PROVIDERS:
+            raise OSDFilterError(f"unknown provider {self.provider!r}; use auto, tensorrt, cuda or cpu")
+
+
+def provider_chain(provider: str, available: list[str]) -> list[str]:
+    """ONNX Runtime provider names to request, best first.
+
+    ``auto`` is CUDA then CPU: TensorRT builds an engine per input shape (minutes), so it
+    runs only when asked for. An explicit provider this onnxruntime lacks is an error.
+    """
+    wanted = {"auto": ["cuda", "cpu"], "tensorrt": ["tensorrt", "cuda", "cpu"], "cuda": ["cuda", "cpu"], "cpu": ["cpu"]}
+    if provider != "auto" and PROVIDERS[provider] not in available:
+        hint = "install onnxruntime-gpu" if provider != "cpu" else "reinstall onnxruntime"
+        raise OSDFilterError(f"--provider {provider}: {PROVIDERS[provider]} is not in this onnxruntime "
+                             f"(available: {', '.join(available)}); {hint}")
+    return [PROVIDERS[p] for p in wanted[provider] if PROVIDERS[p] in available]
+
+
+class OnnxRunner:
+    """Runs an exported graph with ONNX Runtime behind the :class:`~osdfilter.runners.Runner` interface.
+
+    ``state`` is ``(h, c)`` as float32 numpy arrays; ``None`` means zeros. ``config`` is
+    rebuilt from the file's metadata. ``provider_in_use`` is the provider the session
+    actually got (onnxruntime-gpu lists CUDA without a GPU and falls back silently), and
+    ``note`` says so in one line.
+    """
+
+    name = "onnx"
+
+    def __init__(self, path: PathLike, provider: str = "auto", threads: int = 0) -> None:
+        self.options = OnnxOptions(provider=provider, threads=threads)
+        self.path = Path(path)
+        self.session = _open_session(self.path, self.options)
+        self.meta = _read_metadata(self.path, self.session)
+        self.config: ModelConfig = config_from_dict(self.meta["config"])
+        self.chunk: int = int(self.meta["export"]["chunk"])
+        self.provider_in_use: str = self.session.get_providers()[0]
+        self.note = _provider_note(self.path, self.options.provider, self.provider_in_use)
+
+    def zero_state(self, n: int, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+        m = self.config.multiple
+        h = np.zeros((n, self.config.widths[3], -(-height // m), -(-width // m)), np.float32)
+        return h, h.copy()
+
+    def step(self, frames: np.ndarray, state: Any) -> tuple[np.ndarray, Any]:
+        """``frames [N, T, 4, H, W]`` -> ``(restored [N, T, 3, H, W], (h, c))``, any T."""
+        N, T, C, H, W = frames.shape
+        frames = np.ascontiguousarray(frames, dtype=np.float32)
+        if isinstance(state, _StaleState):
+            raise OSDFilterError(f"{self.path.name}: cannot continue after a chunk shorter than the graph's "
+                                 f"T={self.chunk}; reset the state, or export with --chunk 1")
+        h, c = self.zero_state(N, H, W) if state is None else state
+        outs = []
+        for t0 in range(0, T, self.chunk):
+            piece = frames[:, t0:t0 + self.chunk]
+            valid = piece.shape[1]
+            piece = _pad_time(piece, self.chunk)
+            y, h, c = self.session.run(list(OUTPUTS), {"frames": piece, "h0": h, "c0": c})
+            outs.append(y[:, :valid])
+            if valid < self.chunk:
+                # The state ran past the real frames: usable for nothing but a reset.
+                return np.concatenate(outs, axis=1), _StaleState((h, c))
+        return np.concatenate(outs, axis=1), (h, c)
+
+
+class _StaleState(tuple):
+    """State after a padded partial chunk (only for graphs exported with T > 1)."""
+
+
+def _pad_time(piece: np.ndarray, chunk: int) -> np.ndarray:
+    """Pad a short last piece to the graph's T by repeating its last frame (outputs are causal)."""
+    short = chunk - piece.shape[1]
+    if short <= 0:
+        return piece
+    return np.concatenate([piece, np.repeat(piece[:, -1:], short, axis=1)], axis=1)
+
+
+def _open_session(path: Path, options: OnnxOptions) -> Any:
+    """An InferenceSession on the best requested provider; one-line errors for bad files."""
+    import onnxruntime as ort
+
+    if not path.is_file():
+        raise CheckpointError(f"ONNX model not found: {path}")
+    chain = provider_chain(options.provider, ort.get_available_providers())
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = options.threads
+    # Denormals in the LSTM state are very slow on CPU (FINDINGS.md); torch flushes them too.
+    so.add_session_config_entry("session.set_denormal_as_zero", "1")
+    if options.provider == "auto":
+        # onnxruntime-gpu logs a page of errors when CUDA libraries are missing; we report in one line.
+        ort.set_default_logger_severity(4)
+    try:
+        return ort.InferenceSession(str(path), so, providers=[_provider_entry(p) for p in chain])
+    except Exception as exc:  # onnxruntime raises several types for foreign files
+        first = (str(exc).strip().splitlines() or [""])[0][:160]
+        raise CheckpointError(f"{path} is not a loadable ONNX model ({type(exc).__name__}: {first})") from None
+    finally:
+        ort.set_default_logger_severity(2)  # back to onnxruntime's default (warning)
+
+
+def _provider_entry(name: str) -> Any:
+    """TensorRT gets an engine cache under our cache dir: engines take minutes to build."""
+    if name != PROVIDERS["tensorrt"]:
+        return name
+    engines = cache_dir() / "tensorrt"
+    return (name, {"trt_engine_cache_enable": True, "trt_engine_cache_path": str(engines), "trt_fp16_enable": True})
+
+
+def _read_metadata(path: Path, session: Any) -> dict:
+    """The osdfilter metadata, after checking the graph's inputs and outputs by name."""
+    inputs = [i.name for i in session.get_inputs()]
+    outputs = [o.name for o in session.get_outputs()]
+    if tuple(inputs) != INPUTS or tuple(outputs) != OUTPUTS:
+        raise CheckpointError(f"{path} is not an osdfilter ONNX export (inputs {inputs}, outputs {outputs}; "
+                              f"expected {list(INPUTS)} -> {list(OUTPUTS)})")
+    raw = session.get_modelmeta().custom_metadata_map.get(METADATA_KEY)
+    if raw is None:
+        raise CheckpointError(f"{path} has no '{METADATA_KEY}' metadata; re-export it with `osdfilter export`")
+    meta = json.loads(raw)
+    if meta.get("format") != FORMAT or meta.get("version") != VERSION:
+        raise CheckpointError(f"{path}: ONNX metadata format {meta.get('format')} v{meta.get('version')} "
+                              f"is not supported (expected {FORMAT} v{VERSION})")
+    return meta
+
+
+def _provider_note(path: Path, requested: str, in_use: str) -> str:
+    """One line naming the provider really in use; an explicit request that fell back is an error."""
+    if requested != "auto" and in_use != PROVIDERS[requested]:
+        raise OSDFilterError(f"--provider {requested}: onnxruntime fell back to {in_use} "
+                             "(no GPU, or CUDA/cuDNN/TensorRT libraries missing)")
+    fallback = " (CUDA unavailable)" if requested == "auto" and in_use == PROVIDERS["cpu"] else ""
+    return f"onnx: {path.name} on {in_use}{fallback}"
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+@click.command("export")
+@click.argument("model", type=click.Path(exists=True, dir_okay=False))
+@click.argument("out", type=click.Path(dir_okay=False, writable=True))
+@click.option("--chunk", "-T", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Frames per graph call (T, fixed in the graph). 1 = per-frame step, fastest on CPU.")
+@click.option("--fp16", is_flag=True, help="fp16 weights and compute inside the graph (inputs/outputs stay fp32).")
+@click.option("--opset", type=click.IntRange(min=18), default=18, show_default=True, help="ONNX opset.")
+@click.option("--exporter", type=click.Choice(EXPORTERS), default="torchscript", show_default=True,
+              help="torch.onnx exporter; dynamo needs onnxscript.")
+def export_cmd(model: str, out: str, chunk: int, fp16: bool, opset: int, exporter: str) -> None:
+    """Export checkpoint MODEL to OUT (ONNX with h0/c0 state inputs), then check parity with PyTorch."""
+    export_onnx(model, out, chunk=chunk, fp16=fp16, opset=opset, exporter=exporter, log=click.echo)
