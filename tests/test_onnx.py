@@ -1,0 +1,204 @@
+"""ONNX export and the ONNX Runtime backend: parity with PyTorch, metadata, one-line errors."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from click.testing import CliRunner
+
+from conftest import tiny_model
+from osdfilter.errors import CheckpointError, OSDFilterError
+from osdfilter.onnx import OnnxRunner, export_onnx
+from osdfilter.runners import TorchRunner
+
+CHUNKS = 3  # chunks per parity run, state carried from one to the next
+FRAMES_PER_CHUNK = 3
+
+
+def model_input(n: int, t: int, height: int, width: int, seed: int = 0) -> np.ndarray:
+    """``[n, t, 4, height, width]``: RGB in [-1, 1] and a {0, 1} mask, like the filter's tiles."""
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-1, 1, (n, t, 4, height, width)).astype(np.float32)
+    x[:, :, 3] = rng.uniform(0, 1, (n, t, height, width)) < 0.3
+    return x
+
+
+def max_diff_over_chunks(a, b, frames: np.ndarray, chunk: int) -> float:
+    """Run both runners chunk by chunk, each carrying its own state; max |a - b| of outputs."""
+    state_a = state_b = None
+    diff = 0.0
+    for t0 in range(0, frames.shape[1], chunk):
+        ya, state_a = a.step(frames[:, t0:t0 + chunk], state_a)
+        yb, state_b = b.step(frames[:, t0:t0 + chunk], state_b)
+        assert ya.shape == yb.shape
+        diff = max(diff, float(np.abs(ya - yb).max()))
+    return diff
+
+
+@pytest.fixture(scope="module")
+def model():
+    return tiny_model(seed=3)
+
+
+@pytest.fixture(scope="module")
+def step_onnx(model, tmp_path_factory) -> Path:
+    """The default export: a one-frame step graph (T=1)."""
+    return export_onnx(model, tmp_path_factory.mktemp("onnx") / "tiny_T1.onnx", chunk=1, log=lambda _: None)
+
+
+@pytest.mark.parametrize("height,width", [(64, 64), (96, 160), (70, 90)])
+def test_torch_and_onnx_match_over_chunks_with_state(model, step_onnx, height, width):
+    frames = model_input(2, CHUNKS * FRAMES_PER_CHUNK, height, width)
+    runner = OnnxRunner(step_onnx, provider="cpu")
+    diff = max_diff_over_chunks(TorchRunner(model), runner, frames, FRAMES_PER_CHUNK)
+    assert diff <= 1e-4, f"{height}x{width}: max abs diff {diff}"
+
+
+def test_state_shapes_and_none_means_zeros(model, step_onnx):
+    runner = OnnxRunner(step_onnx, provider="cpu")
+    frames = model_input(3, 2, 70, 90)
+    y, (h, c) = runner.step(frames, None)
+    assert y.shape == (3, 2, 3, 70, 90) and y.dtype == np.float32
+    assert h.shape == c.shape == (3, model.config.widths[3], 9, 12)  # padded to 72x96, / 8
+    y0, _ = runner.step(frames, runner.zero_state(3, 70, 90))
+    np.testing.assert_array_equal(y, y0)
+
+
+def test_chunked_export_matches_and_refuses_to_continue_after_padded_chunk(model, tmp_path):
+    """A T=2 graph: full chunks match PyTorch; a short last chunk is right but its state is stale."""
+    path = export_onnx(model, tmp_path / "tiny_T2.onnx", chunk=2, log=lambda _: None)
+    runner = OnnxRunner(path, provider="cpu")
+    frames = model_input(2, 7, 64, 64, seed=1)
+    assert max_diff_over_chunks(TorchRunner(model), runner, frames, 4) <= 1e-4  # 4 + 3: pads the last
+    _, state = runner.step(frames[:, :3], None)
+    with pytest.raises(OSDFilterError, match="shorter than the graph's T=2"):
+        runner.step(frames[:, 3:], state)
+
+
+def test_metadata_rebuilds_config_and_checker_passes(model, step_onnx):
+    proto = onnx.load(os.fspath(step_onnx))
+    onnx.checker.check_model(proto, full_check=True)
+    meta = json.loads({p.key: p.value for p in proto.metadata_props}["osdfilter"])
+    assert meta["format"] == "osdfilter-onnx" and meta["export"]["chunk"] == 1
+    assert meta["normalisation"] == model.config.normalisation
+    assert [i.name for i in proto.graph.input] == ["frames", "h0", "c0"]
+    assert [o.name for o in proto.graph.output] == ["restored", "h1", "c1"]
+    runner = OnnxRunner(step_onnx, provider="cpu")
+    assert runner.config == model.config
+    assert runner.provider_in_use == "CPUExecutionProvider"
+    assert runner.note == f"onnx: {step_onnx.name} on CPUExecutionProvider"
+
+
+def test_export_from_checkpoint_path_records_its_hash(checkpoint, tmp_path):
+    lines: list[str] = []
+    path = export_onnx(checkpoint, tmp_path / "m.onnx", log=lines.append)
+    assert len(lines) == 1 and "max abs diff" in lines[0]
+    meta = json.loads(OnnxRunner(path, provider="cpu").session.get_modelmeta().custom_metadata_map["osdfilter"])
+    assert meta["source"]["checkpoint"] == checkpoint.name and len(meta["source"]["sha256"]) == 64
+
+
+# --- one-line errors ------------------------------------------------------------------
+
+
+def wrong_inputs_onnx(path: Path) -> Path:
+    """A valid ONNX model that is not an osdfilter export: input ``x``, output ``y``."""
+    x = onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, 3])
+    y = onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1, 3])
+    graph = onnx.helper.make_graph([onnx.helper.make_node("Identity", ["x"], ["y"])], "identity", [x], [y])
+    onnx.save(onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", 18)]), os.fspath(path))
+    return path
+
+
+def assert_one_line(exc: pytest.ExceptionInfo) -> None:
+    assert "\n" not in str(exc.value) and len(str(exc.value)) < 300, str(exc.value)
+
+
+def test_onnx_with_wrong_inputs_is_refused_in_one_line(tmp_path):
+    with pytest.raises(CheckpointError, match="not an osdfilter ONNX export") as exc:
+        OnnxRunner(wrong_inputs_onnx(tmp_path / "identity.onnx"))
+    assert_one_line(exc)
+
+
+@pytest.mark.parametrize("content", [b"not a model at all\n", b"\x00" * 64])
+def test_non_onnx_file_is_refused_in_one_line(tmp_path, content):
+    path = tmp_path / "fake.onnx"
+    path.write_bytes(content)
+    with pytest.raises(CheckpointError, match="not a loadable ONNX model") as exc:
+        OnnxRunner(path)
+    assert_one_line(exc)
+
+
+def test_checkpoint_given_as_onnx_is_refused(checkpoint):
+    with pytest.raises(CheckpointError, match="not a loadable ONNX model"):
+        OnnxRunner(checkpoint)
+
+
+def test_missing_file_and_unknown_provider(tmp_path, step_onnx):
+    with pytest.raises(CheckpointError, match="not found"):
+        OnnxRunner(tmp_path / "nope.onnx")
+    with pytest.raises(OSDFilterError, match="unknown provider"):
+        OnnxRunner(step_onnx, provider="rocm")
+
+
+def test_explicit_gpu_provider_never_falls_back_silently(step_onnx):
+    """cuda/tensorrt either run on that provider or fail in one line (no quiet CPU fallback)."""
+    for provider in ("cuda", "tensorrt"):
+        try:
+            runner = OnnxRunner(step_onnx, provider=provider)
+        except OSDFilterError as exc:
+            assert "\n" not in str(exc) and f"--provider {provider}" in str(exc)
+        else:
+            assert runner.provider_in_use.lower().startswith(provider)
+
+
+# --- the command line -------------------------------------------------------------------
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
+    return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
+
+
+def decoded(path: Path) -> list[np.ndarray]:
+    import av
+
+    with av.open(os.fspath(path)) as c:
+        return [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+
+
+def cli_invoke(args: list) -> None:
+    from osdfilter.cli import cli
+
+    result = CliRunner().invoke(cli, [os.fspath(a) for a in args], catch_exceptions=False)
+    assert result.exit_code == 0, f"exit {result.exit_code}\n{result.stdout}\n{result.stderr}"
+
+
+@pytest.mark.skipif(importlib.util.find_spec("osdfilter.stream") is None, reason="needs osdfilter.stream (the video CLI)")
+def test_cli_export_then_both_backends_give_the_same_video(clip, mask_png, checkpoint, tmp_path):
+    model_onnx = tmp_path / "m.onnx"
+    cli_invoke(["export", checkpoint, model_onnx])
+    common = [clip, "--mask", mask_png, "--device", "cpu", "--preset", "ultrafast", "--quiet"]
+    cli_invoke([*common, tmp_path / "torch.mp4", "--model", checkpoint, "--backend", "torch"])
+    cli_invoke([*common, tmp_path / "onnx.mp4", "--model", model_onnx, "--backend", "onnx", "--provider", "cpu"])
+    a, b = decoded(tmp_path / "torch.mp4"), decoded(tmp_path / "onnx.mp4")
+    assert len(a) == len(b) == 12
+    assert min(psnr(x, y) for x, y in zip(a, b)) >= 45.0
+
+
+@pytest.mark.skipif(importlib.util.find_spec("osdfilter.cli") is None, reason="needs osdfilter.cli")
+def test_cli_onnx_backend_with_non_onnx_model_is_one_line_error(clip, mask_png, tmp_path):
+    from osdfilter.cli import cli
+
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"garbage")
+    args = [clip, "--mask", mask_png, "--model", bad, "--backend", "onnx", tmp_path / "o.mp4"]
+    result = CliRunner().invoke(cli, [os.fspath(a) for a in args], catch_exceptions=False)
+    assert result.exit_code == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("osdfilter: error: ") and "ONNX" in lines[0], result.stderr
