@@ -2,17 +2,25 @@
 
 The media lifecycle, written out in full (PyAV)::
 
-    demux (input container, packet by packet, every kept stream interleaved)
+    open input → add one output stream per kept input stream, in input order
+    demux (every kept stream, file order)
       ├─ video packet → decode → RGB uint8 → OSDFilter.push → restored frames
       │                 → VideoFrame (input pts, input time base) → encode → mux
-      ├─ audio packet (codec accepted by the output container) → mux as is
-      └─ audio packet (codec not accepted) → decode → encode AAC → mux
+      ├─ audio packet, codec accepted by the output container → mux as is
+      ├─ audio packet, codec not accepted → decode → encode AAC → mux
+      └─ subtitle / data / attachment packet (accepted) → mux as is
     end of input: flush the filter (partial last chunk) → flush every encoder → close
 
-Only ``chunk`` frames (plus the codecs' own look-ahead) are ever held in memory, whatever
-the video's length. The output has the input's size, frame count, frame rate and
-presentation timestamps: the output stream uses the input stream's time base and every
-frame keeps its input pts.
+Nothing is muxed before the first video frame is decoded: its rotation, colour tags and
+bit depth set up the encoder, and the few packets demuxed before it wait in a short list.
+Only ``chunk`` frames (plus the codecs' own look-ahead) are held in memory, whatever the
+video's length. The output keeps the input's size, frame count, frame rate and
+presentation timestamps: the video stream uses the input's time base and every frame
+keeps its input pts.
+
+Damaged input: packets that fail to decode are skipped and frames whose pts goes
+backwards are dropped; a read error ends the input early. Whatever decodes is written,
+with one warning giving the counts. A file where no video frame decodes is an error.
 """
 
 from __future__ import annotations
@@ -24,7 +32,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Iterator, Optional, Union
+from typing import Any, BinaryIO, Iterator, Optional, Union
 
 import av
 import numpy as np
@@ -33,15 +41,19 @@ from tqdm import tqdm
 from .errors import MaskError, MediaError, OSDFilterError
 from .filter import FilterConfig, OSDFilter
 from .masks import load_mask
-from .runners import ModelSpec, Runner, make_runner
+from .runners import ModelSpec, make_runner
 
 PathLike = Union[str, os.PathLike]
 MaskSpec = Union[None, str, os.PathLike, np.ndarray]
 
 VIDEO_CODECS = ("libx264", "libx265", "libvpx-vp9", "libsvtav1")
 PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
+PIPE_FORMATS = ("matroska", "nut", "mpegts")
 FALLBACK_AUDIO_CODEC = "aac"
 SHIFTING_MUXERS = ("matroska", "webm")  # muxers whose default timestamp shift we turn off
+DROPPED_METADATA = {"encoder", "major_brand", "minor_version", "compatible_brands", "duration"}
+MAX_MASK_ASPECT_CHANGE = 1.5  # 4:3 masks on 16:9 video pass (analog OSDs stretch alike)
+STDIO = "-"
 
 
 @dataclass
@@ -68,55 +80,6 @@ def rescale_ts(ts: int, from_time_base: Fraction, to_time_base: Fraction) -> int
     return round(Fraction(ts) * from_time_base / to_time_base)
 
 
-def encoder_options(codec: str, crf: int, preset: str) -> dict[str, str]:
-    """libav options giving ``crf`` quality at roughly x264 ``preset`` speed for ``codec``."""
-    speed = PRESETS.index(preset)  # 0 = ultrafast ... 8 = veryslow
-    if codec == "libx264":
-        return {"crf": str(crf), "preset": preset}
-    if codec == "libx265":
-        return {"crf": str(crf), "preset": preset, "x265-params": "log-level=error"}
-    if codec == "libvpx-vp9":  # constant quality needs b=0; cpu-used 8 (fastest) .. 0
-        return {"crf": str(crf), "b": "0", "deadline": "good", "cpu-used": str(8 - speed), "row-mt": "1"}
-    if codec == "libsvtav1":  # SVT-AV1 presets run 13 (fastest) .. 0
-        return {"crf": str(crf), "preset": str(12 - speed)}
-    raise OSDFilterError(f"unsupported --codec {codec!r}; choose from {', '.join(VIDEO_CODECS)}")
-
-
-def validate_encoding(codec: str, crf: int, preset: str) -> None:
-    """Fail on encoding options before any file is opened."""
-    if codec not in VIDEO_CODECS:
-        raise OSDFilterError(f"unsupported --codec {codec!r}; choose from {', '.join(VIDEO_CODECS)}")
-    if codec not in av.codecs_available:
-        raise OSDFilterError(f"--codec {codec}: this PyAV/FFmpeg build has no such encoder")
-    if preset not in PRESETS:
-        raise OSDFilterError(f"unknown --preset {preset!r}; choose from {', '.join(PRESETS)}")
-    top = 63 if codec in ("libvpx-vp9", "libsvtav1") else 51
-    if not 0 <= crf <= top:
-        raise OSDFilterError(f"--crf {crf} out of range for {codec} (0..{top})")
-
-
-def resolve_mask(mask: MaskSpec, height: int, width: int) -> np.ndarray:
-    """The overlay mask (bool ``[height, width]``) from a path, an array, or automatic detection."""
-    if mask is None or (isinstance(mask, str) and mask == "auto"):
-        return auto_mask(height, width)
-    if isinstance(mask, np.ndarray):
-        if mask.shape != (height, width):
-            raise MaskError(f"mask array has shape {mask.shape}, the video is {height}x{width} (HxW)")
-        if not mask.any():
-            raise MaskError("mask array is empty (no True pixels)")
-        return mask.astype(bool)
-    return load_mask(mask, height, width)
-
-
-def auto_mask(height: int, width: int) -> np.ndarray:
-    """HOOK(automask): automatic OSD detection (``osdfilter.automask.MaskDetector``).
-
-    Until it is wired in, a missing mask is a user error. The automask owner replaces this
-    function (and lets ``process_video`` pass per-frame masks to ``OSDFilter.push``).
-    """
-    raise MaskError("no mask given: pass --mask PATH (a PNG/JPG, white = overlay); automatic detection is not available yet")
-
-
 def process_video(
     src: PathLike,
     dst: PathLike,
@@ -132,66 +95,163 @@ def process_video(
     provider: str = "auto",
     quiet: bool = False,
     overwrite: bool = False,
+    format: Optional[str] = None,
 ) -> Report:
     """Remove the OSD inside ``mask`` from the video ``src`` and write ``dst``.
 
     ``mask``: a PNG/JPG path (white = overlay, any size, resized to the video), a bool array
     ``[H, W]``, or ``None``/``"auto"`` for automatic detection. ``model``: a checkpoint path,
     a :class:`RecurrentUNet`, a :class:`Runner`, or ``None`` for the packaged default.
-    Audio is copied packet for packet. Raises :class:`OSDFilterError` (one-line message)
-    for anything wrong with the inputs, options or environment.
+    ``src``/``dst`` may be ``"-"`` for stdin/stdout (``format`` then names the output
+    container). ``dst`` is written to a temporary file beside it and renamed on success.
+    Raises :class:`OSDFilterError` (one-line message) for anything wrong with the inputs,
+    options or environment; nothing is left at ``dst`` then.
     """
-    validate_encoding(codec, crf, preset)
-    src_path, dst_path = Path(src), Path(dst)
-    check_paths(src_path, dst_path, overwrite)
+    validate_encoding(codec, crf, preset, format, dst)
+    check_paths(src, dst, overwrite)
     runner = make_runner(model, backend, device, provider)
-    report = Report()
-    start = time.perf_counter()
-    with open_input(src_path) as inp:
-        vin = first_video_stream(inp, src_path)
+    report, start = Report(), time.perf_counter()
+    with open_input(src) as inp:
+        vin = first_video_stream(inp, src)
         filt = OSDFilter(runner, resolve_mask(mask, vin.codec_context.height, vin.codec_context.width), config)
-        with atomic_output(dst_path) as tmp:
-            out = open_output(tmp, dst_path)
+        with atomic_output(dst) as target:
+            out = open_output(target, dst, format)
+            job = Transcoder(inp, out, vin, filt, report)
             try:
-                vout = add_video_stream(out, vin, codec, crf, preset, report)
-                audio = add_audio_streams(out, inp, report)
+                job.add_streams(codec, crf, preset)
                 with progress_bar(vin, quiet) as bar:
-                    report.frames = transcode(inp, out, vin, vout, audio, filt, bar)
-            finally:
-                out.close()
+                    job.run(bar)
+            except av.FFmpegError as exc:
+                close_quietly(out)
+                raise MediaError(f"cannot write {dst}: {av_message(exc)}") from None
+            except BaseException:
+                close_quietly(out)
+                raise
+            close_output(out, dst)
     report.seconds = time.perf_counter() - start
     return report
 
 
-# --- paths and containers ------------------------------------------------------------
+# --- validation ----------------------------------------------------------------------
 
 
-def check_paths(src: Path, dst: Path, overwrite: bool) -> None:
-    """Refuse a missing input, an output that is the input, and an existing output."""
+def encoder_options(codec: str, crf: int, preset: str) -> dict[str, str]:
+    """libav options giving ``crf`` quality at roughly x264 ``preset`` speed for ``codec``."""
+    speed = PRESETS.index(preset)  # 0 = ultrafast ... 8 = veryslow
+    if codec == "libx264":
+        return {"crf": str(crf), "preset": preset}
+    if codec == "libx265":
+        return {"crf": str(crf), "preset": preset, "x265-params": "log-level=error"}
+    if codec == "libvpx-vp9":  # constant quality needs b=0; cpu-used 8 (fastest) .. 0
+        return {"crf": str(crf), "b": "0", "deadline": "good", "cpu-used": str(8 - speed), "row-mt": "1"}
+    if codec == "libsvtav1":  # SVT-AV1 presets run 13 (fastest) .. 0
+        return {"crf": str(crf), "preset": str(12 - speed)}
+    raise OSDFilterError(f"unsupported --codec {codec!r}; choose from {', '.join(VIDEO_CODECS)}")
+
+
+def validate_encoding(codec: str, crf: int, preset: str, format: Optional[str], dst: PathLike) -> None:
+    """Fail on encoding and container options before any file is opened."""
+    if codec not in VIDEO_CODECS:
+        raise OSDFilterError(f"unsupported --codec {codec!r}; choose from {', '.join(VIDEO_CODECS)}")
+    if codec not in av.codecs_available:
+        raise OSDFilterError(f"--codec {codec}: this PyAV/FFmpeg build has no such encoder")
+    if preset not in PRESETS:
+        raise OSDFilterError(f"unknown --preset {preset!r}; choose from {', '.join(PRESETS)}")
+    top = 63 if codec in ("libvpx-vp9", "libsvtav1") else 51
+    if not 0 <= crf <= top:
+        raise OSDFilterError(f"--crf {crf} out of range for {codec} (0..{top})")
+    if format is not None and format not in av.formats_available:
+        raise OSDFilterError(f"unknown --format {format!r}; for pipes use {', '.join(PIPE_FORMATS)}")
+    if os.fspath(dst) == STDIO and format is None:
+        raise OSDFilterError(f"writing to stdout needs --format ({', '.join(PIPE_FORMATS)})")
+
+
+def check_paths(src: PathLike, dst: PathLike, overwrite: bool) -> None:
+    """Refuse a missing or empty input, an output that is the input, an existing output."""
+    if os.fspath(src) != STDIO:
+        check_input_file(Path(src))
+    if os.fspath(dst) == STDIO:
+        return
+    dst = Path(dst)
+    if dst.is_dir():
+        raise MediaError(f"output is a directory: {dst}")
+    if dst.exists() or dst.is_symlink():
+        if os.fspath(src) != STDIO and dst.exists() and os.path.samefile(src, dst):
+            raise MediaError(f"output is the input file: {dst}")
+        if not overwrite:
+            raise MediaError(f"output exists: {dst} (use -y/--overwrite to replace it)")
+    folder = dst.parent if str(dst.parent) else Path(".")
+    if not folder.is_dir():
+        raise MediaError(f"output folder does not exist: {folder}")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise MediaError(f"output folder is not writable: {folder}")
+
+
+def check_input_file(src: Path) -> None:
     if not src.exists():
         raise MediaError(f"input not found: {src}")
     if src.is_dir():
         raise MediaError(f"input is a directory: {src}")
-    if dst.exists():
-        if os.path.samefile(src, dst):
-            raise MediaError(f"output is the input file: {dst}")
-        if not overwrite:
-            raise MediaError(f"output exists: {dst} (use -y/--overwrite to replace it)")
-    if dst.is_dir():
-        raise MediaError(f"output is a directory: {dst}")
+    if not os.access(src, os.R_OK):
+        raise MediaError(f"input is not readable: {src}")
+    if src.is_file() and src.stat().st_size == 0:
+        raise MediaError(f"input is empty (0 bytes): {src}")
+
+
+def resolve_mask(mask: MaskSpec, height: int, width: int) -> np.ndarray:
+    """The overlay mask (bool ``[height, width]``) from a path, an array, or automatic detection."""
+    if mask is None or (isinstance(mask, str) and mask == "auto"):
+        return auto_mask(height, width)
+    if isinstance(mask, np.ndarray):
+        if mask.shape != (height, width):
+            raise MaskError(f"mask array has shape {mask.shape}, the video is {height}x{width} (HxW)")
+        if not mask.any():
+            raise MaskError("mask array is empty (no True pixels)")
+        return mask.astype(bool)
+    check_mask_aspect(Path(mask), height, width)
+    return load_mask(mask, height, width)
+
+
+def check_mask_aspect(path: Path, height: int, width: int) -> None:
+    """Refuse a mask whose shape cannot belong to this video (e.g. portrait on landscape)."""
+    import cv2
+
+    img = cv2.imread(os.fspath(path), cv2.IMREAD_UNCHANGED) if path.is_file() else None
+    if img is None or img.size == 0:
+        return  # load_mask gives the precise error
+    mh, mw = img.shape[:2]
+    change = (mw / mh) / (width / height)
+    if max(change, 1 / change) > MAX_MASK_ASPECT_CHANGE:
+        raise MaskError(f"mask {path} is {mw}x{mh}, its shape does not fit the {width}x{height} video")
+
+
+def auto_mask(height: int, width: int) -> np.ndarray:
+    """HOOK(automask): automatic OSD detection (``osdfilter.automask.MaskDetector``).
+
+    Until it is wired in, a missing mask is a user error. The automask owner replaces this
+    function (and lets the pipeline pass per-frame masks to ``OSDFilter.push``).
+    """
+    raise MaskError("no mask given: pass --mask PATH (a PNG/JPG, white = overlay); automatic detection is not available yet")
+
+
+# --- containers ------------------------------------------------------------------------
 
 
 class open_input:
-    """``with open_input(path) as container``: an input container, closed on exit."""
+    """``with open_input(path) as container``: an input container (read only), closed on exit."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    def __init__(self, src: PathLike) -> None:
+        self.src = src
 
     def __enter__(self) -> av.container.InputContainer:
+        source: Union[str, BinaryIO] = sys.stdin.buffer if os.fspath(self.src) == STDIO else os.fspath(self.src)
         try:
-            self.container = av.open(os.fspath(self.path), "r")
-        except (av.FFmpegError, UnicodeDecodeError) as exc:
-            raise MediaError(f"cannot open {self.path} as a video: {_av_message(exc)}") from None
+            self.container = av.open(source, "r")
+        except (av.FFmpegError, UnicodeDecodeError, ValueError) as exc:
+            raise MediaError(f"cannot read {self.src} as a video: {av_message(exc)}") from None
+        if self.container.format.name == "image2" or self.container.format.name.endswith("_pipe"):
+            self.container.close()
+            raise MediaError(f"{self.src} is a still image, not a video")
         return self.container
 
     def __exit__(self, *exc: Any) -> None:
@@ -199,34 +259,39 @@ class open_input:
 
 
 class atomic_output:
-    """``with atomic_output(dst) as tmp``: write ``tmp`` beside ``dst``; rename on success.
+    """``with atomic_output(dst) as target``: write ``target`` beside ``dst``; rename on success.
 
-    On any exception (KeyboardInterrupt included) ``tmp`` is removed and ``dst`` untouched.
+    On any exception (KeyboardInterrupt included) ``target`` is removed and ``dst`` is
+    untouched. For ``dst == "-"`` the target is stdout itself.
     """
 
-    def __init__(self, dst: Path) -> None:
-        self.dst = dst
+    def __init__(self, dst: PathLike) -> None:
+        self.dst = Path(dst)
+        self.stdout = os.fspath(dst) == STDIO
         # Keep the suffix: the muxer is chosen from it.
-        self.tmp = dst.with_name(f".{dst.stem}.osdfilter-{os.getpid()}.partial{dst.suffix}")
+        self.tmp = self.dst.with_name(f".{self.dst.stem}.osdfilter-{os.getpid()}.partial{self.dst.suffix}")
 
-    def __enter__(self) -> Path:
-        return self.tmp
+    def __enter__(self) -> Union[Path, BinaryIO]:
+        return sys.stdout.buffer if self.stdout else self.tmp
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if self.stdout:
+            return
         if exc_type is None:
             os.replace(self.tmp, self.dst)
         else:
             self.tmp.unlink(missing_ok=True)
 
 
-def open_output(tmp: Path, dst: Path) -> av.container.OutputContainer:
-    """The output container for ``tmp``, its format chosen from ``dst``'s extension."""
+def open_output(target: Union[Path, BinaryIO], dst: PathLike, format: Optional[str]) -> av.container.OutputContainer:
+    """The output container, its format from ``format`` or else ``dst``'s extension."""
+    name = os.fspath(target) if isinstance(target, Path) else target
     try:
-        out = av.open(os.fspath(tmp), "w")
+        out = av.open(name, "w", format=format)
     except ValueError:
-        raise MediaError(f"unknown output container for {dst.name!r}; use e.g. .mp4, .mkv or .mov") from None
+        raise MediaError(f"unknown output container for {Path(dst).name!r}; use e.g. .mp4, .mkv or .mov") from None
     except (av.FFmpegError, OSError) as exc:
-        raise MediaError(f"cannot write {dst}: {_av_message(exc)}") from None
+        raise MediaError(f"cannot write {dst}: {av_message(exc)}") from None
     if out.format.name in SHIFTING_MUXERS:
         # Matroska would shift every timestamp so the first (B-frame) dts is >= 0; its
         # blocks carry pts only, so negative dts is harmless and the input pts are kept.
@@ -234,152 +299,275 @@ def open_output(tmp: Path, dst: Path) -> av.container.OutputContainer:
     return out
 
 
-def first_video_stream(inp: av.container.InputContainer, path: Path) -> av.video.stream.VideoStream:
-    if not inp.streams.video:
-        raise MediaError(f"no video stream in {path}")
-    vin = inp.streams.video[0]
+def close_output(out: av.container.OutputContainer, dst: PathLike) -> None:
+    """Write the trailer and close; a failure here (disk full) is the user's error."""
+    try:
+        out.close()
+    except (av.FFmpegError, OSError) as exc:
+        raise MediaError(f"cannot finish writing {dst}: {av_message(exc)}") from None
+
+
+def close_quietly(out: av.container.OutputContainer) -> None:
+    """Close after an error: the file is discarded anyway, so its own errors don't matter."""
+    try:
+        out.close()
+    except Exception:
+        pass
+
+
+def first_video_stream(inp: av.container.InputContainer, src: PathLike) -> av.video.stream.VideoStream:
+    videos = [s for s in inp.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
+    if not videos:
+        raise MediaError(f"no video stream in {src}")
+    vin = videos[0]
+    if not vin.codec_context.width or not vin.codec_context.height:
+        raise MediaError(f"{src}: the video stream has no frame size (unsupported or damaged)")
     vin.thread_type = "AUTO"
     return vin
 
 
-def _av_message(exc: BaseException) -> str:
-    """One line from a PyAV/OS exception (without the file name it repeats)."""
+def av_message(exc: BaseException) -> str:
+    """One line from a PyAV/OS exception."""
     msg = getattr(exc, "strerror", None) or str(exc)
-    return str(msg).strip().splitlines()[0] if str(msg).strip() else type(exc).__name__
+    msg = str(msg).strip()
+    return msg.splitlines()[0] if msg else type(exc).__name__
 
 
-# --- streams -------------------------------------------------------------------------
+def codec_name(stream: Any) -> str:
+    """The codec's canonical name (``subrip``, not the ``srt`` decoder), as muxers list them."""
+    ctx = stream.codec_context
+    if ctx is None or ctx.codec is None:
+        return "none"
+    return ctx.codec.canonical_name
 
 
-def add_video_stream(
-    out: av.container.OutputContainer,
-    vin: av.video.stream.VideoStream,
-    codec: str,
-    crf: int,
-    preset: str,
-    report: Report,
-) -> av.video.stream.VideoStream:
-    """The encoder stream: input size, rate and time base; yuv420p (yuv444p for odd sizes)."""
-    if codec not in out.supported_codecs:
-        raise MediaError(f"the {out.format.name} container cannot hold {codec}; choose another --codec or extension")
-    width, height = vin.codec_context.width, vin.codec_context.height
-    rate = vin.average_rate or vin.guessed_rate or Fraction(30)
-    vout = out.add_stream(codec, rate=rate)
-    vout.width, vout.height = width, height
-    vout.pix_fmt = "yuv420p"
-    if width % 2 or height % 2:
-        # 4:2:0 needs even sizes; keep the exact size rather than crop or pad.
-        vout.pix_fmt = "yuv444p"
-        report.warn(f"odd frame size {width}x{height}: encoding yuv444p instead of yuv420p")
-    # Same time base as the input, so every input pts is written unchanged.
-    vout.time_base = vin.time_base
-    vout.codec_context.time_base = vin.time_base
-    vout.options = encoder_options(codec, crf, preset)
-    return vout
+def copy_metadata(src: dict, dst: Any) -> None:
+    """Tags such as title, language, creation_time; not those describing the old encode."""
+    for key, value in src.items():
+        if key.lower() not in DROPPED_METADATA and not key.upper().startswith("DURATION"):
+            dst.metadata[key] = value
+
+
+# --- the transcoder --------------------------------------------------------------------
 
 
 @dataclass
-class AudioRoute:
-    """One input audio stream and how it reaches the output."""
+class Route:
+    """One input stream and how its packets reach the output."""
 
-    src: Any  # input stream
-    dst: Any  # output stream
-    copy: bool  # True: packets as they are; False: decode → AAC
+    src: Any
+    dst: Any
+    copy: bool  # True: packets as they are; False: decode → encode (AAC)
 
 
-def add_audio_streams(out: av.container.OutputContainer, inp: av.container.InputContainer, report: Report) -> dict[int, AudioRoute]:
-    """Output streams for every input audio stream, in input order, keyed by input index."""
-    routes: dict[int, AudioRoute] = {}
-    for ain in inp.streams.audio:
-        name = ain.codec_context.name
-        if name in out.supported_codecs:
-            aout = out.add_stream_from_template(ain)
-            routes[ain.index] = AudioRoute(ain, aout, copy=True)
-            continue
-        report.warn(f"audio stream #{ain.index} ({name}) cannot go in {out.format.name}: re-encoded to AAC")
-        aout = out.add_stream(FALLBACK_AUDIO_CODEC, rate=ain.codec_context.sample_rate or 48000)
+class Transcoder:
+    """One input → one output: stream set-up, the demux loop, flushing."""
+
+    def __init__(self, inp: av.container.InputContainer, out: av.container.OutputContainer, vin: Any, filt: OSDFilter, report: Report) -> None:
+        self.inp, self.out, self.vin, self.filt, self.report = inp, out, vin, filt, report
+        self.routes: dict[int, Route] = {}  # input stream index → route (video excluded)
+        self.vout: Any = None
+        self.pending: list[av.Packet] = []  # packets demuxed before the encoder was set up
+        self.pts_queue: deque[int] = deque()  # pts of frames inside the filter, in order
+        self.colour: dict[str, Any] = {}
+        self.counts = {"frames": 0, "bad_packets": 0, "bad_pts": 0}
+        self.read_error: Optional[str] = None
+        self.started = False  # encoder set up from the first frame
+        self.last_pts: Optional[int] = None  # pts of the last frame handed to the encoder
+
+    # set-up ---------------------------------------------------------------------------
+
+    def add_streams(self, codec: str, crf: int, preset: str) -> None:
+        """One output stream per kept input stream, in input order; container metadata."""
+        copy_metadata(self.inp.metadata, self.out)
+        for stream in self.inp.streams:
+            if stream is self.vin:
+                self.vout = self.add_video(codec, crf, preset)
+            elif stream.type == "audio":
+                self.add_audio(stream)
+            else:
+                self.add_copy(stream)
+
+    def add_video(self, codec: str, crf: int, preset: str) -> Any:
+        """The encoder stream: input size, rate and time base (pixel format set on frame 1)."""
+        if codec_name_of(codec) not in self.out.supported_codecs:
+            raise MediaError(f"the {self.out.format.name} container cannot hold {codec}; choose another --codec or extension")
+        ctx = self.vin.codec_context
+        vout = self.out.add_stream(codec, rate=self.vin.average_rate or self.vin.guessed_rate or Fraction(30))
+        vout.width, vout.height = ctx.width, ctx.height
+        # Same time base as the input, so every input pts is written unchanged.
+        vout.time_base = self.vin.time_base
+        vout.codec_context.time_base = self.vin.time_base
+        vout.options = encoder_options(codec, crf, preset)
+        if self.vin.sample_aspect_ratio:
+            vout.sample_aspect_ratio = self.vin.sample_aspect_ratio
+        copy_metadata(self.vin.metadata, vout)
+        return vout
+
+    def add_audio(self, ain: Any) -> None:
+        if codec_name(ain) in self.out.supported_codecs:
+            return self.add_copy(ain)
+        self.report.warn(f"audio stream #{ain.index} ({codec_name(ain)}) cannot go in {self.out.format.name}: re-encoded to AAC")
+        aout = self.out.add_stream(FALLBACK_AUDIO_CODEC, rate=ain.codec_context.sample_rate or 48000)
         if ain.codec_context.layout:
             aout.layout = ain.codec_context.layout
-        routes[ain.index] = AudioRoute(ain, aout, copy=False)
-    return routes
+        copy_metadata(ain.metadata, aout)
+        self.routes[ain.index] = Route(ain, aout, copy=False)
 
-
-# --- the loop ------------------------------------------------------------------------
-
-
-def transcode(
-    inp: av.container.InputContainer,
-    out: av.container.OutputContainer,
-    vin: av.video.stream.VideoStream,
-    vout: av.video.stream.VideoStream,
-    audio: dict[int, AudioRoute],
-    filt: OSDFilter,
-    bar: tqdm,
-) -> int:
-    """Demux every kept stream in file order; returns the number of video frames written."""
-    pts_queue: deque[int] = deque()  # pts of frames pushed into the filter, not yet out
-    written = 0
-    streams = [vin] + [route.src for route in audio.values()]
-    for packet in demux(inp, streams):
-        if packet.stream_index == vin.index:
-            for frame in decode(packet):
-                pts_queue.append(frame_pts(frame, pts_queue, vin))
-                written += encode_frames(out, vout, filt.push(frame.to_ndarray(format="rgb24")), pts_queue, bar)
-        else:
-            mux_audio(out, audio[packet.stream_index], packet)
-    written += encode_frames(out, vout, filt.flush(), pts_queue, bar)
-    out.mux(vout.encode(None))  # encoder flush: the frames it still holds
-    for route in audio.values():
-        if not route.copy:
-            out.mux(route.dst.encode(None))
-    return written
-
-
-def demux(inp: av.container.InputContainer, streams: list) -> Iterator[av.Packet]:
-    try:
-        yield from inp.demux(*streams)
-    except av.FFmpegError as exc:
-        raise MediaError(f"cannot read {inp.name}: {_av_message(exc)}") from None
-
-
-def decode(packet: av.Packet) -> list[av.VideoFrame]:
-    try:
-        return packet.decode()
-    except av.FFmpegError as exc:
-        raise MediaError(f"corrupt video data at pts {packet.pts}: {_av_message(exc)}") from None
-
-
-def frame_pts(frame: av.VideoFrame, queued: deque, vin: av.video.stream.VideoStream) -> int:
-    """The frame's presentation time in the input stream's time base (guessed if missing)."""
-    if frame.pts is not None:
-        return frame.pts
-    step = rescale_ts(1, 1 / (vin.average_rate or Fraction(30)), vin.time_base) or 1
-    return queued[-1] + step if queued else 0
-
-
-def encode_frames(out: av.container.OutputContainer, vout: Any, frames: list[np.ndarray], pts_queue: deque, bar: tqdm) -> int:
-    """Encode restored RGB frames (in order) with the pts they had on input; mux the packets."""
-    for rgb in frames:
-        frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
-        frame.pts = pts_queue.popleft()
-        frame.time_base = vout.codec_context.time_base
-        out.mux(vout.encode(frame))
-    bar.update(len(frames))
-    return len(frames)
-
-
-def mux_audio(out: av.container.OutputContainer, route: AudioRoute, packet: av.Packet) -> None:
-    if route.copy:
-        # Skip the demuxer's flush packet by size, not by `dts is None`: a real keyframe
-        # may lack a DTS and must be kept (PyAV issue #1917).
-        if packet.size == 0:
+    def add_copy(self, stream: Any) -> None:
+        """Copy audio/subtitle/data/attachment/extra video streams the container accepts."""
+        name = codec_name(stream)
+        if name not in self.out.supported_codecs or (stream.type == "attachment" and "matroska" not in self.out.format.name):
+            self.report.warn(f"{stream.type} stream #{stream.index} ({name}) cannot go in {self.out.format.name}: left out")
             return
-        packet.stream = route.dst  # mux rescales from the input's time base
-        out.mux(packet)
-        return
-    for frame in packet.decode():
-        frame.pts = None  # the AAC encoder re-times from its own sample count
-        out.mux(route.dst.encode(frame))
+        try:
+            sout = self.out.add_stream_from_template(stream)
+        except (av.FFmpegError, ValueError) as exc:
+            self.report.warn(f"{stream.type} stream #{stream.index} ({name}) left out: {av_message(exc)}")
+            return
+        copy_metadata(stream.metadata, sout)
+        sout.disposition = stream.disposition
+        self.routes[stream.index] = Route(stream, sout, copy=True)
+
+    def start_video(self, first: av.VideoFrame) -> None:
+        """Pixel format, colour tags and rotation from the first decoded frame; then mux."""
+        ctx, vout = self.vin.codec_context, self.vout
+        vout.pix_fmt = "yuv420p"
+        if ctx.width % 2 or ctx.height % 2:  # 4:2:0 needs even sizes; keep the size exact
+            vout.pix_fmt = "yuv444p"
+            self.report.warn(f"odd frame size {ctx.width}x{ctx.height}: encoded as yuv444p")
+        if max(c.bits for c in first.format.components) > 8:
+            self.report.warn(f"{first.format.name} input: processed and written as 8-bit {vout.pix_fmt}")
+        self.colour = {"colorspace": first.colorspace, "color_range": first.color_range}
+        for name in ("colorspace", "color_range", "color_primaries", "color_trc"):
+            setattr(vout.codec_context, name, getattr(first, name))
+        if first.rotation:
+            vout.set_display_rotation(first.rotation)
+        self.started = True
+        pending, self.pending = self.pending, []
+        for packet in pending:
+            self.mux_packet(packet)
+
+    # the loop -------------------------------------------------------------------------
+
+    def run(self, bar: tqdm) -> None:
+        """Demux every kept stream in file order, filter the video, flush, report."""
+        streams = [self.vin] + [r.src for r in self.routes.values()]
+        for packet in self.demux(streams):
+            if packet.stream_index == self.vin.index:
+                for frame in self.decode(packet):
+                    self.push(frame, bar)
+            elif not self.started:
+                self.pending.append(packet)
+            else:
+                self.mux_packet(packet)
+        if self.read_error:  # the decoder was not flushed by the demuxer's empty packets
+            for frame in self.decode(None):
+                self.push(frame, bar)
+        if self.counts["frames"] == 0 and not self.pts_queue:
+            raise MediaError(f"no video frame could be decoded from {self.inp.name}{self.read_error or ''}")
+        self.encode(self.filt.flush(), bar)
+        self.flush_encoders()
+        self.report_damage()
+
+    def demux(self, streams: list) -> Iterator[av.Packet]:
+        """Packets in file order; a read error ends the input (what came before is kept)."""
+        try:
+            yield from self.inp.demux(*streams)
+        except av.FFmpegError as exc:
+            self.read_error = f" (read error: {av_message(exc)})"
+
+    def decode(self, packet: Optional[av.Packet]) -> list[av.VideoFrame]:
+        try:
+            return self.vin.decode(packet)
+        except EOFError:  # a second flush packet after the decoder has drained
+            return []
+        except av.FFmpegError:
+            self.counts["bad_packets"] += 1  # damaged data: skip it, keep going
+            return []
+
+    def push(self, frame: av.VideoFrame, bar: tqdm) -> None:
+        """One decoded frame into the filter; encode whatever the filter completes."""
+        if not self.started:
+            self.start_video(frame)
+        pts = self.frame_pts(frame)
+        if pts is None:
+            self.counts["bad_pts"] += 1
+            return
+        self.pts_queue.append(pts)
+        rgb = frame.to_ndarray(format="rgb24", src_colorspace=self.colour["colorspace"], src_color_range=self.colour["color_range"])
+        self.encode(self.filt.push(rgb), bar)
+
+    def frame_pts(self, frame: av.VideoFrame) -> Optional[int]:
+        """Input pts (time base of the input stream); guessed if missing, None if backwards."""
+        last = self.pts_queue[-1] if self.pts_queue else self.last_pts
+        if frame.pts is None:
+            step = rescale_ts(1, 1 / (self.vin.average_rate or Fraction(30)), self.vin.time_base) or 1
+            return 0 if last is None else last + step
+        if last is not None and frame.pts <= last:
+            return None  # an encoder needs strictly increasing pts
+        return frame.pts
+
+    def encode(self, frames: list[np.ndarray], bar: tqdm) -> None:
+        """Encode restored RGB frames with the pts they had on input; mux the packets."""
+        for rgb in frames:
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(
+                format=self.vout.pix_fmt, dst_colorspace=self.colour["colorspace"], dst_color_range=self.colour["color_range"]
+            )
+            frame.pts = self.last_pts = self.pts_queue.popleft()
+            frame.time_base = self.vout.codec_context.time_base
+            self.out.mux(self.vout.encode(frame))
+        self.counts["frames"] += len(frames)
+        self.report.frames = self.counts["frames"]
+        bar.update(len(frames))
+
+    def mux_packet(self, packet: av.Packet) -> None:
+        route = self.routes[packet.stream_index]
+        if route.copy:
+            # Skip the demuxer's flush packet by size, not by `dts is None`: a real keyframe
+            # may lack a DTS and must be kept (PyAV issue #1917).
+            if packet.size == 0:
+                return
+            packet.stream = route.dst  # mux rescales from the input's time base
+            self.out.mux(packet)
+            return
+        try:
+            frames = route.src.decode(packet)
+        except av.FFmpegError:
+            self.counts["bad_packets"] += 1
+            return
+        for frame in frames:
+            frame.pts = None  # the AAC encoder re-times from its own sample count
+            self.out.mux(route.dst.encode(frame))
+
+    def flush_encoders(self) -> None:
+        for packet in self.pending:  # only if the video never started (cannot happen here)
+            self.mux_packet(packet)
+        self.out.mux(self.vout.encode(None))  # the frames the encoder still holds
+        for route in self.routes.values():
+            if not route.copy:
+                self.out.mux(route.dst.encode(None))
+
+    def report_damage(self) -> None:
+        """One warning if the input was damaged: what was lost, what was kept."""
+        c = self.counts
+        expected = self.vin.frames
+        parts = []
+        if c["bad_packets"]:
+            parts.append(f"{c['bad_packets']} undecodable packets skipped")
+        if c["bad_pts"]:
+            parts.append(f"{c['bad_pts']} frames with out-of-order timestamps dropped")
+        if self.read_error:
+            parts.append(f"input ended early{self.read_error}")
+        if expected and c["frames"] < expected:
+            parts.append(f"{c['frames']} of {expected} frames written")
+        if parts:
+            self.report.warn("damaged input: " + "; ".join(parts))
+
+
+def codec_name_of(encoder: str) -> str:
+    """The canonical codec name of an encoder (``libx264`` → ``h264``)."""
+    return av.Codec(encoder, "w").canonical_name
 
 
 def progress_bar(vin: av.video.stream.VideoStream, quiet: bool) -> tqdm:

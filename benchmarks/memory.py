@@ -1,0 +1,136 @@
+"""End-to-end speed and peak memory of ``process_video`` on generated 720p clips.
+
+Generates clips of each length (moving texture, a realistic OSD covering a few percent of
+the frame, AAC stereo), a tiny-preset checkpoint and the OSD's mask, then processes each
+clip in a fresh subprocess and reports frames/s and that process's peak RSS. Memory is
+bounded by ``--chunk`` rather than the clip's length, so the longest clip's peak RSS should
+be within 10% of the shortest's.
+
+    python benchmarks/memory.py                       # 10 s and 60 s at 1280x720, 30 fps
+    python benchmarks/memory.py --seconds 2 4 --width 640 --height 360   # quick look
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+
+OSD = [  # (text, x, y as fractions of the frame): a typical Betaflight layout
+    ("16.4V", 0.03, 0.07), ("12:42", 0.80, 0.07), ("RSSI 87", 0.40, 0.07),
+    ("ALT 123m", 0.03, 0.93), ("SPD 87km/h", 0.68, 0.93), ("3.92V", 0.40, 0.93),
+    ("HOME 342m", 0.03, 0.50), ("CRSF", 0.84, 0.50), ("+", 0.49, 0.52),
+]
+
+
+def osd_overlay(width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
+    """(mask bool [H, W] incl. outline, white outlined text RGB) of the OSD."""
+    canvas = np.zeros((height, width, 3), np.uint8)
+    scale, thick = height / 480, max(1, round(height / 360))
+    for text, fx, fy in OSD:
+        org = (int(fx * width), int(fy * height))
+        cv2.putText(canvas, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, (1, 1, 1), thick + 4, cv2.LINE_AA)
+        cv2.putText(canvas, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), thick, cv2.LINE_AA)
+    return canvas.max(axis=2) > 0, canvas
+
+
+def write_clip(path: Path, seconds: int, width: int, height: int, fps: int) -> None:
+    """Encode the test clip (x264 ultrafast): panning texture + OSD, and a stereo AAC tone."""
+    rng = np.random.default_rng(0)
+    texture = cv2.resize(rng.integers(0, 256, (height // 4, width // 2, 3), dtype=np.uint8), (2 * width, height + 64), interpolation=cv2.INTER_CUBIC)
+    mask, text = osd_overlay(width, height)
+    with av.open(os.fspath(path), "w") as out:
+        video = out.add_stream("libx264", rate=fps, options={"preset": "ultrafast", "crf": "20"})
+        video.width, video.height, video.pix_fmt = width, height, "yuv420p"
+        audio = out.add_stream("aac", rate=48000)
+        audio.layout = "stereo"
+        for t in range(seconds * fps):
+            x, y = (7 * t) % width, int(32 + 30 * np.sin(t / 20))
+            frame = texture[y : y + height, x : x + width].copy()
+            frame[mask] = text[mask]
+            out.mux(video.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        out.mux(video.encode(None))
+        for start in range(0, seconds * 48000, 1024):
+            tt = np.arange(start, start + 1024, dtype=np.float32) / 48000
+            samples = (0.2 * np.stack([np.sin(2 * np.pi * 440 * tt), np.sin(2 * np.pi * 660 * tt)])).astype(np.float32)
+            frame = av.AudioFrame.from_ndarray(samples, format="fltp", layout="stereo")
+            frame.sample_rate, frame.pts = 48000, start
+            out.mux(audio.encode(frame))
+        out.mux(audio.encode(None))
+
+
+def prepare(workdir: Path, args: argparse.Namespace) -> tuple[Path, Path, dict[int, Path]]:
+    """Mask PNG, tiny checkpoint and one clip per length (reused when already there)."""
+    import torch
+
+    from osdfilter import ModelConfig, RecurrentUNet, save_checkpoint
+
+    mask_path, model_path = workdir / "mask.png", workdir / "tiny.pt"
+    mask, _ = osd_overlay(args.width, args.height)
+    cv2.imwrite(os.fspath(mask_path), mask.astype(np.uint8) * 255)
+    torch.manual_seed(0)
+    model = RecurrentUNet(ModelConfig.preset("tiny"))
+    torch.nn.init.normal_(model.head.weight, std=0.05)  # nonzero head: the model does real work
+    save_checkpoint(model_path, model)
+    clips = {}
+    for seconds in args.seconds:
+        clips[seconds] = workdir / f"clip_{args.width}x{args.height}_{seconds}s.mp4"
+        if not clips[seconds].exists():
+            print(f"generating {clips[seconds].name} ...", file=sys.stderr)
+            write_clip(clips[seconds], seconds, args.width, args.height, args.fps)
+    print(f"mask covers {mask.mean():.1%} of the frame", file=sys.stderr)
+    return mask_path, model_path, clips
+
+
+def child(src: str, dst: str, mask: str, model: str, chunk: int, device: str) -> None:
+    """Runs in the measured subprocess: process one clip, print JSON with peak RSS."""
+    from osdfilter import FilterConfig, process_video
+
+    report = process_video(src, dst, mask=mask, model=model, config=FilterConfig(chunk=chunk), device=device, quiet=True, overwrite=True)
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    print(json.dumps({"frames": report.frames, "seconds": report.seconds, "fps": report.fps, "peak_rss_mib": peak_kib / 1024}))
+
+
+def measure(clip: Path, mask: Path, model: Path, args: argparse.Namespace) -> dict:
+    cmd = [sys.executable, __file__, "--child", os.fspath(clip), os.fspath(clip.with_suffix(".out.mp4")), os.fspath(mask), os.fspath(model), str(args.chunk), args.device]
+    t0 = time.perf_counter()
+    result = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1])
+    result["wall_s"] = time.perf_counter() - t0
+    return result
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        src, dst, mask, model, chunk, device = sys.argv[2:8]
+        return child(src, dst, mask, model, int(chunk), device)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, nargs="+", default=[10, 60])
+    parser.add_argument("--width", type=int, default=1280)
+    parser.add_argument("--height", type=int, default=720)
+    parser.add_argument("--fps", type=int, default=30)
+    parser.add_argument("--chunk", type=int, default=8)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--workdir", type=Path, default=Path("benchmarks/_work"))
+    args = parser.parse_args()
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    mask, model, clips = prepare(args.workdir, args)
+    rows = {s: measure(clip, mask, model, args) for s, clip in clips.items()}
+    print(f"{'clip':>6} {'frames':>7} {'fps':>7} {'peak RSS MiB':>13}")
+    for s, r in rows.items():
+        print(f"{s:>5}s {r['frames']:>7} {r['fps']:>7.2f} {r['peak_rss_mib']:>13.1f}")
+    first, last = rows[min(rows)], rows[max(rows)]
+    growth = last["peak_rss_mib"] / first["peak_rss_mib"] - 1
+    print(f"peak RSS {max(rows)}s vs {min(rows)}s: {growth:+.1%} ({'OK' if abs(growth) <= 0.10 else 'OVER 10%'})")
+
+
+if __name__ == "__main__":
+    main()
