@@ -20,16 +20,26 @@ the frames themselves):
      outline (grey crosshairs, watermarks), but only when the scene moves; edge
      components touching outlined glyphs are dropped (the glyph cue is tighter).
 
+   - *directional gradients*: running sums of the per-frame 1x3 and 3x1 morphological
+     gradients of luma. ``finish`` compares them with the same gradients of the *mean*
+     image: a screen-fixed glyph edge keeps its contrast in the mean (persistence
+     ``grad(mean) / mean(grad)`` near 1), a moving scene blurs out.
+
    ``finish`` turns these into an :class:`OSDLayout`:
 
-   - ``static``: pixels where the glyph cue fired in >= ``static_frac`` of the frames,
-     plus persistent edges when the camera moves; small specks removed.
-   - ``static`` also takes outlined strokes of the *mean* image whose luma std is
-     <= ``stable_std``: the OSD keeps its values while a moving scene averages out.
-   - ``active``: boxes around text lines that hold *changing* glyph evidence (cue
-     fired in ``active_frac``..``static_frac`` of the frames: ticking digits,
-     blinking warnings) next to a static glyph (icon, unit, colon); evidence far from
-     any static glyph is the scene. Lines are grown horizontally so "12:34" is one box.
+   - camera motion is the median pixel's temporal luma std (``moving_std``).
+   - moving camera: ``static`` = pixels with mean-image gradient >= ``mean_grad`` and
+     persistence >= ``persist`` that have persistent edges in *both* directions within
+     5 px (a horizontal pan leaves horizontal scene edges persistent, glyphs have both),
+     grown by hysteresis into weaker persistent pixels (``weak_grad``/``weak_persist``,
+     small blurred fonts); components kept only when they hold outlined-stroke pixels
+     of the mean image (or are both-direction strong), are no taller than
+     ``max_line_frac`` of the frame and are not long thin lines.
+   - static camera: ``static`` = outlined strokes of the mean image with the same
+     component shape filter (weak: textured static scenes give false positives).
+   - ``active`` (moving camera only): text-line boxes around the static layout, grown
+     along the line by ``box_extend`` line heights, restricted to pixels where the
+     per-frame glyph cue fired in >= ``active_frac`` of the frames (changing digits).
    - ``union = static | active``.
 
 2. **Per-frame refinement** (``OSDLayout.frame_mask``): inside the active boxes the
@@ -100,6 +110,17 @@ class AutoMaskConfig:
     persistent_edges: bool = False  # also find outline-less overlays (moving camera only)
     edge_min: float = 60.0  # persistent edge: |mean Sobel gradient| at least this
     edge_persist: float = 0.8  # ... and |mean g| / mean |g| at least this
+    mean_grad: float = 30.0
+    weak_grad: float = 15.0
+    persist: float = 0.6
+    weak_persist: float = 0.45
+    mean_contrast: int = 40
+    min_glyph_px: int = 2
+    static_bright: int = 150  # static camera: glyph cue on the mean image (body level ...)
+    static_contrast: int = 90  # ... and outline contrast)
+    moving_std: float = 8.0  # median temporal luma std below this: static camera
+    box_extend: float = 1.5  # text boxes grow along the line by this many line heights
+    frame_contrast: int = 60  # per-frame glyph cue inside the text boxes
     dilate_px: int = 1  # final masks are dilated by this (full-resolution pixels)
     exclude: list[Rect] = field(default_factory=list)  # regions never masked
 
@@ -159,6 +180,11 @@ def glyph_cue(rgb: np.ndarray, bright: int = 150, contrast: int = 90, stroke_px:
     if outline_px > 0:
         stroke = cv2.dilate(stroke, _disk(outline_px))
     return stroke
+
+
+_K3 = np.ones((3, 3), np.uint8)
+_KX = np.ones((1, 3), np.uint8)
+_KY = np.ones((3, 1), np.uint8)
 
 
 def _disk(r: int) -> np.ndarray:
@@ -274,10 +300,13 @@ class OSDLayout:
         c = self.config
         stroke = max(2, int(round(c.stroke_px / self.scale)))
         outline = int(round(c.outline_px / self.scale)) + c.dilate_px
+        hh, ww = out.shape
+        m = stroke + 1
         for x, y, w, h in self.boxes:
-            crop = frame[y:y + h, x:x + w]
-            cue = glyph_cue(crop, c.bright, c.contrast, stroke, outline).view(bool)
-            out[y:y + h, x:x + w] |= cue & self.active[y:y + h, x:x + w]
+            x0, y0 = max(0, x - m), max(0, y - m)
+            x1, y1 = min(ww, x + w + m), min(hh, y + h + m)
+            cue = glyph_cue(frame[y0:y1, x0:x1], c.bright, c.frame_contrast, stroke, outline).view(bool)
+            out[y0:y1, x0:x1] |= cue & self.active[y0:y1, x0:x1]
         return out
 
     def save_png(self, path) -> None:
@@ -309,6 +338,8 @@ class MaskDetector:
         self._cue_count = np.zeros((wh, ww), np.uint16)
         self._sum_rgb = np.zeros((wh, ww, 3), np.float32)  # for the mean image
         self._sum_sq = np.zeros((wh, ww), np.float32)  # luma^2, for the temporal std
+        self._sum_mgx = np.zeros((wh, ww), np.float32)  # per-frame 1x3 morphological gradient
+        self._sum_mgy = np.zeros((wh, ww), np.float32)  # per-frame 3x1 morphological gradient
         self._grad_size = (max(1, ww // 2), max(1, wh // 2))
         gshape = self._grad_size[::-1]
         self._gx = np.zeros(gshape, np.float32)
@@ -338,6 +369,8 @@ class MaskDetector:
         luma = _luma(frame)
         cv2.accumulate(frame, self._sum_rgb)
         cv2.accumulateSquare(luma, self._sum_sq)
+        cv2.accumulate(cv2.morphologyEx(luma, cv2.MORPH_GRADIENT, _KX), self._sum_mgx)
+        cv2.accumulate(cv2.morphologyEx(luma, cv2.MORPH_GRADIENT, _KY), self._sum_mgy)
         self.n_used += 1
         if not c.persistent_edges:
             return
@@ -358,16 +391,7 @@ class MaskDetector:
             static_w = np.zeros(self._cue_count.shape, bool)
             active_w = static_w.copy()
         else:
-            frac = self._cue_count.astype(np.float32) / self.n_used
-            ring = _disk(c.outline_px)
-            glyphs = cv2.dilate(((frac >= c.static_frac) | self._stable_glyphs()).view(np.uint8),
-                                ring).view(bool)
-            static_w = _drop_specks(glyphs | _not_touching(self._persistent_edges(), glyphs),
-                                    c.min_area)
-            # Changing strokes, not counting the flickering rims of static glyphs.
-            changing = (frac >= c.active_frac) & ~static_w
-            changing = _drop_specks(changing, c.min_area)
-            active_w = self._line_boxes(static_w, changing)
+            static_w, active_w = self._layout_w()
         static, active = self._to_full(static_w), self._to_full(active_w)
         if c.dilate_px > 0:
             static = cv2.dilate(static.view(np.uint8), _disk(c.dilate_px)).view(bool)
@@ -376,8 +400,65 @@ class MaskDetector:
         ex = _exclusion(self.height, self.width, list(c.exclude) + list(exclude or []))
         static &= ~ex
         active &= ~ex
-        boxes = _boxes_of(active)
+        boxes = _boxes_of(cv2.dilate(active.view(np.uint8), np.ones((9, 9), np.uint8)).view(bool))
         return OSDLayout(static, active, boxes, c, self.scale)
+
+    def _layout_w(self) -> tuple[np.ndarray, np.ndarray]:
+        c = self.config
+        n = float(self.n_used)
+        mean = self._sum_rgb / n
+        luma_mean = cv2.cvtColor(mean, cv2.COLOR_RGB2GRAY)
+        gx = cv2.morphologyEx(luma_mean, cv2.MORPH_GRADIENT, _KX)
+        gy = cv2.morphologyEx(luma_mean, cv2.MORPH_GRADIENT, _KY)
+        px = gx / np.maximum(self._sum_mgx / n, 1.0)
+        py = gy / np.maximum(self._sum_mgy / n, 1.0)
+        g = np.maximum(gx, gy)
+        persist = np.maximum(np.where(gx >= gy, px, py), 0)
+        k5 = np.ones((5, 5), np.uint8)
+        both = (cv2.dilate(((gx >= c.weak_grad) & (px >= c.persist)).view(np.uint8), k5)
+                & cv2.dilate(((gy >= c.weak_grad) & (py >= c.persist)).view(np.uint8), k5)).view(bool)
+        strong = (g >= c.mean_grad) & (persist >= c.persist) & both
+        weak = (g >= c.weak_grad) & (persist >= c.weak_persist)
+        # Camera motion: the median pixel's temporal luma std (a static camera leaves
+        # most pixels at noise level even when people move in the scene).
+        std = np.sqrt(np.maximum(self._sum_sq / n - luma_mean * luma_mean, 0))
+        self.moving = float(np.median(std[::2, ::2]))
+        if self.moving >= c.moving_std:
+            cand = _touching(weak, strong)
+        else:  # static camera: every textured pixel is persistent; appearance only
+            cand = glyph_cue(np.clip(mean + 0.5, 0, 255).astype(np.uint8), c.static_bright, c.static_contrast,
+                             c.stroke_px, outline_px=1).view(bool)
+        mean_u8 = np.clip(mean + 0.5, 0, 255).astype(np.uint8)
+        glyph = glyph_cue(mean_u8, c.bright, c.mean_contrast, c.stroke_px, outline_px=0).view(bool)
+        small = (strong & both)
+        cand = _glyph_components(cand, glyph | small, c)
+        self.cand = cand
+        static_w = _drop_specks(cand, c.min_area)
+        static_w = cv2.dilate(static_w.view(np.uint8), _disk(1)).view(bool)
+        if self.moving < c.moving_std:  # no per-frame evidence to trust without motion
+            return static_w, np.zeros_like(static_w)
+        boxes = self._text_boxes(static_w)
+        frac = self._cue_count.astype(np.float32) / n
+        ever = cv2.dilate((frac >= c.active_frac).view(np.uint8), _disk(c.outline_px)).view(bool)
+        return static_w, boxes & ever & ~static_w
+
+    def _text_boxes(self, static_w: np.ndarray) -> np.ndarray:
+        """Boxes around text lines of the static layout, grown along the line by about
+        one and a half glyph cells: changing digits sit next to static glyphs."""
+        c = self.config
+        g = c.line_gap_px
+        lines = cv2.dilate(static_w.view(np.uint8), np.ones((1, 2 * g + 1), np.uint8))
+        n, labels, stats, _ = cv2.connectedComponentsWithStats(lines, 8)
+        out = np.zeros(static_w.shape, bool)
+        hh, ww = static_w.shape
+        p = c.box_pad_px
+        for i in range(1, n):
+            x, y, w, h = stats[i, :4]
+            if h > c.max_line_frac * hh or w > 0.5 * ww:
+                continue
+            e = int(round(c.box_extend * h)) + p
+            out[max(0, y - p):min(hh, y + h + p), max(0, x - e):min(ww, x + w + e)] = True
+        return out
 
     def _stable_glyphs(self) -> np.ndarray:
         """Outlined strokes in the *mean* image whose luma barely changes (bool, working
@@ -444,6 +525,21 @@ class MaskDetector:
         up = cv2.resize(mask_w.view(np.uint8), (self.width, self.height),
                         interpolation=cv2.INTER_NEAREST)
         return up.view(bool)
+
+
+def _glyph_components(cand: np.ndarray, glyph: np.ndarray, c: AutoMaskConfig) -> np.ndarray:
+    """Components of ``cand`` shaped like OSD glyphs / text: holding glyph-cue pixels,
+    no taller than ``max_line_frac`` of the frame, not long thin scene lines."""
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(cand.view(np.uint8), 8)
+    hh, ww = cand.shape
+    hits = np.bincount(labels[glyph & cand], minlength=n)
+    w, h = stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]
+    area = stats[:, cv2.CC_STAT_AREA]
+    keep = (hits >= c.min_glyph_px) & (h <= c.max_line_frac * hh) & (w <= 0.3 * ww)
+    keep &= ~((w >= 6 * h) & (area < 3 * w))  # thin horizontal lines
+    keep &= ~((h >= 6 * w) & (area < 3 * h))
+    keep[0] = False
+    return keep[labels]
 
 
 def _not_touching(mask: np.ndarray, other: np.ndarray) -> np.ndarray:
