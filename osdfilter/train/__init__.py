@@ -1,0 +1,12 @@
+"""Training: synthetic OSD data from clean footage, the L1 and GAN stages, exact resume, DDP.
+
+    from osdfilter.train import TrainConfig, train
+    train(TrainConfig(data=["clips/"], steps=2000, run_dir="runs/mine"))
+
+Needs no files besides clean footage; ``osdfilter train --help`` lists every option.
+"""
+
+from .config import TrainConfig, build_config
+from .trainer import lr_at, train
+
+__all__ = ["TrainConfig", "build_config", "lr_at", "train"]

@@ -1,0 +1,218 @@
+"""Training samples: clean clips, an OSD rendered on the fly, crops laid out as the filter tiles.
+
+A sample is what the filter feeds the model for one tile over ``T`` frames, plus what the
+loss needs. It is built exactly as :meth:`osdfilter.filter.OSDFilter.model_input` builds
+inference input: mask dilated by ``dilate`` px on the full canvas, a ``crop``-sized window
+(tile core + context, reflected at the borders), classical prefill of the crop inside the
+mask, RGB/127.5 - 1, and the mask channel. The loss is taken only on the tile *core*, since
+the filter throws the context ring away.
+
+Every batch is a pure function of ``(seed, step, rank)``, so resuming at a step reproduces
+the data exactly and no sampler state is needed beyond the step counter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+import cv2
+import numpy as np
+import torch
+
+from ..masks import dilate, feather
+from ..osd import OSDFont, OSDSynth, load_font_dir, load_font_file
+from ..prefill import get_prefill
+from .config import TrainConfig
+from .motion import camera_motion
+from .sources import Segment
+
+CANVAS_HEIGHTS = (240, 360, 480, 540)  # OSD cell size follows the canvas height, as in real DVRs
+CROPS_PER_CANVAS = 4  # one OSD render feeds several tiles: rendering costs as much as a step
+
+
+@dataclass
+class Tile:
+    """One training tile over T frames (numpy, uint8 images and bool masks, ``crop`` square)."""
+
+    overlaid: np.ndarray  # [T, c, c, 3] what the camera recorded (OSD burned in)
+    clean: np.ndarray  # [T, c, c, 3] target
+    mask: np.ndarray  # [T, c, c] the dilated mask the filter would use
+
+
+def load_fonts(folder: Optional[str], exclude: Sequence[str] = ()) -> list[OSDFont]:
+    """Fonts under ``folder`` except its sub-folders named in ``exclude`` (held out for evaluation)."""
+    if not folder:
+        return []
+    from pathlib import Path
+
+    fonts: list[OSDFont] = []
+    for sub in sorted(Path(folder).iterdir()):
+        if sub.is_dir() and sub.name not in exclude:
+            fonts += load_font_dir(sub)
+        elif sub.is_file() and sub.suffix.lower() in (".mcm", ".png", ".bmp"):
+            font = load_font_file(sub)
+            fonts += [font] if font is not None else []
+    return fonts
+
+
+def pick_segment(segments: Sequence[Segment], rng: np.random.Generator) -> Segment:
+    """A segment with probability ~ sqrt(length): long static clips must not dominate."""
+    w = np.sqrt(np.array([len(s) for s in segments], np.float64))
+    return segments[int(rng.choice(len(segments), p=w / w.sum()))]
+
+
+def clean_clip(segments: Sequence[Segment], rng: np.random.Generator, cfg: TrainConfig) -> np.ndarray:
+    """``[T, H, W, 3]`` consecutive frames (random start, stride, direction) or a flight over a still."""
+    seg = pick_segment(segments, rng)
+    T = cfg.frames
+    if rng.random() < cfg.still_prob or len(seg) < T:
+        still = seg.frames[int(rng.integers(len(seg)))]
+        h, w = still.shape[:2]
+        return camera_motion(np.asarray(still), T, rng, (int(h * 0.8), int(w * 0.8)))
+    stride = int(rng.integers(1, min(cfg.max_stride, (len(seg) - 1) // max(T - 1, 1) or 1) + 1))
+    start = int(rng.integers(0, len(seg) - (T - 1) * stride))
+    clip = np.asarray(seg.frames[start : start + (T - 1) * stride + 1 : stride])
+    return clip[::-1] if rng.random() < 0.5 else clip  # time reversal: footage is mostly symmetric
+
+
+def canvas_clip(clip: np.ndarray, rng: np.random.Generator, cfg: TrainConfig) -> np.ndarray:
+    """The clip zoomed and cropped to a random canvas (the frame the OSD is drawn on), maybe mirrored."""
+    T, h, w, _ = clip.shape
+    zoom = rng.uniform(*cfg.scale_range)
+    ch = min(int(rng.choice(CANVAS_HEIGHTS)), int(h * zoom))
+    cw = min(int(ch * rng.uniform(1.33, 1.9)), int(w * zoom))
+    sh, sw = min(h, round(ch / zoom)), min(w, round(cw / zoom))  # source window
+    y, x = int(rng.integers(0, h - sh + 1)), int(rng.integers(0, w - sw + 1))
+    interp = cv2.INTER_AREA if zoom < 1 else cv2.INTER_LINEAR
+    out = np.stack([cv2.resize(f[y : y + sh, x : x + sw], (cw, ch), interpolation=interp) for f in clip])
+    return out[:, :, ::-1].copy() if rng.random() < 0.5 else out
+
+
+def model_masks(masks: np.ndarray, boxes: np.ndarray, mode: str, px: int) -> np.ndarray:
+    """The per-frame mask the filter would get, dilated as it dilates: ``[T, H, W]`` bool."""
+    if mode == "box":
+        base = boxes
+    elif mode == "union":
+        base = np.broadcast_to(masks.any(axis=0), masks.shape)
+    else:
+        base = masks
+    return np.stack([dilate(m, px) for m in base])
+
+
+def core_origins(union: np.ndarray, n: int, tile: int, rng: np.random.Generator, centre_prob: float) -> list[tuple[int, int]]:
+    """``n`` tile-core top-left corners: mostly with an overlay pixel somewhere inside the core."""
+    h, w = union.shape
+    ys, xs = np.nonzero(union)
+    out = []
+    for _ in range(n):
+        if len(ys) and rng.random() < centre_prob:
+            i = int(rng.integers(len(ys)))
+            y, x = ys[i] - int(rng.integers(tile)), xs[i] - int(rng.integers(tile))
+        else:
+            y, x = int(rng.integers(0, max(h - tile, 0) + 1)), int(rng.integers(0, max(w - tile, 0) + 1))
+        out.append((int(np.clip(y, 0, max(h - tile, 0))), int(np.clip(x, 0, max(w - tile, 0)))))
+    return out
+
+
+def cut_tiles(overlaid: np.ndarray, clean: np.ndarray, mask: np.ndarray, origins: Sequence[tuple[int, int]], tile: int, context: int) -> list[Tile]:
+    """Crops of ``tile + 2*context`` around each core, reflected at the borders exactly like
+    :func:`osdfilter.masks.pad_for_tiles` (so padded coordinates equal core coordinates)."""
+    c, crop = context, tile + 2 * context
+    T, h, w, _ = overlaid.shape
+    eh, ew = max(0, tile - h), max(0, tile - w)
+
+    def pad(frames: np.ndarray) -> np.ndarray:
+        return np.stack([cv2.copyMakeBorder(f, c, c + eh, c, c + ew, cv2.BORDER_REFLECT_101) for f in frames])
+
+    po, pc, pm = pad(overlaid), pad(clean), pad(mask.astype(np.uint8)).astype(bool)
+    win = lambda a, y, x: np.ascontiguousarray(a[:, y : y + crop, x : x + crop])  # noqa: E731
+    return [Tile(win(po, y, x), win(pc, y, x), win(pm, y, x)) for y, x in origins]
+
+
+def render_tiles(segments: Sequence[Segment], fonts: list[OSDFont], rng: np.random.Generator, cfg: TrainConfig, n: int, tile: int, context: int, mode: Optional[str] = None) -> list[Tile]:
+    """``n`` tiles from one clean clip with one freshly sampled OSD setup drawn over it."""
+    frames = canvas_clip(clean_clip(segments, rng, cfg), rng, cfg)
+    T, h, w, _ = frames.shape
+    synth = OSDSynth(h, w, rng=rng, fonts=fonts or None)
+    overlaid, masks, boxes = synth.render_clip(frames)
+    if mode is None:
+        names = sorted(cfg.mask_modes)
+        p = np.array([cfg.mask_modes[k] for k in names], np.float64)
+        mode = names[int(rng.choice(len(names), p=p / p.sum()))]
+    mask = model_masks(masks, boxes, mode, cfg.dilate)
+    origins = core_origins(mask.any(axis=0), n, tile, rng, cfg.centre_prob)
+    return cut_tiles(overlaid, frames, mask, origins, tile, context)
+
+
+def tiles_to_batch(tiles: Sequence[Tile], prefill_name: str, feather_px: float, context: int) -> dict[str, torch.Tensor]:
+    """Stack tiles into the tensors the trainer uses (all float32, ``[B, T, C, c, c]``).
+
+    ``x``: the model input (prefilled RGB in [-1, 1] + mask). ``overlaid``/``target``: RGB in
+    [-1, 1]. ``alpha``: the filter's feathered composite weight. ``core``: 1 on the tile core
+    (the only pixels the filter keeps), 0 on the context ring.
+    """
+    prefill = get_prefill(prefill_name)
+    T, crop = tiles[0].clean.shape[:2]
+    B = len(tiles)
+    x = np.empty((B, T, 4, crop, crop), np.float32)
+    alpha = np.empty((B, T, 1, crop, crop), np.float32)
+    for b, tl in enumerate(tiles):
+        for t in range(T):
+            # Same op order as OSDFilter.model_input: prefill the crop, then scale.
+            x[b, t, :3] = prefill(tl.overlaid[t], tl.mask[t]).transpose(2, 0, 1) / 127.5 - 1.0
+            x[b, t, 3] = tl.mask[t]
+            alpha[b, t, 0] = feather(tl.mask[t], feather_px)
+    core = np.zeros((1, 1, 1, crop, crop), np.float32)
+    core[..., context : crop - context, context : crop - context] = 1.0
+    to_pm1 = lambda a: np.stack(a).transpose(0, 1, 4, 2, 3).astype(np.float32) / 127.5 - 1.0  # noqa: E731
+    return {
+        "x": torch.from_numpy(x),
+        "overlaid": torch.from_numpy(to_pm1([t.overlaid for t in tiles])),
+        "target": torch.from_numpy(to_pm1([t.clean for t in tiles])),
+        "alpha": torch.from_numpy(alpha),
+        "mask": torch.from_numpy(x[:, :, 3:4].copy()),
+        "core": torch.from_numpy(np.broadcast_to(core, (B, T, 1, crop, crop)).copy()),
+    }
+
+
+class GeneratedBatches(torch.utils.data.Dataset):
+    """``dataset[step]`` is the batch of training step ``step`` (for this rank): a pure function
+    of (seed, step, rank), so exact resume needs only the step counter."""
+
+    def __init__(self, segments: Sequence[Segment], fonts: list[OSDFont], cfg: TrainConfig, tile: int, context: int, rank: int = 0) -> None:
+        self.segments, self.fonts, self.cfg = list(segments), fonts, cfg
+        self.tile, self.context, self.rank = tile, context, rank
+
+    def __len__(self) -> int:
+        return self.cfg.steps
+
+    def __getitem__(self, step: int) -> dict[str, torch.Tensor]:
+        cfg = self.cfg
+        rng = np.random.default_rng([cfg.seed, int(step), self.rank])
+        tiles: list[Tile] = []
+        while len(tiles) < cfg.batch:
+            n = min(CROPS_PER_CANVAS, cfg.batch - len(tiles))
+            tiles += render_tiles(self.segments, self._fonts_for(rng), rng, cfg, n, self.tile, self.context)
+        return tiles_to_batch(tiles, cfg.prefill, cfg.feather, self.context)
+
+    def _fonts_for(self, rng: np.random.Generator) -> list[OSDFont]:
+        # The built-in renderer keeps its share even when many font files are given.
+        return [] if rng.random() < self.cfg.builtin_font_prob else self.fonts
+
+
+def validation_batches(segments: Sequence[Segment], fonts: list[OSDFont], cfg: TrainConfig, tile: int, context: int, batch: int = 8) -> dict[str, list[dict[str, torch.Tensor]]]:
+    """A fixed validation set per mask mode ("exact" and "box"), ``cfg.val_clips`` tiles each.
+
+    Drawn once from held-out frames with ``cfg.val_seed``; one tile per rendered clip so the
+    set spans as many clips and OSD setups as possible.
+    """
+    out: dict[str, list[dict[str, torch.Tensor]]] = {}
+    for k, mode in enumerate(("exact", "box")):
+        rng = np.random.default_rng([cfg.val_seed, k])
+        tiles: list[Tile] = []
+        for _ in range(cfg.val_clips):
+            f = [] if rng.random() < cfg.builtin_font_prob else fonts
+            tiles += render_tiles(segments, f, rng, cfg, 1, tile, context, mode=mode)
+        out[mode] = [tiles_to_batch(tiles[i : i + batch], cfg.prefill, cfg.feather, context) for i in range(0, len(tiles), batch)]
+    return out
