@@ -41,6 +41,7 @@ from tqdm import tqdm
 from .errors import MaskError, MediaError, OSDFilterError
 from .filter import FilterConfig, OSDFilter
 from .masks import load_mask
+from .pipeline import pipeline
 from .runners import ModelSpec, make_runner
 
 PathLike = Union[str, os.PathLike]
@@ -54,6 +55,7 @@ SHIFTING_MUXERS = ("matroska", "webm")  # muxers whose default timestamp shift w
 DROPPED_METADATA = {"encoder", "major_brand", "minor_version", "compatible_brands", "duration"}
 MAX_MASK_ASPECT_CHANGE = 1.5  # 4:3 masks on 16:9 video pass (analog OSDs stretch alike)
 STDIO = "-"
+PIPELINE_THREADS = True  # decode / filter / encode concurrently; False: one thread (same output)
 
 
 @dataclass
@@ -368,7 +370,7 @@ class Transcoder:
         self.routes: dict[int, Route] = {}  # input stream index → route (video excluded)
         self.vout: Any = None
         self.pending: list[av.Packet] = []  # packets demuxed before the encoder was set up
-        self.pts_queue: deque[int] = deque()  # pts of frames inside the filter, in order
+        self.last_in_pts: Optional[int] = None  # pts of the last decoded frame (decode stage)
         self.colour: dict[str, Any] = {}
         self.counts = {"frames": 0, "bad_packets": 0, "bad_pts": 0}
         self.read_error: Optional[str] = None
@@ -451,24 +453,60 @@ class Transcoder:
     # the loop -------------------------------------------------------------------------
 
     def run(self, bar: tqdm) -> None:
-        """Demux every kept stream in file order, filter the video, flush, report."""
+        """Demux + decode, filter, and encode + mux run as three concurrent stages
+        (osdfilter.pipeline); muxing stays in this thread. Then flush, report."""
         streams = [self.vin] + [r.src for r in self.routes.values()]
-        for packet in self.demux(streams):
-            if packet.stream_index == self.vin.index:
-                for frame in self.decode(packet):
-                    self.push(frame, bar)
+        decoded = self.decoded(streams)
+        for kind, payload in pipeline(decoded, self.filtered, maxsize=self.filt.config.chunk, threaded=PIPELINE_THREADS):
+            if kind == "frame":
+                self.encode([payload], bar)
+            elif kind == "start":
+                self.start_video(payload)
             elif not self.started:
-                self.pending.append(packet)
+                self.pending.append(payload)
             else:
-                self.mux_packet(packet)
-        if self.read_error:  # the decoder was not flushed by the demuxer's empty packets
-            for frame in self.decode(None):
-                self.push(frame, bar)
-        if self.counts["frames"] == 0 and not self.pts_queue:
-            raise MediaError(f"no video frame could be decoded from {self.inp.name}{self.read_error or ''}")
-        self.encode(self.filt.flush(), bar)
+                self.mux_packet(payload)
         self.flush_encoders()
         self.report_damage()
+
+    def decoded(self, streams: list) -> Iterator[tuple[str, Any]]:
+        """Stage 1: ``("start", first frame)``, ``("frame", (pts, rgb))``, ``("packet", other)``."""
+        for packet in self.demux(streams):
+            if packet.stream_index == self.vin.index:
+                yield from self.frames(self.decode(packet))
+            else:
+                yield "packet", packet
+        if self.read_error:  # the decoder was not flushed by the demuxer's empty packets
+            yield from self.frames(self.decode(None))
+        if self.last_in_pts is None:
+            raise MediaError(f"no video frame could be decoded from {self.inp.name}{self.read_error or ''}")
+
+    def frames(self, frames: list[av.VideoFrame]) -> Iterator[tuple[str, Any]]:
+        """Decoded frames as RGB with their pts (frames with pts going backwards dropped)."""
+        for frame in frames:
+            if not self.colour:  # the first frame sets up the encoder (in the muxing thread)
+                self.colour = {"colorspace": frame.colorspace, "color_range": frame.color_range}
+                yield "start", frame
+            pts = self.frame_pts(frame)
+            if pts is None:
+                self.counts["bad_pts"] += 1
+                continue
+            self.last_in_pts = pts
+            rgb = frame.to_ndarray(format="rgb24", src_colorspace=self.colour["colorspace"], src_color_range=self.colour["color_range"])
+            yield "frame", (pts, rgb)
+
+    def filtered(self, items: Iterator[tuple[str, Any]]) -> Iterator[tuple[str, Any]]:
+        """Stage 2: frames through the filter (in order, pts re-attached); the rest passes."""
+        pts: deque[int] = deque()  # pts of frames inside the filter, in order
+        for kind, payload in items:
+            if kind != "frame":
+                yield kind, payload
+                continue
+            pts.append(payload[0])
+            for rgb in self.filt.push(payload[1]):
+                yield "frame", (pts.popleft(), rgb)
+        for rgb in self.filt.flush():
+            yield "frame", (pts.popleft(), rgb)
 
     def demux(self, streams: list) -> Iterator[av.Packet]:
         """Packets in file order; a read error ends the input (what came before is kept)."""
@@ -486,21 +524,9 @@ class Transcoder:
             self.counts["bad_packets"] += 1  # damaged data: skip it, keep going
             return []
 
-    def push(self, frame: av.VideoFrame, bar: tqdm) -> None:
-        """One decoded frame into the filter; encode whatever the filter completes."""
-        if not self.started:
-            self.start_video(frame)
-        pts = self.frame_pts(frame)
-        if pts is None:
-            self.counts["bad_pts"] += 1
-            return
-        self.pts_queue.append(pts)
-        rgb = frame.to_ndarray(format="rgb24", src_colorspace=self.colour["colorspace"], src_color_range=self.colour["color_range"])
-        self.encode(self.filt.push(rgb), bar)
-
     def frame_pts(self, frame: av.VideoFrame) -> Optional[int]:
         """Input pts (time base of the input stream); guessed if missing, None if backwards."""
-        last = self.pts_queue[-1] if self.pts_queue else self.last_pts
+        last = self.last_in_pts
         if frame.pts is None:
             step = rescale_ts(1, 1 / (self.vin.average_rate or Fraction(30)), self.vin.time_base) or 1
             return 0 if last is None else last + step
@@ -508,13 +534,13 @@ class Transcoder:
             return None  # an encoder needs strictly increasing pts
         return frame.pts
 
-    def encode(self, frames: list[np.ndarray], bar: tqdm) -> None:
-        """Encode restored RGB frames with the pts they had on input; mux the packets."""
-        for rgb in frames:
+    def encode(self, frames: list[tuple[int, np.ndarray]], bar: tqdm) -> None:
+        """Encode restored ``(pts, RGB)`` frames with the pts they had on input; mux the packets."""
+        for pts, rgb in frames:
             frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(
                 format=self.vout.pix_fmt, dst_colorspace=self.colour["colorspace"], dst_color_range=self.colour["color_range"]
             )
-            frame.pts = self.last_pts = self.pts_queue.popleft()
+            frame.pts = self.last_pts = pts
             frame.time_base = self.vout.codec_context.time_base
             self.out.mux(self.vout.encode(frame))
         self.counts["frames"] += len(frames)

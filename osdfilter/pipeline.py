@@ -1,0 +1,127 @@
+"""Run a chain of generator stages concurrently, joined by bounded queues.
+
+``pipeline(source, stage1, stage2, ...)`` returns an iterator over the last stage's output,
+consumed in the caller's thread. ``source`` is any iterable; each stage is a function
+``Iterator[In] -> Iterator[Out]`` (a generator), so a stage that buffers (the filter's
+chunks) flushes naturally when its input ends. With ``threaded=True`` the source and every
+stage run in their own thread, so wall time approaches the slowest stage rather than the
+sum (PyAV, torch, ONNX Runtime and OpenCV release the GIL while they work). With
+``threaded=False`` the same generators are chained in the caller's thread: identical
+output, used by tests and as the sequential baseline.
+
+Errors: the first exception in any thread stops every thread (each checks a shared stop
+flag at every queue operation) and is re-raised in the caller. If the caller stops early
+(an exception, KeyboardInterrupt, ``close()``), the threads are stopped and joined too.
+Queues are bounded, so memory stays bounded by ``maxsize`` items per link.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from typing import Any, Callable, Iterable, Iterator, Optional
+
+Stage = Callable[[Iterator[Any]], Iterable[Any]]
+
+POLL_S = 0.05  # how often a blocked queue operation looks at the stop flag
+JOIN_S = 10.0  # a stage stuck in one long native call is abandoned (daemon) after this
+
+_DONE = object()  # end of a link's items
+
+
+class _Stopped(Exception):
+    """Raised inside a worker whose pipeline was stopped; not an error of its own."""
+
+
+class _Run:
+    """Shared state of one threaded run: the stop flag and the first error."""
+
+    def __init__(self) -> None:
+        self.stop = threading.Event()
+        self.error: Optional[BaseException] = None
+        self.lock = threading.Lock()
+
+    def fail(self, exc: BaseException) -> None:
+        with self.lock:
+            if self.error is None:
+                self.error = exc
+        self.stop.set()
+
+    def put(self, q: "queue.Queue[Any]", item: Any) -> None:
+        while True:
+            if self.stop.is_set():
+                raise _Stopped
+            try:
+                q.put(item, timeout=POLL_S)
+                return
+            except queue.Full:
+                continue
+
+    def items(self, q: "queue.Queue[Any]") -> Iterator[Any]:
+        """The items of link ``q`` until its end; raises ``_Stopped`` if the run stops."""
+        while True:
+            if self.stop.is_set():
+                raise _Stopped
+            try:
+                item = q.get(timeout=POLL_S)
+            except queue.Empty:
+                continue
+            if item is _DONE:
+                return
+            yield item
+
+
+def pipeline(source: Iterable[Any], *stages: Stage, maxsize: int = 8, threaded: bool = True) -> Iterator[Any]:
+    """Items of ``stages[-1](... stages[0](iter(source)))``, computed concurrently if ``threaded``."""
+    if maxsize < 1:
+        raise ValueError(f"maxsize must be >= 1, got {maxsize}")
+    if not threaded:
+        items: Iterable[Any] = source
+        for stage in stages:
+            items = stage(iter(items))
+        return iter(items)
+    return _threaded(source, stages, maxsize)
+
+
+def _threaded(source: Iterable[Any], stages: tuple[Stage, ...], maxsize: int) -> Iterator[Any]:
+    run = _Run()
+    links: list[queue.Queue[Any]] = [queue.Queue(maxsize) for _ in range(len(stages) + 1)]
+    bodies = [lambda: source] + [_stage_input(run, stage, links[i]) for i, stage in enumerate(stages)]
+    threads = [
+        threading.Thread(target=_work, args=(run, body, links[i]), name=f"osdfilter-stage{i}", daemon=True)
+        for i, body in enumerate(bodies)
+    ]
+    for t in threads:
+        t.start()
+    try:
+        yield from _results(run, links[-1])
+    finally:
+        run.stop.set()  # a no-op after a clean end; stops every thread after an error or interrupt
+        for t in threads:
+            t.join(JOIN_S)
+
+
+def _stage_input(run: _Run, stage: Stage, upstream: "queue.Queue[Any]") -> Callable[[], Iterable[Any]]:
+    return lambda: stage(run.items(upstream))
+
+
+def _work(run: _Run, body: Callable[[], Iterable[Any]], out: "queue.Queue[Any]") -> None:
+    """Thread body: put every item ``body()`` yields into ``out``, then the end marker."""
+    try:
+        for item in body():
+            run.put(out, item)
+        run.put(out, _DONE)
+    except _Stopped:
+        pass
+    except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+        run.fail(exc)
+
+
+def _results(run: _Run, last: "queue.Queue[Any]") -> Iterator[Any]:
+    """The last link's items in the caller's thread; a worker's error is raised here."""
+    try:
+        yield from run.items(last)
+    except _Stopped:
+        pass
+    if run.error is not None:
+        raise run.error
