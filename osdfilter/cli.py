@@ -104,7 +104,10 @@ def cli() -> None:
 )
 @click.argument("input", type=click.Path(dir_okay=False, path_type=str))
 @click.argument("output", type=click.Path(dir_okay=False, path_type=str))
-@click.option("--mask", "mask", type=click.Path(dir_okay=False), help="Mask image (PNG/JPG, any size; white = overlay).")
+@click.option("--mask", "mask", multiple=True, metavar="FILE|auto", help="Mask image (PNG/JPG, any size; white = overlay) or 'auto' (detect the OSD; the default). Repeat to combine (union), e.g. --mask osd.png --mask auto.")
+@click.option("--auto-window", type=click.FloatRange(0.1, 3600), default=10.0, show_default=True, help="Seconds at the start the automatic detection looks at (a first pass; stdin needs --mask FILE).")
+@click.option("--save-mask", type=click.Path(dir_okay=False), help="Write the (union) mask used as a PNG.")
+@click.option("--exclude", multiple=True, metavar="x,y,w,h", callback=lambda ctx, p, v: _rects(v), help="Never mask this rectangle (pixels; repeatable).")
 @click.option("--dilate", type=click.IntRange(0, 64), default=2, show_default=True, help="Grow the mask by this many pixels.")
 @click.option("--chunk", type=click.IntRange(1, 256), default=8, show_default=True, help="Frames per model call (memory vs speed; output is the same).")
 @click.option("--model", "model", type=click.Path(dir_okay=False), help="Model checkpoint (.pt) or, with --backend onnx, an .onnx file. [default: the packaged model]")
@@ -122,11 +125,26 @@ def run(input: str, output: str, dilate: int, chunk: int, quiet: bool, **options
     Audio streams are copied unchanged; the video keeps its size, frame rate and
     timestamps.
     """
+    options["mask"] = _mask_spec(options.pop("mask"))
     report = process_video(input, output, config=FilterConfig(chunk=chunk, dilate=dilate), quiet=quiet, **options)
     if not quiet:
         for warning in report.warnings:
             click.echo(f"osdfilter: warning: {warning}", err=True)
         click.echo(f"osdfilter: {report.frames} frames in {report.seconds:.1f}s ({report.fps:.1f} frames/s) -> {output}", err=True)
+
+
+def _mask_spec(masks: tuple[str, ...]) -> Any:
+    """--mask values -> process_video's mask: None (auto), one spec, or a list (union)."""
+    return None if not masks or masks == ("auto",) else masks[0] if len(masks) == 1 else list(masks)
+
+
+def _rects(values: tuple[str, ...]) -> list[tuple[int, int, int, int]]:
+    from .masking import parse_rect
+
+    try:
+        return [parse_rect(v) for v in values]
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--exclude") from None
 
 
 def main(argv: Optional[list[str]] = None) -> None:

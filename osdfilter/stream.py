@@ -32,7 +32,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, BinaryIO, Iterator, Optional, Union
+from typing import Any, BinaryIO, Iterator, Optional, Sequence, Union
 
 import av
 import numpy as np
@@ -40,12 +40,13 @@ from tqdm import tqdm
 
 from .errors import MaskError, MediaError, OSDFilterError
 from .filter import FilterConfig, OSDFilter
+from .masking import plan_masks
 from .masks import load_mask
 from .pipeline import pipeline
 from .runners import ModelSpec, make_runner
 
 PathLike = Union[str, os.PathLike]
-MaskSpec = Union[None, str, os.PathLike, np.ndarray]
+MaskSpec = Union[None, str, os.PathLike, np.ndarray, Sequence[Union[str, os.PathLike, np.ndarray]]]
 
 VIDEO_CODECS = ("libx264", "libx265", "libvpx-vp9", "libsvtav1")
 PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
@@ -98,11 +99,16 @@ def process_video(
     quiet: bool = False,
     overwrite: bool = False,
     format: Optional[str] = None,
+    auto_window: float = 10.0,
+    save_mask: Optional[PathLike] = None,
+    exclude: Sequence[Any] = (),
 ) -> Report:
     """Remove the OSD inside ``mask`` from the video ``src`` and write ``dst``.
 
     ``mask``: a PNG/JPG path (white = overlay, any size, resized to the video), a bool array
-    ``[H, W]``, or ``None``/``"auto"`` for automatic detection. ``model``: a checkpoint path,
+    ``[H, W]``, ``None``/``"auto"`` for automatic detection (a first pass over the first
+    ``auto_window`` seconds; not for stdin), or a list of these (union). ``exclude``: ``(x, y,
+    w, h)`` rectangles never masked; ``save_mask``: write the union mask PNG there. ``model``: a checkpoint path,
     a :class:`RecurrentUNet`, a :class:`Runner`, or ``None`` for the packaged default.
     ``src``/``dst`` may be ``"-"`` for stdin/stdout (``format`` then names the output
     container). ``dst`` is written to a temporary file beside it and renamed on success.
@@ -115,7 +121,12 @@ def process_video(
     report, start = Report(), time.perf_counter()
     with open_input(src) as inp:
         vin = first_video_stream(inp, src)
-        filt = OSDFilter(runner, resolve_mask(mask, vin.codec_context.height, vin.codec_context.width), config)
+        h, w = vin.codec_context.height, vin.codec_context.width
+        fps = float(vin.average_rate or vin.guessed_rate or 30)
+        masks = plan_masks(src, mask, h, w, fps, lambda m: resolve_mask(m, h, w), window_s=auto_window, exclude=exclude, save_mask=save_mask)
+        if masks.note:
+            report.warn(masks.note)
+        filt = masks.wrap(OSDFilter(runner, masks.union, config))
         with atomic_output(dst) as target:
             out = open_output(target, dst, format)
             job = Transcoder(inp, out, vin, filt, report)

@@ -79,9 +79,9 @@ def test_missing_input(tmp_path, mask_png, checkpoint):
     invoke([tmp_path / "nope.mp4", tmp_path / "out.mp4", "--mask", mask_png, "--model", checkpoint], exit_code=1)
 
 
-def test_missing_mask_names_the_option(clip, checkpoint, tmp_path):
-    assert "--mask" in invoke([clip, tmp_path / "out.mp4", "--model", checkpoint], exit_code=1).stderr
-    assert not (tmp_path / "out.mp4").exists()
+def test_missing_mask_means_auto(clip, checkpoint, tmp_path):
+    invoke([clip, tmp_path / "out.mp4", "--model", checkpoint, "--device", "cpu", "--preset", "ultrafast"])
+    assert frame_count(tmp_path / "out.mp4") == frame_count(clip)
 
 
 def test_non_checkpoint_model(clip, mask_png, tmp_path):

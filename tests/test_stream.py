@@ -174,9 +174,9 @@ def test_mask_array_is_used_as_is(clip, checkpoint, tmp_path):
         run(clip, tmp_path / "x.mp4", alpha[:10], checkpoint)
 
 
-def test_missing_mask_is_a_clear_error(clip, checkpoint, tmp_path):
-    with pytest.raises(MaskError, match="--mask"):
-        run(clip, tmp_path / "x.mp4", None, checkpoint)
+def test_bad_exclude_is_a_clear_error(clip, checkpoint, tmp_path):
+    with pytest.raises(MaskError, match="--exclude"):
+        process_video(clip, tmp_path / "x.mp4", model=checkpoint, device="cpu", exclude=[(500, 0, 5, 5)])
     assert not (tmp_path / "x.mp4").exists()
 
 

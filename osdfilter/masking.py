@@ -1,0 +1,191 @@
+"""The masks of one run: user masks, automatic detection, exclusions, per-frame masks.
+
+:func:`plan_masks` turns the ``mask`` argument of :func:`osdfilter.process_video` into a
+:class:`MaskPlan`:
+
+* ``None`` or ``"auto"`` (the default): a streaming first pass over the first
+  ``window_s`` seconds (:class:`osdfilter.automask.MaskDetector`, a few full-frame
+  accumulators, never the frames) estimates the OSD layout; the input is then re-opened
+  for the main pass. stdin cannot be re-opened, so a pipe needs an explicit mask.
+* a path / bool array: that mask only.
+* a list of the above, e.g. ``["osd.png", "auto"]``: their union.
+
+``exclude`` rectangles ``(x, y, w, h)`` are removed from every mask; ``save_mask`` writes
+the union as a PNG. :meth:`MaskPlan.wrap` gives the filter the main pass talks to: with an
+automatic layout it passes each frame its own mask (changing digits) to
+``OSDFilter.push``, and at a scene cut it resets the recurrent state.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, Callable, Optional, Sequence
+
+import av
+import cv2
+import numpy as np
+
+from .automask import AutoMaskConfig, MaskDetector, OSDLayout, detect_scene_cut
+from .errors import MaskError, MediaError
+
+Rect = tuple[int, int, int, int]
+AUTO = "auto"
+STDIO = "-"
+
+
+@dataclass
+class MaskPlan:
+    """The union mask for the tile plan, the automatic layout (or None) and a note."""
+
+    union: np.ndarray  # bool [H, W]
+    layout: Optional[OSDLayout] = None
+    note: Optional[str] = None
+
+    def wrap(self, filt: Any, scene_cuts: bool = True) -> Any:
+        """The object the pipeline pushes frames into (same ``push``/``flush`` API)."""
+        if self.layout is None and not scene_cuts:
+            return filt
+        return LayoutFilter(filt, self.layout, scene_cuts)
+
+
+class LayoutFilter:
+    """Wraps an :class:`~osdfilter.filter.OSDFilter`: per-frame masks from the automatic
+    layout, and a state reset (filter and prefill) at each scene cut."""
+
+    def __init__(self, filt: Any, layout: Optional[OSDLayout], scene_cuts: bool = True) -> None:
+        self.filt, self.layout, self.scene_cuts = filt, layout, scene_cuts
+        self._prev: Optional[np.ndarray] = None
+        self.cuts = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.filt, name)
+
+    def push(self, frame: np.ndarray, frame_mask: Optional[np.ndarray] = None) -> list[np.ndarray]:
+        out: list[np.ndarray] = []
+        if self.scene_cuts and not self.filt.is_empty:
+            if self._prev is not None and detect_scene_cut(self._prev, frame):
+                out = self.reset()
+                self.cuts += 1
+            self._prev = cv2.resize(frame, (64, 36), interpolation=cv2.INTER_AREA)
+        if frame_mask is None and self.layout is not None and not self.filt.is_empty:
+            frame_mask = self.layout.frame_mask(frame)  # user mask is in layout.static
+        return out + self.filt.push(frame, frame_mask)
+
+    def reset(self) -> list[np.ndarray]:
+        """Flush, then forget the recurrent state (and a temporal prefill's memory)."""
+        out = self.filt.reset()
+        for name in ("prefill", "_prefill"):
+            reset = getattr(getattr(self.filt, name, None), "reset", None)
+            if callable(reset):
+                reset()
+        return out
+
+    def flush(self) -> list[np.ndarray]:
+        return self.filt.flush()
+
+
+def _specs(mask: Any) -> list[Any]:
+    if mask is None:
+        return [AUTO]
+    if isinstance(mask, (list, tuple)):
+        return list(mask) or [AUTO]
+    return [mask]
+
+
+def wants_auto(mask: Any) -> bool:
+    return any(isinstance(m, str) and m == AUTO for m in _specs(mask))
+
+
+def plan_masks(
+    src: Any,
+    mask: Any,
+    height: int,
+    width: int,
+    fps: float,
+    load_user: Callable[[Any], np.ndarray],
+    *,
+    window_s: float = 10.0,
+    exclude: Sequence[Rect] = (),
+    save_mask: Any = None,
+    config: Optional[AutoMaskConfig] = None,
+) -> MaskPlan:
+    """Resolve ``mask`` (see the module doc) for a ``width x height`` video at ``fps``.
+
+    ``load_user(spec)`` turns a path or array into a bool mask (validated). Raises
+    :class:`MaskError` for a pipe with automatic detection or a bad rectangle.
+    """
+    exclude = [validate_rect(r, height, width) for r in exclude]
+    user = np.zeros((height, width), bool)
+    for spec in _specs(mask):
+        if not (isinstance(spec, str) and spec == AUTO):
+            user |= load_user(spec)
+    layout, note = None, None
+    if wants_auto(mask):
+        if os.fspath(src) == STDIO:
+            raise MaskError("automatic mask detection reads the start of the video twice, which a pipe cannot do: "
+                            "pass --mask FILE (white = overlay) when reading stdin")
+        cfg = config or AutoMaskConfig(window_s=window_s)
+        layout = detect_layout(src, height, width, fps, cfg, user, exclude)
+        union = layout.union.copy()
+        if layout.is_empty:
+            note = f"no OSD found in the first {window_s:g} s: the output is the input re-encoded"
+    else:
+        union = user.copy()
+        for x, y, w, h in exclude:
+            union[y:y + h, x:x + w] = False
+        if not union.any():
+            note = "the mask is empty after --exclude: the output is the input re-encoded"
+    if save_mask is not None and not cv2.imwrite(os.fspath(save_mask), union.astype(np.uint8) * 255):
+        raise MaskError(f"cannot write the mask PNG {save_mask}")
+    plan = MaskPlan(union, layout, note)
+    return plan
+
+
+def detect_layout(src: Any, height: int, width: int, fps: float, config: AutoMaskConfig,
+                  user_mask: Optional[np.ndarray] = None, exclude: Sequence[Rect] = ()) -> OSDLayout:
+    """First pass: observe the first ``config.window_s`` seconds of ``src``'s first video
+    stream (decoded one frame at a time), then the layout (user mask unioned in)."""
+    det = MaskDetector(height, width, config, fps=fps)
+    try:
+        with av.open(os.fspath(src)) as box:
+            stream = box.streams.video[0]
+            for frame in _frames(box, stream):
+                if frame.width != width or frame.height != height:
+                    continue
+                det.observe(frame.to_ndarray(format="rgb24"))
+                if det.full:
+                    break
+    except av.FFmpegError as exc:
+        if det.n_seen == 0:
+            raise MediaError(f"cannot read {src} for automatic mask detection: {exc}") from None
+    return det.finish(user_mask=user_mask, exclude=list(exclude))
+
+
+def _frames(box: Any, stream: Any):
+    """Decoded frames; damaged packets are skipped, a read error ends the window."""
+    for packet in box.demux(stream):
+        try:
+            yield from packet.decode()
+        except av.FFmpegError:
+            continue
+
+
+def parse_rect(text: str) -> Rect:
+    """``"x,y,w,h"`` -> (x, y, w, h) ints; raises ValueError."""
+    parts = [p.strip() for p in text.split(",")]
+    if len(parts) != 4:
+        raise ValueError(f"expected x,y,w,h, got {text!r}")
+    x, y, w, h = (int(p) for p in parts)
+    if w <= 0 or h <= 0 or x < 0 or y < 0:
+        raise ValueError(f"x,y must be >= 0 and w,h > 0, got {text!r}")
+    return x, y, w, h
+
+
+def validate_rect(rect: Any, height: int, width: int) -> Rect:
+    r = parse_rect(rect) if isinstance(rect, str) else tuple(int(v) for v in rect)
+    if len(r) != 4 or r[2] <= 0 or r[3] <= 0 or r[0] < 0 or r[1] < 0:
+        raise MaskError(f"--exclude {rect}: expected x,y,w,h with x,y >= 0 and w,h > 0")
+    if r[0] >= width or r[1] >= height:
+        raise MaskError(f"--exclude {rect}: outside the {width}x{height} frame")
+    return r  # type: ignore[return-value]

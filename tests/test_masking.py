@@ -1,0 +1,161 @@
+"""`--mask auto` in the pipeline: default detection, --save-mask, union, --exclude, no OSD,
+pipes, per-frame masks and scene-cut resets (small generated clips)."""
+
+from __future__ import annotations
+
+import os
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from conftest import make_clip, osd_layer, textured_background
+from osdfilter import process_video
+from osdfilter.automask import AutoMaskConfig, MaskDetector, mask_recall_precision
+from osdfilter.cli import cli
+from osdfilter.errors import MaskError
+from osdfilter.masking import LayoutFilter, parse_rect
+
+W, H = 320, 180
+
+
+def _run(args: list, code: int = 0):
+    result = CliRunner().invoke(cli, [os.fspath(a) for a in args], catch_exceptions=False)
+    assert result.exit_code == code, result.stderr
+    return result
+
+
+def _write(path: Path, frames: list[np.ndarray], fps: int = 24) -> Path:
+    with av.open(os.fspath(path), "w") as out:
+        v = out.add_stream("libx264", rate=fps, options={"crf": "16", "preset": "ultrafast"})
+        v.height, v.width = frames[0].shape[:2]
+        v.pix_fmt = "yuv420p"
+        v.codec_context.time_base = Fraction(1, fps)
+        for t, f in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(f, format="rgb24")
+            frame.pts = t
+            out.mux(v.encode(frame))
+        out.mux(v.encode(None))
+    return path
+
+
+def _frames(path: Path) -> list[np.ndarray]:
+    with av.open(os.fspath(path)) as c:
+        return [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+
+
+@pytest.fixture(scope="module")
+def osd_clip(media_dir) -> Path:
+    return make_clip(media_dir, width=W, height=H, frames=24, audio=None)
+
+
+@pytest.fixture(scope="module")
+def plain_clip(media_dir) -> Path:
+    """A panning texture without any OSD."""
+    bg = textured_background(H, W, seed=3)
+    frames = [np.clip(bg[2 * t:2 * t + H, 3 * t:3 * t + W], 0, 255).astype(np.uint8) for t in range(24)]
+    return _write(Path(media_dir) / "plain.mp4", frames)
+
+
+def base(checkpoint) -> list:
+    return ["--model", checkpoint, "--device", "cpu", "--preset", "ultrafast", "-y"]
+
+
+def test_auto_is_the_default_and_saves_the_mask(osd_clip, checkpoint, tmp_path):
+    out, png = tmp_path / "out.mp4", tmp_path / "mask.png"
+    _run([osd_clip, out, "--save-mask", png, *base(checkpoint)])
+    mask = cv2.imread(os.fspath(png), cv2.IMREAD_GRAYSCALE) > 127
+    gt, _ = osd_layer(H, W)
+    recall, precision = mask_recall_precision(mask, gt)
+    assert recall >= 0.97 and precision >= 0.7, (recall, precision)
+    assert len(_frames(out)) == 24
+
+
+def test_user_mask_and_auto_combine(osd_clip, checkpoint, tmp_path, media_dir):
+    user = np.zeros((H, W), np.uint8)
+    user[120:160, 100:180] = 255
+    upng, auto_png, both_png = tmp_path / "user.png", tmp_path / "auto.png", tmp_path / "both.png"
+    cv2.imwrite(os.fspath(upng), user)
+    _run([osd_clip, tmp_path / "a.mp4", "--mask", "auto", "--save-mask", auto_png, *base(checkpoint)])
+    _run([osd_clip, tmp_path / "b.mp4", "--mask", upng, "--mask", "auto", "--save-mask", both_png, *base(checkpoint)])
+    auto = cv2.imread(os.fspath(auto_png), 0) > 127
+    both = cv2.imread(os.fspath(both_png), 0) > 127
+    assert np.array_equal(both, auto | (user > 0))
+
+
+def test_exclude_removes_a_region(osd_clip, checkpoint, tmp_path):
+    png = tmp_path / "mask.png"
+    _run([osd_clip, tmp_path / "o.mp4", "--exclude", "0,0,110,180", "--save-mask", png, *base(checkpoint)])
+    mask = cv2.imread(os.fspath(png), 0) > 127
+    assert not mask[:, :110].any() and mask[:, 110:].any()
+    _run([osd_clip, tmp_path / "p.mp4", "--exclude", "1,2,3", *base(checkpoint)], code=2)
+    assert parse_rect("4, 5, 6, 7") == (4, 5, 6, 7)
+
+
+def test_no_osd_gives_the_input_reencoded_with_a_note(plain_clip, checkpoint, tmp_path):
+    out = tmp_path / "out.mp4"
+    result = _run([plain_clip, out, "--crf", "0", *base(checkpoint)])
+    notes = [line for line in result.stderr.replace("\r", "\n").splitlines() if "warning" in line]
+    assert len(notes) == 1 and "no OSD found" in notes[0], result.stderr
+    a, b = _frames(plain_clip), _frames(out)
+    assert len(a) == len(b)
+    assert max(np.abs(x.astype(int) - y).mean() for x, y in zip(a, b)) < 1.5
+
+
+def test_stdin_needs_an_explicit_mask(osd_clip, checkpoint, tmp_path, mask_png):
+    data = Path(osd_clip).read_bytes()
+    result = CliRunner().invoke(cli, ["-", os.fspath(tmp_path / "o.mp4"), *map(os.fspath, base(checkpoint))], input=data)
+    assert result.exit_code == 1 and "pipe" in result.stderr and "--mask" in result.stderr
+    with pytest.raises(MaskError):
+        process_video(osd_clip, tmp_path / "x.mp4", model=checkpoint, device="cpu", exclude=[(0, 0, 0, 5)])
+
+
+class _Recorder:
+    """A stand-in OSDFilter that records masks and resets."""
+
+    is_empty = False
+
+    def __init__(self):
+        self.masks, self.resets = [], 0
+
+    def push(self, frame, frame_mask=None):
+        self.masks.append(frame_mask)
+        return [frame]
+
+    def reset(self):
+        self.resets += 1
+        return []
+
+    def flush(self):
+        return []
+
+
+def test_per_frame_masks_and_scene_cut_reset():
+    gt, text = osd_layer(H, W)
+    bg = textured_background(H, W, seed=1)
+    shots = [bg, 0.4 * bg[..., ::-1] + np.linspace(0, 150, 2 * W)[None, :, None]]  # a different shot
+    frames = []
+    for t in range(30):
+        bg = shots[t // 15]
+        f = np.clip(bg[2 * t:2 * t + H, 3 * t:3 * t + W], 0, 255).astype(np.uint8)
+        d = np.zeros((H, W), np.uint8)  # a ticking digit beside the static text
+        cv2.putText(d, str(t % 10), (W // 3 + 80, 40), cv2.FONT_HERSHEY_SIMPLEX, 0.6, 255, 1, cv2.LINE_AA)
+        f[cv2.dilate(d, np.ones((3, 3), np.uint8)) > 0] = 0
+        f[d > 0] = 255
+        f[gt] = text[gt]
+        frames.append(f)
+    det = MaskDetector(H, W, AutoMaskConfig())
+    for f in frames:
+        det.observe(f)
+    layout = det.finish()
+    rec = _Recorder()
+    lf = LayoutFilter(rec, layout)
+    for f in frames:
+        lf.push(f)
+    assert rec.resets == 1 and lf.cuts == 1
+    assert all(m is not None and not (m & ~layout.union).any() for m in rec.masks)
+    assert any(not np.array_equal(rec.masks[0], m) for m in rec.masks[1:])  # the digit changes
