@@ -78,14 +78,14 @@ class TemporalConfig:
     ok_residual: float = 6.0  # mean ring residual (0-255) up to which a group's warp is fully trusted
     max_residual: float = 14.0  # ... and at which it is not trusted at all
     radius: int = 3  # Telea radius for the fallback
-    max_samples: int = 1500  # ring samples per group for the motion fit (speed)
+    max_samples: int = 800  # ring samples per group for the motion and brightness fits (speed)
 
 
 @dataclass
 class TemporalState:
     """What one frame leaves for the next (all full-frame)."""
 
-    memory: np.ndarray  # float32 [H, W, 3] the previous output: input outside the mask, fill inside
+    memory: np.ndarray  # uint8 [H, W, 3] the previous output: input outside the mask, fill inside
     conf: np.ndarray  # float32 [H, W] 1 = real background last frame; decays while carried
     gray: np.ndarray  # uint8 [h, w] downscaled luma of ``memory`` (the flow's source)
 
@@ -127,45 +127,84 @@ def temporal_step(
 ) -> tuple[np.ndarray, TemporalState]:
     """One frame of the temporal prefill: ``(filled uint8 [H, W, 3], new state)``.
 
-    ``state=None`` (first frame, after a reset) or a size change gives plain Telea.
+    ``state=None`` (first frame, after a reset) or a size change gives Telea. Work is done
+    per *group* (a component of the mask grown by ``cfg.ring``, in its bounding box), so
+    the cost follows the mask, not the frame.
     """
     mask = mask.astype(bool)
-    if state is None or state.memory.shape != image.shape:
-        out = telea(image, mask, cfg.radius)
-        return out, _new_state(out, mask, np.zeros(mask.shape, np.float32), cfg)
-    if not mask.any():
-        return image, _new_state(image, mask, np.zeros(mask.shape, np.float32), cfg)
-    dis = dis or cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
-    gray = _small_luma(image, mask, cfg.flow_scale)
-    # Backward flow: for each pixel now, where it was in the previous (filled) frame.
-    flow = dis.calc(gray, state.gray, None) / cfg.flow_scale
-    cand, weight = _propagate(image, mask, state, flow, cfg)
-    good = mask & (weight >= cfg.min_conf)
+    small_mask = _small_mask(mask, cfg.flow_scale)
+    boxes = _group_boxes(small_mask, mask.shape, cfg)
     out = image.copy()
-    out[good] = np.clip(cand[good] + 0.5, 0, 255).astype(np.uint8)
-    # Telea fills what no frame has shown, using propagated pixels as its boundary too.
-    out = telea(out, mask & ~good, cfg.radius)
-    carried = np.where(good, weight * cfg.decay, 0.0).astype(np.float32)
-    return out, _new_state(out, mask, carried, cfg)
+    conf = np.ones(mask.shape, np.float32)
+    fresh = state is None or state.memory.shape != image.shape
+    flow = None
+    if not fresh and boxes:
+        dis = dis or cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
+        # Backward flow: for each pixel now, where it was in the previous (filled) frame.
+        flow = dis.calc(_small_luma(image, small_mask, cfg.flow_scale), state.gray, None) / cfg.flow_scale
+    for box in boxes:
+        sl = (slice(box[1], box[3]), slice(box[0], box[2]))
+        filled, carried = _fill_group(image, mask[sl], box, state if flow is not None else None, flow, cfg)
+        inside = mask[sl]
+        out[sl][inside] = filled[inside]
+        conf[sl][inside] = carried[inside]
+    return out, TemporalState(out, conf, _small_luma(out, None, cfg.flow_scale))
 
 
-def _new_state(out: np.ndarray, mask: np.ndarray, carried: np.ndarray, cfg: TemporalConfig) -> TemporalState:
-    """Memory for the next frame: real pixels (conf 1) outside the mask, ``carried`` inside."""
-    conf = np.where(mask, carried, 1.0).astype(np.float32)
-    return TemporalState(out.astype(np.float32), conf, _small_luma(out, None, cfg.flow_scale))
+def _fill_group(
+    image: np.ndarray, mask: np.ndarray, box: tuple[int, int, int, int], state: Optional[TemporalState], flow: Optional[np.ndarray], cfg: TemporalConfig
+) -> tuple[np.ndarray, np.ndarray]:
+    """Fill of one group's box (uint8 [h, w, 3]) and the confidence it hands on (float32 [h, w])."""
+    x0, y0, x1, y1 = box
+    crop = image[y0:y1, x0:x1]
+    carried = np.zeros(mask.shape, np.float32)
+    good = np.zeros(mask.shape, bool)
+    if state is not None and flow is not None:
+        dist = cv2.distanceTransform((~mask).astype(np.uint8), cv2.DIST_L2, 3)
+        ring = (dist > cfg.gap) & (dist <= cfg.ring)
+        affine = _fit_affine(flow, ring, x0, y0, image.shape[:2], cfg.max_samples)
+        if affine is not None:
+            cand, weight = _warp_group(crop, state, affine, x0, y0, ring, cfg)
+            good = mask & (weight >= cfg.min_conf)
+            crop = crop.copy()
+            crop[good] = cand[good]
+            carried[good] = weight[good] * cfg.decay
+    # Telea fills what no frame has shown, with the carried pixels as part of its boundary.
+    return telea(crop, mask & ~good, cfg.radius), carried
 
 
-def _small_luma(image: np.ndarray, mask: Optional[np.ndarray], scale: float) -> np.ndarray:
+def _small_mask(mask: np.ndarray, scale: float) -> np.ndarray:
+    """The mask at flow resolution (any overlap counts)."""
+    h, w = mask.shape
+    size = (max(8, int(round(w * scale))), max(8, int(round(h * scale))))
+    return cv2.resize(mask.astype(np.uint8), size, interpolation=cv2.INTER_AREA) > 0
+
+
+def _group_boxes(small_mask: np.ndarray, full_hw: tuple[int, int], cfg: TemporalConfig) -> list[tuple[int, int, int, int]]:
+    """Boxes ``(x0, y0, x1, y1)`` (full resolution) of the components of the mask grown by
+    ``cfg.ring``: each is filled with one motion. Found at flow resolution (4x fewer pixels)."""
+    r = max(1, int(np.ceil(cfg.ring * cfg.flow_scale)))
+    grown = cv2.dilate(small_mask.astype(np.uint8), np.ones((2 * r + 1, 2 * r + 1), np.uint8))
+    n, _, stats, _ = cv2.connectedComponentsWithStats(grown, connectivity=8)
+    (h, w), (sh, sw) = full_hw, small_mask.shape
+    boxes = []
+    for x, y, bw, bh, _ in stats[1:].tolist():
+        x0, y0 = max(0, int(x * w / sw) - 1), max(0, int(y * h / sh) - 1)
+        x1, y1 = min(w, int(np.ceil((x + bw) * w / sw)) + 1), min(h, int(np.ceil((y + bh) * h / sh)) + 1)
+        boxes.append((x0, y0, x1, y1))
+    return boxes
+
+
+def _small_luma(image: np.ndarray, small_mask: Optional[np.ndarray], scale: float) -> np.ndarray:
     """Downscaled luma for DIS; the mask is filled smoothly first, so the static OSD's strong
     edges do not pull the flow around it towards zero."""
     h, w = image.shape[:2]
     size = (max(8, int(round(w * scale))), max(8, int(round(h * scale))))
     gray = cv2.resize(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY), size, interpolation=cv2.INTER_AREA)
-    if mask is None:
+    if small_mask is None:
         return gray
-    m = cv2.resize(mask.astype(np.uint8), size, interpolation=cv2.INTER_AREA) > 0
-    m = cv2.dilate(m.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
-    return _blur_fill(gray, m)
+    hole = cv2.dilate(small_mask.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    return _blur_fill(gray, hole)
 
 
 def _blur_fill(gray: np.ndarray, hole: np.ndarray, sigma: float = 6.0) -> np.ndarray:
@@ -179,101 +218,80 @@ def _blur_fill(gray: np.ndarray, hole: np.ndarray, sigma: float = 6.0) -> np.nda
     return out
 
 
-def _propagate(image: np.ndarray, mask: np.ndarray, state: TemporalState, flow: np.ndarray, cfg: TemporalConfig) -> tuple[np.ndarray, np.ndarray]:
-    """Warped, brightness-corrected memory and its confidence, both full-frame (valid on ``mask``).
-
-    The mask is split into groups (components of the mask grown by ``ring``); each group gets
-    one affine motion fitted to the flow in its ring, since the flow inside the mask only
-    sees the static OSD.
-    """
-    h, w = mask.shape
-    cand = np.zeros((h, w, 3), np.float32)
-    weight = np.zeros((h, w), np.float32)
-    grown = _grow(mask, cfg.ring)
-    near = _grow(mask, cfg.gap)
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(grown.astype(np.uint8), connectivity=8)
-    for g in range(1, n):
-        x0, y0, bw, bh, _ = stats[g]
-        sl = (slice(y0, y0 + bh), slice(x0, x0 + bw))
-        ring = (labels[sl] == g) & ~near[sl]
-        inside = (labels[sl] == g) & mask[sl]
-        fit = _fit_affine(flow, ring, x0, y0, (h, w), cfg.max_samples)
-        if fit is None:
-            continue
-        c, wt = _warp_group(image[sl], state, fit, x0, y0, ring, cfg)
-        cand[sl][inside] = c[inside]
-        weight[sl][inside] = wt[inside]
-    return cand, weight
+def _solve_robust(design: np.ndarray, target: np.ndarray, floor: float) -> tuple[np.ndarray, np.ndarray]:
+    """Least squares ``design @ coef ≈ target``, refitted once without outliers (error above
+    ``max(floor, 2.5 x median)``). Returns ``coef`` and the per-sample mean absolute error."""
+    keep = np.ones(len(design), bool)
+    for _ in range(2):
+        a, b = design[keep], target[keep]
+        coef = np.linalg.solve(a.T @ a + 1e-6 * np.eye(a.shape[1]), a.T @ b)
+        err = np.abs(design @ coef - target).mean(1)
+        keep = err <= max(floor, 2.5 * float(np.median(err)))
+    return coef, err
 
 
-def _grow(mask: np.ndarray, px: int) -> np.ndarray:
-    if px <= 0:
-        return mask
-    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * px + 1, 2 * px + 1))
-    return cv2.dilate(mask.astype(np.uint8), k).astype(bool)
+def _ring_samples(ring: np.ndarray, max_samples: int) -> tuple[np.ndarray, np.ndarray]:
+    """Box-local (xs, ys) of at most about ``max_samples`` ring pixels, evenly strided."""
+    ys, xs = np.nonzero(ring)
+    step = max(1, len(xs) // max_samples)
+    return xs[::step], ys[::step]
 
 
 def _fit_affine(flow: np.ndarray, ring: np.ndarray, x0: int, y0: int, frame_hw: tuple[int, int], max_samples: int) -> Optional[np.ndarray]:
     """2x3 affine ``A``: ``A @ [x, y, 1]`` is where full-frame pixel (x, y) was last frame.
 
-    Least squares on the (downscaled, already full-scale-valued) ``flow`` sampled at the
-    ``ring`` pixels of a group whose box starts at (x0, y0), then refitted without outliers
-    (occlusions, independently moving objects).
+    Fitted to the (downscaled, full-scale-valued) ``flow`` on the ``ring`` of a group whose
+    box starts at (x0, y0); outliers (occlusions, objects moving on their own) dropped.
     """
-    ys, xs = np.nonzero(ring)
+    xs, ys = _ring_samples(ring, max_samples)
     if len(xs) < 12:
         return None
-    step = max(1, len(xs) // max_samples)
-    xs, ys = (xs[::step] + x0).astype(np.float64), (ys[::step] + y0).astype(np.float64)
+    xs, ys = (xs + x0).astype(np.float64), (ys + y0).astype(np.float64)
     sh, sw = flow.shape[:2]
     iy = np.clip((ys * sh / frame_hw[0]).astype(int), 0, sh - 1)
     ix = np.clip((xs * sw / frame_hw[1]).astype(int), 0, sw - 1)
     target = np.stack([xs + flow[iy, ix, 0], ys + flow[iy, ix, 1]], 1)
-    design = np.stack([xs, ys, np.ones_like(xs)], 1)
-    keep = np.ones(len(xs), bool)
-    for _ in range(2):
-        coef = np.linalg.lstsq(design[keep], target[keep], rcond=None)[0]  # [3, 2]
-        err = np.linalg.norm(design @ coef - target, axis=1)
-        keep = err <= max(0.5, 2.5 * float(np.median(err)))
-    return coef.T.astype(np.float64)
+    # Centred coordinates keep the normal equations well conditioned.
+    cx, cy = xs.mean(), ys.mean()
+    coef, _ = _solve_robust(np.stack([xs - cx, ys - cy, np.ones_like(xs)], 1), target, 0.5)
+    shift = np.array([[1.0, 0.0, -cx], [0.0, 1.0, -cy], [0.0, 0.0, 1.0]])
+    return coef.T @ shift
 
 
 def _warp_group(
-    image: np.ndarray, state: TemporalState, affine: np.ndarray, x0: int, y0: int, ring: np.ndarray, cfg: TemporalConfig
+    crop: np.ndarray, state: TemporalState, affine: np.ndarray, x0: int, y0: int, ring: np.ndarray, cfg: TemporalConfig
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Memory warped into one group's box by ``affine``, with a brightness correction fitted
-    on the ring, and a per-pixel confidence (carried confidence x how well the ring agrees)."""
+    """Memory warped into one group's box by ``affine``, brightness-corrected against the
+    ring (uint8 [h, w, 3]), and a per-pixel confidence: the carried confidence, capped by
+    how well the warped ring agrees with the frame."""
     bh, bw = ring.shape
     # Box-local destination (u, v) -> full-frame source: A @ [u + x0, v + y0, 1].
     local = affine @ np.array([[1.0, 0.0, x0], [0.0, 1.0, y0], [0.0, 0.0, 1.0]])
     flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
     warped = cv2.warpAffine(state.memory, local, (bw, bh), flags=flags, borderMode=cv2.BORDER_REPLICATE)
     conf = cv2.warpAffine(state.conf, local, (bw, bh), flags=flags, borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
-    offset, residual = _brightness_fit(image.astype(np.float32) - warped, ring & (conf > 0.99))
+    offset, residual = _brightness_fit(crop, warped, ring & (conf > 0.99), cfg.max_samples)
     # min, not product: the group's trust must not compound over the hops a pixel is carried.
     trust = float(np.clip((cfg.max_residual - residual) / (cfg.max_residual - cfg.ok_residual), 0.0, 1.0))
-    return warped + offset, np.minimum(conf, trust)
+    cand = np.clip(warped.astype(np.float32) + offset + 0.5, 0, 255).astype(np.uint8)
+    return cand, np.minimum(conf, trust)
 
 
-def _brightness_fit(diff: np.ndarray, ring: np.ndarray) -> tuple[np.ndarray, float]:
-    """Per-channel plane fitted to ``diff`` (image - warped, [h, w, 3]) on ``ring``, evaluated on
-    the whole box, and the mean absolute residual on the ring (inf if the ring is too small).
+def _brightness_fit(crop: np.ndarray, warped: np.ndarray, ring: np.ndarray, max_samples: int) -> tuple[np.ndarray, float]:
+    """Per-channel plane fitted to ``crop - warped`` on ``ring``, evaluated over the box
+    (float32 [h, w, 3]), and the median ring residual (inf if the ring is too small).
 
     FINDINGS.md: propagation loses to Telea unless the carried pixels are matched to the
     brightness around the mask (exposure changes, vignetting as the camera pans).
     """
-    ys, xs = np.nonzero(ring)
+    xs, ys = _ring_samples(ring, max_samples)
     if len(xs) < 12:
         return np.zeros(3, np.float32), float("inf")
-    d = diff[ys, xs].astype(np.float64)  # [n, 3]
-    design = np.stack([xs, ys, np.ones(len(xs))], 1).astype(np.float64)
-    keep = np.ones(len(xs), bool)
-    for _ in range(2):
-        coef = np.linalg.lstsq(design[keep], d[keep], rcond=None)[0]  # [3 (x, y, 1), 3 channels]
-        err = np.abs(design @ coef - d).mean(1)
-        keep = err <= max(2.0, 2.5 * float(np.median(err)))
-    residual = float(np.median(err))
-    h, w = diff.shape[:2]
+    d = crop[ys, xs].astype(np.float64) - warped[ys, xs]  # [n, 3]
+    h, w = ring.shape
+    design = np.stack([xs / w - 0.5, ys / h - 0.5, np.ones(len(xs))], 1)
+    coef, err = _solve_robust(design, d, 2.0)
     gy, gx = np.mgrid[0:h, 0:w].astype(np.float32)
-    plane = gx[..., None] * coef[0].astype(np.float32) + gy[..., None] * coef[1].astype(np.float32) + coef[2].astype(np.float32)
-    return plane, residual
+    c = coef.astype(np.float32)
+    plane = (gx / w - 0.5)[..., None] * c[0] + (gy / h - 0.5)[..., None] * c[1] + c[2]
+    return plane, float(np.median(err))
