@@ -5,6 +5,9 @@ Each gets an OSD from the project's synthesis with a font family training did no
 (walksnail by default) and a seed training never drew, is encoded with libx264 CRF 14 plus
 an AAC track, decoded back, and every method restores the decoded frames.
 
+`temporal` is osdfilter's causal temporal prefill alone (osdfilter/prefill.py); a model whose
+config says ``prefill="temporal"`` uses it in the osdfilter row.
+
 Metrics (per clip, then the mean):
   mPSNR   PSNR over pixels within 2 px of the overlay glyphs (the same region for both
           mask conditions), against the clean clip
@@ -41,6 +44,7 @@ sys.path.insert(0, str(ROOT))
 from osdfilter.filter import FilterConfig, OSDFilter  # noqa: E402
 from osdfilter.masks import dilate, feather  # noqa: E402
 from osdfilter.osd import OSDStyle, OSDSynth, load_font_dir  # noqa: E402
+from osdfilter.prefill import TemporalPrefill  # noqa: E402
 
 EVAL_SEED = 90_001  # training seeds are small integers; keep eval layouts apart
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "clean" / "eval"
@@ -126,6 +130,12 @@ def _cv_inpaint(flag: int) -> Method:
     return run
 
 
+def method_temporal(frames: np.ndarray, masks: np.ndarray) -> np.ndarray:
+    """osdfilter's causal temporal prefill alone (no network), same 2 px dilation."""
+    fill = TemporalPrefill()
+    return np.stack([fill(f, dilate(m, 2)) for f, m in zip(frames, masks)])
+
+
 def method_osdfilter(runner_factory: Callable[[], object], chunk: int = 8) -> Method:
     def run(frames: np.ndarray, masks: np.ndarray) -> np.ndarray:
         filt = OSDFilter(runner_factory(), masks.any(0), FilterConfig(chunk=chunk))
@@ -187,6 +197,7 @@ def build_methods(args: argparse.Namespace) -> dict[str, Method]:
         "identity": method_identity,
         "telea": _cv_inpaint(cv2.INPAINT_TELEA),
         "ns": _cv_inpaint(cv2.INPAINT_NS),
+        "temporal": method_temporal,
     }
     if model_path.exists():
         model = load_model(model_path)

@@ -16,7 +16,7 @@ from typing import Any, Optional
 import numpy as np
 
 from .masks import TilePlan, dilate, feather, pad_for_tiles, plan_tiles
-from .prefill import get_prefill
+from .prefill import TemporalPrefill, get_prefill, is_temporal
 from .runners import Runner
 
 
@@ -58,7 +58,10 @@ class OSDFilter:
             config.tile or mc.tile,
             config.context if config.context is not None else mc.context,
         )
-        self._prefill = get_prefill(mc.prefill)
+        # A temporal prefill fills whole frames in order (its memory spans tiles and chunks);
+        # a stateless one fills each tile crop.
+        self._temporal = TemporalPrefill() if is_temporal(mc.prefill) else None
+        self._prefill = None if self._temporal else get_prefill(mc.prefill)
         self._frames: list[np.ndarray] = []
         self._masks: list[np.ndarray] = []
         self.state: Any = None
@@ -71,6 +74,8 @@ class OSDFilter:
         """Scene cut or new clip: flush buffered frames, then start from a zero state."""
         out = self.flush()
         self.state = None
+        if self._temporal is not None:
+            self._temporal.reset()
         return out
 
     def push(self, frame: np.ndarray, frame_mask: Optional[np.ndarray] = None) -> list[np.ndarray]:
@@ -121,9 +126,12 @@ class OSDFilter:
         plan, crop = self.plan, self.plan.crop
         x = np.empty((len(plan), len(frames), 4, crop, crop), np.float32)
         for t, (frame, mask) in enumerate(zip(frames, masks)):
+            if self._temporal is not None:
+                frame = self._temporal(frame, mask)  # frames arrive in order, chunk after chunk
             pf, pm = pad_for_tiles(frame, plan), pad_for_tiles(mask.astype(np.uint8), plan).astype(bool)
             for i, (y, xx) in enumerate(plan.cores):
                 img, m = pf[y : y + crop, xx : xx + crop], pm[y : y + crop, xx : xx + crop]
-                x[i, t, :3] = self._prefill(img, m).transpose(2, 0, 1) / 127.5 - 1.0
+                img = img if self._prefill is None else self._prefill(img, m)
+                x[i, t, :3] = img.transpose(2, 0, 1) / 127.5 - 1.0
                 x[i, t, 3] = m
         return x
