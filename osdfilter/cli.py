@@ -12,13 +12,17 @@ on stderr); 2 a command-line usage error; 130 interrupted (Ctrl-C), nothing writ
 from __future__ import annotations
 
 import importlib
-from typing import Any, Optional
+import signal
+import sys
+from pathlib import Path
+from typing import Any, Optional, Union
 
 import click
 
 from .errors import OSDFilterError
 from .filter import FilterConfig
-from .stream import PRESETS, VIDEO_CODECS, process_video
+from .batch import process_batch
+from .stream import PIPE_FORMATS, PRESETS, VIDEO_CODECS, Report, process_video
 
 EXIT_ERROR, EXIT_INTERRUPTED = 1, 130
 
@@ -87,7 +91,9 @@ class RunCommand(click.Command):
     """``run`` shows its usage as the top-level ``osdfilter [OPTIONS] INPUT OUTPUT``."""
 
     def format_usage(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        formatter.write_usage(ctx.find_root().info_name or "osdfilter", " ".join(self.collect_usage_pieces(ctx)))
+        prog = ctx.find_root().info_name or "osdfilter"
+        formatter.write_usage(prog, "[OPTIONS] INPUT OUTPUT")
+        formatter.write_usage(prog, "[OPTIONS] INPUT... FOLDER", prefix="   or: ")
 
 
 @click.group("osdfilter", cls=OSDFilterGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -100,10 +106,9 @@ def cli() -> None:
     DEFAULT_COMMAND,
     cls=RunCommand,
     epilog="Other commands: synth, train, export (osdfilter COMMAND --help). "
-    "Exit codes: 0 ok, 1 error, 2 usage error, 130 interrupted.",
+    "Exit codes: 0 ok; 1 error (in a batch: any file failed); 2 usage error; 130 interrupted.",
 )
-@click.argument("input", type=click.Path(dir_okay=False, path_type=str))
-@click.argument("output", type=click.Path(dir_okay=False, path_type=str))
+@click.argument("paths", nargs=-1, required=True, type=click.Path(allow_dash=True, path_type=str), metavar="INPUT OUTPUT")
 @click.option("--mask", "mask", multiple=True, metavar="FILE|auto", help="Mask image (PNG/JPG, any size; white = overlay) or 'auto' (detect the OSD; the default). Repeat to combine (union), e.g. --mask osd.png --mask auto.")
 @click.option("--auto-window", type=click.FloatRange(0.1, 3600), default=10.0, show_default=True, help="Seconds at the start the automatic detection looks at (a first pass; stdin needs --mask FILE).")
 @click.option("--save-mask", type=click.Path(dir_okay=False), help="Write the (union) mask used as a PNG.")
@@ -117,16 +122,25 @@ def cli() -> None:
 @click.option("--codec", type=click.Choice(VIDEO_CODECS), default="libx264", show_default=True, help="Video encoder.")
 @click.option("--crf", type=click.IntRange(0, 63), default=18, show_default=True, help="Encoder constant quality (lower = better, larger).")
 @click.option("--preset", type=click.Choice(PRESETS), default="medium", show_default=True, help="Encoder speed preset (x264 names; mapped for other codecs).")
+@click.option("--format", "format", metavar="NAME", help=f"Output container, needed when OUTPUT is '-' (stdout): {', '.join(PIPE_FORMATS)}. [default: from OUTPUT's extension]")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or warnings.")
 @click.option("-y", "--overwrite", is_flag=True, help="Replace OUTPUT if it exists.")
-def run(input: str, output: str, dilate: int, chunk: int, quiet: bool, **options: Any) -> None:
+def run(paths: tuple[str, ...], dilate: int, chunk: int, quiet: bool, **options: Any) -> None:
     """Remove the OSD inside the mask from INPUT and write OUTPUT.
 
-    Audio streams are copied unchanged; the video keeps its size, frame rate and
-    timestamps.
+    Audio, subtitle and data streams are copied unchanged; the video keeps its size,
+    frame rate and timestamps. '-' reads stdin / writes stdout (with --format).
+    With several INPUTs or a folder, OUTPUT is a folder: each video is written there
+    under its own name, a bad file is reported and skipped.
     """
     options["mask"] = _mask_spec(options.pop("mask"))
-    report = process_video(input, output, config=FilterConfig(chunk=chunk, dilate=dilate), quiet=quiet, **options)
+    if len(paths) < 2:
+        raise click.UsageError("expected INPUT and OUTPUT")
+    inputs, output = paths[:-1], paths[-1]
+    config = FilterConfig(chunk=chunk, dilate=dilate)
+    if len(inputs) > 1 or Path(inputs[0]).is_dir():
+        return run_batch(inputs, output, config, quiet, options)
+    report = process_video(inputs[0], output, config=config, quiet=quiet, **options)
     if not quiet:
         for warning in report.warnings:
             click.echo(f"osdfilter: warning: {warning}", err=True)
@@ -147,8 +161,26 @@ def _rects(values: tuple[str, ...]) -> list[tuple[int, int, int, int]]:
         raise click.BadParameter(str(exc), param_hint="--exclude") from None
 
 
+def run_batch(inputs: tuple[str, ...], folder: str, config: FilterConfig, quiet: bool, options: dict) -> None:
+    """Several inputs → ``folder``; one line per file, a summary, exit 1 if any failed."""
+
+    def show(i: int, total: int, src: Path, result: Union[Report, str]) -> None:
+        if isinstance(result, str):
+            click.echo(f"osdfilter: [{i}/{total}] {src}: error: {result}", err=True)
+        elif not quiet:
+            for warning in result.warnings:
+                click.echo(f"osdfilter: [{i}/{total}] {src}: warning: {warning}", err=True)
+            click.echo(f"osdfilter: [{i}/{total}] {src}: {result.frames} frames ({result.fps:.1f} frames/s)", err=True)
+
+    report = process_batch(inputs, folder, config=config, quiet=quiet, on_result=show, **options)
+    click.echo(f"osdfilter: {report.summary()} -> {folder}", err=True)
+    raise SystemExit(report.return_code)
+
+
 def main(argv: Optional[list[str]] = None) -> None:
     """Console-script entry point."""
+    # SIGTERM unwinds like Ctrl-C does, so the partial output is removed too.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     cli.main(args=argv, prog_name="osdfilter")
 
 

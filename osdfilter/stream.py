@@ -53,6 +53,7 @@ PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "sl
 PIPE_FORMATS = ("matroska", "nut", "mpegts")
 FALLBACK_AUDIO_CODEC = "aac"
 SHIFTING_MUXERS = ("matroska", "webm")  # muxers whose default timestamp shift we turn off
+PERMISSIVE_MUXERS = ("mpegts",)  # no codec table to query; they take any stream
 DROPPED_METADATA = {"encoder", "major_brand", "minor_version", "compatible_brands", "duration"}
 MAX_MASK_ASPECT_CHANGE = 1.5  # 4:3 masks on 16:9 video pass (analog OSDs stretch alike)
 STDIO = "-"
@@ -403,7 +404,7 @@ class Transcoder:
 
     def add_video(self, codec: str, crf: int, preset: str) -> Any:
         """The encoder stream: input size, rate and time base (pixel format set on frame 1)."""
-        if codec_name_of(codec) not in self.out.supported_codecs:
+        if not accepts(self.out, codec_name_of(codec)):
             raise MediaError(f"the {self.out.format.name} container cannot hold {codec}; choose another --codec or extension")
         ctx = self.vin.codec_context
         vout = self.out.add_stream(codec, rate=self.vin.average_rate or self.vin.guessed_rate or Fraction(30))
@@ -418,7 +419,7 @@ class Transcoder:
         return vout
 
     def add_audio(self, ain: Any) -> None:
-        if codec_name(ain) in self.out.supported_codecs:
+        if accepts(self.out, codec_name(ain)):
             return self.add_copy(ain)
         self.report.warn(f"audio stream #{ain.index} ({codec_name(ain)}) cannot go in {self.out.format.name}: re-encoded to AAC")
         aout = self.out.add_stream(FALLBACK_AUDIO_CODEC, rate=ain.codec_context.sample_rate or 48000)
@@ -430,7 +431,7 @@ class Transcoder:
     def add_copy(self, stream: Any) -> None:
         """Copy audio/subtitle/data/attachment/extra video streams the container accepts."""
         name = codec_name(stream)
-        if name not in self.out.supported_codecs or (stream.type == "attachment" and "matroska" not in self.out.format.name):
+        if not accepts(self.out, name) or (stream.type == "attachment" and "matroska" not in self.out.format.name):
             self.report.warn(f"{stream.type} stream #{stream.index} ({name}) cannot go in {self.out.format.name}: left out")
             return
         try:
@@ -451,12 +452,12 @@ class Transcoder:
             self.report.warn(f"odd frame size {ctx.width}x{ctx.height}: encoded as yuv444p")
         if max(c.bits for c in first.format.components) > 8:
             self.report.warn(f"{first.format.name} input: processed and written as 8-bit {vout.pix_fmt}")
-        self.colour = {"colorspace": first.colorspace, "color_range": first.color_range}
-        for name in ("colorspace", "color_range", "color_primaries", "color_trc"):
-            setattr(vout.codec_context, name, getattr(first, name))
+        for name, value in self.colour.items():  # on the stream; encode() tags frames
+            setattr(vout.codec_context, name, value)
         if first.rotation:
             vout.set_display_rotation(first.rotation)
         self.started = True
+        self.out.start_encoding()  # header written now: the output file exists from here
         pending, self.pending = self.pending, []
         for packet in pending:
             self.mux_packet(packet)
@@ -483,7 +484,9 @@ class Transcoder:
     def decoded(self, streams: list) -> Iterator[tuple[str, Any]]:
         """Stage 1: ``("start", first frame)``, ``("frame", (pts, rgb))``, ``("packet", other)``."""
         for packet in self.demux(streams):
-            if packet.stream_index == self.vin.index:
+            # packet.stream, not packet.stream_index: PyAV's end-of-file flush packets
+            # carry index 0 whatever their stream, and the decoder needs its own.
+            if packet.stream.index == self.vin.index:
                 yield from self.frames(self.decode(packet))
             else:
                 yield "packet", packet
@@ -496,7 +499,7 @@ class Transcoder:
         """Decoded frames as RGB with their pts (frames with pts going backwards dropped)."""
         for frame in frames:
             if not self.colour:  # the first frame sets up the encoder (in the muxing thread)
-                self.colour = {"colorspace": frame.colorspace, "color_range": frame.color_range}
+                self.colour = colour_tags(frame, self.vin)
                 yield "start", frame
             pts = self.frame_pts(frame)
             if pts is None:
@@ -551,6 +554,7 @@ class Transcoder:
             frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(
                 format=self.vout.pix_fmt, dst_colorspace=self.colour["colorspace"], dst_color_range=self.colour["color_range"]
             )
+            frame.color_primaries, frame.color_trc = self.colour["color_primaries"], self.colour["color_trc"]
             frame.pts = self.last_pts = pts
             frame.time_base = self.vout.codec_context.time_base
             self.out.mux(self.vout.encode(frame))
@@ -559,7 +563,7 @@ class Transcoder:
         bar.update(len(frames))
 
     def mux_packet(self, packet: av.Packet) -> None:
-        route = self.routes[packet.stream_index]
+        route = self.routes[packet.stream.index]
         if route.copy:
             # Skip the demuxer's flush packet by size, not by `dts is None`: a real keyframe
             # may lack a DTS and must be kept (PyAV issue #1917).
@@ -585,6 +589,18 @@ class Transcoder:
             if not route.copy:
                 self.out.mux(route.dst.encode(None))
 
+    def end_seconds(self) -> float:
+        """Where the written video ends (last pts plus one nominal frame), in seconds."""
+        rate = self.vin.average_rate or Fraction(30)
+        return float(Fraction(self.last_pts or 0) * self.vin.time_base + 1 / rate)
+
+    def ends_early(self) -> bool:
+        """Whether the video stops over two frames before the container says it ends."""
+        if not self.inp.duration or self.last_pts is None:
+            return False
+        rate = self.vin.average_rate or Fraction(30)
+        return self.end_seconds() < self.inp.duration / av.time_base - 2 / float(rate)
+
     def report_damage(self) -> None:
         """One warning if the input was damaged: what was lost, what was kept."""
         c = self.counts
@@ -598,8 +614,28 @@ class Transcoder:
             parts.append(f"input ended early{self.read_error}")
         if expected and c["frames"] < expected:
             parts.append(f"{c['frames']} of {expected} frames written")
+        elif not expected and self.ends_early():
+            parts.append(f"video stops at {self.end_seconds():.2f}s of {self.inp.duration / av.time_base:.2f}s")
         if parts:
             self.report.warn("damaged input: " + "; ".join(parts))
+
+
+def colour_tags(frame: av.VideoFrame, stream: Any) -> dict[str, int]:
+    """The colour description the output copies: matrix, range, primaries, transfer.
+
+    From the frame, else from the stream (a container tag the decoder may not pass on).
+    """
+    unspecified = {"colorspace": 2, "color_range": 0, "color_primaries": 2, "color_trc": 2}
+    tags = {}
+    for name, none in unspecified.items():
+        value = getattr(frame, name)
+        tags[name] = value if value != none else getattr(stream.codec_context, name)
+    return tags
+
+
+def accepts(out: av.container.OutputContainer, codec: str) -> bool:
+    """Whether the output container can hold ``codec`` (MPEG-TS cannot say: assume yes)."""
+    return codec in out.supported_codecs or (out.format.name in PERMISSIVE_MUXERS and codec != "none")
 
 
 def codec_name_of(encoder: str) -> str:

@@ -61,23 +61,73 @@ def make_clip(
     audio: Optional[str] = "aac",
     ext: str = "mp4",
     vfr: bool = False,
+    pix_fmt: str = "yuv420p",
+    bt709_full_range: bool = False,
+    rotation: int = 0,
 ) -> Path:
     """Encode a tiny clip (moving texture, white outlined text, an ``audio`` track or none)."""
-    path = Path(directory) / f"clip_{width}x{height}_{frames}f_{fps}_{audio}{'_vfr' if vfr else ''}.{ext}"
+    tags = f"{'_vfr' if vfr else ''}_{pix_fmt}{'_709pc' if bt709_full_range else ''}_r{rotation}"
+    path = Path(directory) / f"clip_{width}x{height}_{frames}f_{fps}_{audio}{tags}.{ext}"
     bg, osd = textured_background(height, width), osd_layer(height, width)
     with av.open(os.fspath(path), "w") as out:
         v = out.add_stream("libx264", rate=fps, options={"crf": "16", "preset": "ultrafast"})
-        v.width, v.height, v.pix_fmt = width, height, "yuv420p"
+        v.width, v.height, v.pix_fmt = width, height, pix_fmt
         v.codec_context.time_base = Fraction(1, fps * 100)
+        if bt709_full_range:
+            v.codec_context.colorspace = v.codec_context.color_primaries = v.codec_context.color_trc = 1  # BT.709
+            v.codec_context.color_range = 2  # full (JPEG)
+        if rotation:
+            v.set_display_rotation(rotation)
         a = _add_audio(out, audio) if audio else None
         for t in range(frames):
             frame = av.VideoFrame.from_ndarray(clip_frame(t, height, width, bg, osd), format="rgb24")
+            if bt709_full_range:
+                frame = frame.reformat(format=pix_fmt, dst_colorspace=1, dst_color_range=2)
             frame.pts = _frame_pts(t, fps, vfr)
             frame.time_base = v.codec_context.time_base
             out.mux(v.encode(frame))
         out.mux(v.encode(None))
         if a is not None:
             _write_audio(out, a, seconds=frames / fps)
+    return path
+
+
+@functools.lru_cache(maxsize=None)
+def make_rich_clip(directory: str, ext: str = "mkv") -> Path:
+    """Every kind of stream in an unusual order, VFR video, metadata.
+
+    Streams: #0 AAC stereo (English), #1 H.264 VFR video, #2 MP3 mono (commentary),
+    #3 subtitles (SubRip in Matroska, mov_text in MP4). Title and creation_time set.
+    """
+    width, height, frames = 96, 64, 10
+    path = Path(directory) / f"rich.{ext}"
+    bg, osd = textured_background(height, width), osd_layer(height, width)
+    with av.open(os.fspath(path), "w") as out:
+        out.metadata.update({"title": "Rich test flight", "creation_time": "2024-05-01T12:34:56.000000Z"})
+        a0 = _add_audio(out, "aac")
+        a0.metadata["language"] = "eng"
+        v = out.add_stream("libx264", rate=25, options={"crf": "16", "preset": "ultrafast"})
+        v.width, v.height, v.pix_fmt = width, height, "yuv420p"
+        v.codec_context.time_base = Fraction(1, 1000)
+        a1 = out.add_stream("mp3", rate=44100)
+        a1.layout = "mono"
+        a1.metadata["title"] = "commentary"
+        sub = out.add_mux_stream("subrip" if ext == "mkv" else "mov_text")
+        sub.time_base = Fraction(1, 1000)
+        for t in range(frames):
+            frame = av.VideoFrame.from_ndarray(clip_frame(t, height, width, bg, osd), format="rgb24")
+            frame.pts, frame.time_base = 37 * t + (11 if t % 3 == 0 else 0), v.codec_context.time_base  # VFR, ms
+            out.mux(v.encode(frame))
+        out.mux(v.encode(None))
+        _write_audio(out, a0, seconds=0.4)
+        _write_audio(out, a1, seconds=0.4, tone=300.0)
+        for i, text in enumerate((b"Arming", b"Punch out!")):
+            payload = text if ext == "mkv" else len(text).to_bytes(2, "big") + text
+            packet = av.Packet(payload)
+            packet.stream, packet.time_base = sub, Fraction(1, 1000)
+            packet.pts = packet.dts = 50 + 150 * i
+            packet.duration = 100
+            out.mux(packet)
     return path
 
 
@@ -97,11 +147,13 @@ def _add_audio(out: av.container.OutputContainer, codec: str = "aac", rate: int 
 def _write_audio(out: av.container.OutputContainer, stream: av.audio.stream.AudioStream, seconds: float, tone: float = 440.0) -> None:
     """A sine tone (different per channel) for ``seconds``, in 1024-sample frames."""
     rate, n = stream.codec_context.sample_rate, 1024
+    layout = stream.codec_context.layout.name
     total = int(seconds * rate)
     for start in range(0, total, n):
         t = (np.arange(start, min(start + n, total)) / rate).astype(np.float32)
         samples = np.stack([np.sin(2 * np.pi * tone * t), np.sin(2 * np.pi * 1.5 * tone * t)]) * 0.3
-        frame = av.AudioFrame.from_ndarray(samples.astype(np.float32), format="fltp", layout="stereo")
+        samples = samples[:1] if layout == "mono" else samples
+        frame = av.AudioFrame.from_ndarray(samples.astype(np.float32), format="fltp", layout=layout)
         frame.sample_rate, frame.pts = rate, start
         out.mux(stream.encode(frame))  # the encoder converts format/size as it needs
     out.mux(stream.encode(None))
