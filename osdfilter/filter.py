@@ -62,6 +62,7 @@ class OSDFilter:
         # a stateless one fills each tile crop.
         self._temporal = TemporalPrefill() if is_temporal(mc.prefill) else None
         self._prefill = None if self._temporal else get_prefill(mc.prefill)
+        self._alpha = feather(self.mask, config.feather)  # the static mask's alpha, computed once
         self._frames: list[np.ndarray] = []
         self._masks: list[np.ndarray] = []
         self.state: Any = None
@@ -101,25 +102,28 @@ class OSDFilter:
         return [self._composite(f, r, m) for f, r, m in zip(frames, restored, masks)]
 
     def _run_tiles(self, frames: list[np.ndarray], masks: list[np.ndarray]) -> list[np.ndarray]:
-        """Model over all tiles of the chunk; returns full-size frames with tile cores pasted."""
+        """Model over all tiles of the chunk; returns per frame its tiles ``[N, 3, crop, crop]``."""
         y, self.state = self.runner.step(self.model_input(frames, masks), self.state)
-        return [self._paste(frame, y[:, t]) for t, frame in enumerate(frames)]
+        return [y[:, t] for t in range(len(frames))]
 
-    def _paste(self, frame: np.ndarray, tiles: np.ndarray) -> np.ndarray:
-        """Tile cores (``[N, 3, crop, crop]`` in [-1, 1]) pasted into a float copy of ``frame``."""
-        plan, c, s = self.plan, self.plan.context, self.plan.tile
-        canvas = frame.astype(np.float32)
-        for (y, x), tile in zip(plan.cores, tiles):
+    def _composite(self, frame: np.ndarray, tiles: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """Input outside the feathered mask, the tile cores (in [-1, 1]) inside it.
+
+        Only the tile cores are touched: they cover the mask and its feather band (alpha is 0
+        elsewhere, where the output is the input exactly). Later cores overwrite earlier ones
+        where they overlap, as a full-frame paste would; the result is bit-identical to
+        compositing a full-frame canvas, at a fraction of the per-frame cost (speed issue).
+        """
+        alpha = self._alpha if mask is self.mask else feather(mask, self.config.feather)
+        out = frame.copy()
+        c, s = self.plan.context, self.plan.tile
+        for (y, x), tile in zip(self.plan.cores, tiles):
             h, w = min(s, self.height - y), min(s, self.width - x)
-            core = tile[:, c : c + h, c : c + w].transpose(1, 2, 0)
-            canvas[y : y + h, x : x + w] = (core + 1.0) * 127.5
-        return canvas
-
-    def _composite(self, frame: np.ndarray, restored: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        """Input outside the feathered mask, restoration inside it."""
-        alpha = feather(mask, self.config.feather)[..., None]
-        out = frame.astype(np.float32) * (1.0 - alpha) + restored * alpha
-        return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+            core = (tile[:, c : c + h, c : c + w].transpose(1, 2, 0) + 1.0) * 127.5
+            a = alpha[y : y + h, x : x + w, None]
+            blend = frame[y : y + h, x : x + w].astype(np.float32) * (1.0 - a) + core * a
+            out[y : y + h, x : x + w] = np.clip(blend + 0.5, 0, 255).astype(np.uint8)
+        return out
 
     def model_input(self, frames: list[np.ndarray], masks: list[np.ndarray]) -> np.ndarray:
         """The model's input for a chunk: ``[N tiles, T, 4, crop, crop]``, prefilled RGB + mask."""

@@ -146,3 +146,33 @@ def test_model_error_propagates_and_leaves_no_thread(clip, checkpoint, tmp_path,
         run(clip, tmp_path / "out.mp4", runner, True, monkeypatch)
     assert not stage_threads()
     assert not (tmp_path / "out.mp4").exists()
+
+
+# --- the filter's tile-only composite ----------------------------------------------------
+
+
+def full_frame_composite(filt: Any, frame: np.ndarray, tiles: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The former composite: tile cores pasted into a full-frame float canvas, blended everywhere."""
+    from osdfilter.masks import feather
+
+    c, s = filt.plan.context, filt.plan.tile
+    canvas = frame.astype(np.float32)
+    for (y, x), tile in zip(filt.plan.cores, tiles):
+        h, w = min(s, filt.height - y), min(s, filt.width - x)
+        canvas[y : y + h, x : x + w] = (tile[:, c : c + h, c : c + w].transpose(1, 2, 0) + 1.0) * 127.5
+    alpha = feather(mask, filt.config.feather)[..., None]
+    return np.clip(frame.astype(np.float32) * (1.0 - alpha) + canvas * alpha + 0.5, 0, 255).astype(np.uint8)
+
+
+def test_tile_composite_is_bit_identical_to_full_frame():
+    from osdfilter.filter import OSDFilter
+    from osdfilter.masks import dilate
+    from osdfilter.runners import IdentityRunner
+
+    rng = np.random.default_rng(0)
+    mask = rng.random((90, 150)) > 0.995  # scattered specks: overlapping, border-clamped cores
+    filt = OSDFilter(IdentityRunner(), mask)
+    frame = rng.integers(0, 256, (90, 150, 3), dtype=np.uint8)
+    tiles = rng.uniform(-1, 1, (len(filt.plan), 3, filt.plan.crop, filt.plan.crop)).astype(np.float32)
+    for m in (filt.mask, dilate(mask, 1) & filt.mask):  # the static mask (cached alpha) and a per-frame one
+        assert np.array_equal(filt._composite(frame, tiles, m), full_frame_composite(filt, frame, tiles, m))

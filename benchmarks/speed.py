@@ -1,0 +1,249 @@
+"""Throughput of process_video against the I/O floor, per resolution and backend.
+
+For each size, one generated clip (panning texture, a Betaflight-like OSD layout covering a
+few percent of the frame, AAC stereo; see benchmarks/memory.py) and the same encoder
+settings (libx264, CRF 18, preset medium: process_video's defaults) for every row:
+
+  io-floor   plain PyAV decode -> encode (what any transcode costs)
+  telea      decode -> OpenCV Telea on every full frame -> encode
+  identity   process_video with the IdentityRunner (pipeline cost without a network)
+  torch      process_video, PyTorch backend
+  onnx       process_video, ONNX Runtime backend (CPU provider)
+  ffmpeg     removelogo/delogo: only when an ffmpeg binary is on PATH
+
+Every row runs in a fresh subprocess, which reports its own peak RSS (getrusage
+RUSAGE_SELF in the child: RUSAGE_CHILDREN in the parent would be the maximum over all
+children so far, not per row). ``x floor`` is the row's wall time over the floor's,
+measured in the same run: on a shared machine only these ratios are comparable.
+``model fps`` is runner.step alone on the clip's tile batch (chunks of 8).
+
+    python benchmarks/speed.py                             # 480p, 720p, 1080p, 5 s each
+    python benchmarks/speed.py --sizes 1280x720 --seconds 10
+    python benchmarks/speed.py --roi                       # + tile vs full-frame at 1080p, tile 64 vs 128
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import av
+import cv2
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
+
+from memory import osd_overlay, write_clip  # noqa: E402
+
+CRF, PRESET = 18, "medium"
+DEFAULT_WEIGHTS = ROOT / "osdfilter" / "weights" / "default.pt"
+CHUNK = 8
+
+
+# ---------------------------------------------------------------- inputs
+
+
+def clip_mask(width: int, height: int) -> np.ndarray:
+    """The OSD's glyphs with a 1 px outline margin: 3-4% of the frame, as users paint it."""
+    from osdfilter.masks import dilate
+
+    return dilate(osd_overlay(width, height)[0], 1)
+
+
+def prepare(workdir: Path, sizes: list[tuple[int, int]], seconds: int, preset: str) -> dict[str, Any]:
+    """Clips, mask PNGs, the checkpoint (default.pt, else an untrained ``preset``) and its ONNX."""
+    import torch
+
+    from osdfilter import ModelConfig, RecurrentUNet, save_checkpoint
+    from osdfilter.onnx import export_onnx
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    model_path = DEFAULT_WEIGHTS
+    if not model_path.exists():
+        torch.manual_seed(0)
+        model = RecurrentUNet(ModelConfig.preset(preset))
+        torch.nn.init.normal_(model.head.weight, std=0.05)  # nonzero head: the network does real work
+        model_path = workdir / f"untrained_{preset}.pt"
+        save_checkpoint(model_path, model)
+    onnx_path = workdir / (model_path.stem + ".onnx")
+    if not onnx_path.exists() or onnx_path.stat().st_mtime < model_path.stat().st_mtime:
+        export_onnx(model_path, onnx_path, chunk=CHUNK)
+    cases = {"model": str(model_path), "onnx": str(onnx_path), "clips": {}}
+    for w, h in sizes:
+        clip = workdir / f"clip_{w}x{h}_{seconds}s.mp4"
+        if not clip.exists():
+            print(f"generating {clip.name} ...", file=sys.stderr)
+            write_clip(clip, seconds, w, h, 30)
+        mask = workdir / f"mask_{w}x{h}.png"
+        cv2.imwrite(str(mask), clip_mask(w, h).astype(np.uint8) * 255)
+        cases["clips"][f"{w}x{h}"] = {"clip": str(clip), "mask": str(mask)}
+    return cases
+
+
+# ---------------------------------------------------------------- rows (in the child)
+
+
+def transcode(src: str, dst: str, per_frame: Callable[[np.ndarray], np.ndarray] | None) -> int:
+    """Plain PyAV decode -> (per_frame on RGB) -> encode with the same settings; audio copied."""
+    from osdfilter.stream import encoder_options
+
+    with av.open(src) as inp, av.open(dst, "w") as out:
+        vin, ain = inp.streams.video[0], inp.streams.audio[0]
+        vin.thread_type = "AUTO"
+        vout = out.add_stream("libx264", rate=vin.average_rate, options=encoder_options("libx264", CRF, PRESET))
+        vout.width, vout.height, vout.pix_fmt = vin.codec_context.width, vin.codec_context.height, "yuv420p"
+        aout = out.add_stream_from_template(ain)
+        n = 0
+        for packet in inp.demux(vin, ain):
+            if packet.stream is ain:
+                if packet.size:
+                    packet.stream = aout
+                    out.mux(packet)
+                continue
+            for frame in vin.decode(packet):
+                if per_frame is not None:
+                    frame = av.VideoFrame.from_ndarray(per_frame(frame.to_ndarray(format="rgb24")), format="rgb24")
+                frame.pts = None
+                out.mux(vout.encode(frame))
+                n += 1
+        out.mux(vout.encode(None))
+    return n
+
+
+def telea_fn(mask_png: str, width: int, height: int) -> Callable[[np.ndarray], np.ndarray]:
+    from osdfilter.masks import dilate, load_mask
+
+    m = dilate(load_mask(mask_png, height, width), 2).astype(np.uint8)
+    return lambda rgb: cv2.inpaint(rgb, m, 3, cv2.INPAINT_TELEA)
+
+
+def model_fps(runner: Any, clip: str, mask_png: str, config: Any) -> float:
+    """Frames/s of runner.step alone on this clip's tile batch (first frames, chunks of CHUNK)."""
+    from osdfilter.filter import OSDFilter
+    from osdfilter.masks import load_mask
+
+    with av.open(clip) as c:
+        frames = [f.to_ndarray(format="rgb24") for _, f in zip(range(CHUNK), c.decode(video=0))]
+    filt = OSDFilter(runner, load_mask(mask_png, *frames[0].shape[:2]), config)
+    x = filt.model_input(frames, [filt.mask] * len(frames))
+    state, n, t0 = None, 0, time.perf_counter()
+    _, state = runner.step(x, state)  # warm-up
+    t0 = time.perf_counter()
+    while n < 3 or time.perf_counter() - t0 < 2.0:
+        _, state = runner.step(x, state)
+        n += 1
+    return n * len(frames) / (time.perf_counter() - t0)
+
+
+def child(row: str, case: dict[str, Any], args: dict[str, Any]) -> dict[str, Any]:
+    """One row, in its own process: wall time, frames, model fps, peak RSS."""
+    import torch
+
+    from osdfilter import FilterConfig, process_video
+    from osdfilter.runners import IdentityRunner, make_runner
+
+    if args.get("torch_threads"):
+        torch.set_num_threads(int(args["torch_threads"]))
+    w, h = (int(v) for v in case["size"].split("x"))
+    dst = str(Path(case["clip"]).with_suffix(f".{row}.mp4"))
+    config = FilterConfig(chunk=CHUNK, tile=args.get("tile"), context=args.get("context"))
+    result: dict[str, Any] = {}
+    t0 = time.perf_counter()
+    if row == "io-floor":
+        frames = transcode(case["clip"], dst, None)
+    elif row == "telea":
+        frames = transcode(case["clip"], dst, telea_fn(case["mask"], w, h))
+    else:
+        runner = {"identity": lambda: IdentityRunner(), "torch": lambda: make_runner(case["model"], "torch", "cpu"),
+                  "onnx": lambda: make_runner(case["onnx"], "onnx", provider="cpu")}[row]()
+        import osdfilter.stream as stream
+
+        stream.PIPELINE_THREADS = not args.get("sequential")
+        t0 = time.perf_counter()
+        frames = process_video(case["clip"], dst, mask=case["mask"], model=runner, config=config, preset=PRESET, crf=CRF, quiet=True, overwrite=True).frames
+        wall = time.perf_counter() - t0
+        result["model_fps"] = model_fps(runner, case["clip"], case["mask"], config) if row != "identity" else None
+        result.update(frames=frames, wall_s=wall)
+    result.setdefault("frames", frames)
+    result.setdefault("wall_s", time.perf_counter() - t0)
+    result["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return result
+
+
+def run_row(row: str, case: dict[str, Any], args: dict[str, Any]) -> dict[str, Any]:
+    cmd = [sys.executable, __file__, "--child", row, json.dumps(case), json.dumps(args)]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode:
+        return {"error": proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else f"exit {proc.returncode}"}
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+# ---------------------------------------------------------------- the table
+
+
+def print_table(size: str, rows: dict[str, dict[str, Any]]) -> None:
+    floor = rows["io-floor"].get("wall_s")
+    print(f"\n{size}  ({rows['io-floor'].get('frames', '?')} frames, libx264 crf {CRF} {PRESET})")
+    print(f"{'row':<10} {'e2e fps':>8} {'x floor':>8} {'model fps':>10} {'peak RSS MiB':>13}")
+    for name, r in rows.items():
+        if "error" in r or "skipped" in r:
+            print(f"{name:<10} {r.get('error') or r.get('skipped')}")
+            continue
+        mf = f"{r['model_fps']:.1f}" if r.get("model_fps") else "-"
+        print(f"{name:<10} {r['frames'] / r['wall_s']:>8.1f} {r['wall_s'] / floor:>8.2f} {mf:>10} {r['peak_rss_mib']:>13.0f}")
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        print(json.dumps(child(sys.argv[2], json.loads(sys.argv[3]), json.loads(sys.argv[4]))))
+        return
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--sizes", nargs="+", default=["854x480", "1280x720", "1920x1080"])
+    p.add_argument("--seconds", type=int, default=5)
+    p.add_argument("--rows", nargs="+", default=["io-floor", "telea", "identity", "torch", "onnx", "ffmpeg"])
+    p.add_argument("--preset", default="tiny", help="untrained model preset when default.pt is absent")
+    p.add_argument("--torch-threads", type=int, default=0, help="torch.set_num_threads in the child (0 = torch's default)")
+    p.add_argument("--tile", type=int, default=None)
+    p.add_argument("--context", type=int, default=None)
+    p.add_argument("--sequential", action="store_true", help="process_video without the concurrent stages")
+    p.add_argument("--roi", action="store_true", help="also: tile vs full-frame model at 1080p; tile 64 vs 128")
+    p.add_argument("--workdir", type=Path, default=ROOT / "benchmarks" / "_work")
+    a = p.parse_args()
+    sizes = [tuple(int(v) for v in s.split("x")) for s in a.sizes]
+    prep = prepare(a.workdir, sizes, a.seconds, a.preset)  # type: ignore[arg-type]
+    print(f"machine: {os.cpu_count()} CPUs ({cpu_name()}), load avg {os.getloadavg()[0]:.1f}; model {Path(prep['model']).name}")
+    opts = {"torch_threads": a.torch_threads, "tile": a.tile, "context": a.context, "sequential": a.sequential}
+    for size in a.sizes:
+        case = {**prep["clips"][size], "size": size, "model": prep["model"], "onnx": prep["onnx"]}
+        rows = {}
+        for row in a.rows:
+            rows[row] = {"skipped": "no ffmpeg binary on PATH: skipped"} if row == "ffmpeg" and not shutil.which("ffmpeg") else run_row(row, case, opts)
+        print_table(size, rows)
+        sys.stdout.flush()
+    if a.roi:
+        from roi import roi_report
+
+        roi_report(prep, a.workdir)
+
+
+def cpu_name() -> str:
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "?"
+
+
+if __name__ == "__main__":
+    main()
