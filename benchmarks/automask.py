@@ -1,13 +1,16 @@
 """Benchmark automatic OSD mask detection (issue 6).
 
-Overlays a synthetic OSD (osdfilter.osd.OSDSynth, fixed seeds, fonts from
-../shared/data/fonts when present) on the clean evaluation clips, runs the detector
-(first pass over the window, then a per-frame mask for every frame) and prints per-clip
-overlay-pixel recall / precision at 2 px tolerance against the synth's glyph masks.
-With --real, also runs on ../shared/data/real_overlays and writes the union masks to
-docs/automask_<name>.png for a visual check.
+Builds the quality benchmark's cases (``quality.make_case``: held-out walksnail font, a
+per-clip seed and style, CRF 14 round trip) and, per clip, a second "noisy" look
+(semi-transparent OSD, sensor noise, another seed); runs the detector (first pass over
+the window, then a per-frame mask for every frame) and prints per-clip overlay-pixel
+recall / precision at 2 px tolerance against the synth's glyph masks. ``--psnr`` adds
+the end-to-end check: masked PSNR of osdfilter with the automatic masks vs the same run
+with the ground-truth box masks (packaged default model, else an untrained tiny model
+= prefill only). With --real, also runs on ../shared/data/real_overlays and writes the
+union masks to docs/automask_<name>.png for a visual check.
 
-    python benchmarks/automask.py [--frames 60] [--real] [--seeds 0 1]
+    python benchmarks/automask.py [--frames 40] [--looks quality noisy] [--psnr] [--real]
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import argparse
 import glob
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -26,6 +30,7 @@ from osdfilter.automask import AutoMaskConfig, MaskDetector, mask_recall_precisi
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 
 def read_clip(path: Path, max_frames: int) -> np.ndarray:
@@ -47,12 +52,25 @@ def eval_clips() -> list[Path]:
     return sorted(p for p in ev.iterdir() if p.is_dir() or p.suffix == ".mp4")
 
 
-def make_synth(h: int, w: int, seed: int):
-    from osdfilter.osd import OSDSynth, load_font_dir
+def make_bench_case(path: Path, frames: int, max_side: int, fonts, look: str):
+    """The quality benchmark's case (held-out walksnail font, per-clip seed, CRF 14).
 
-    fonts_dir = DATA / "fonts"
-    fonts = load_font_dir(fonts_dir) if fonts_dir.is_dir() else None
-    return OSDSynth(h, w, rng=np.random.default_rng(seed), fonts=fonts or None)
+    ``look``: ``"quality"`` = exactly ``quality.make_case`` (its own random style per clip:
+    transparent, blurred, coloured icons ...); ``"noisy"`` = the same clip with another seed
+    and a forced semi-transparent OSD plus sensor noise over the whole frame (DVR look).
+    """
+    import quality as Q
+
+    if look == "quality":
+        return Q.make_case(path, frames, max_side, fonts)
+    from osdfilter.osd import OSDStyle, OSDSynth
+
+    clean = Q.read_clip(path, frames, max_side)
+    t, h, w = clean.shape[:3]
+    style = OSDStyle(p_transparent=1.0, p_noise=1.0, p_chroma_bleed=0.0, p_jpeg=0.0)
+    rng = np.random.default_rng(Q.EVAL_SEED + 7 + 31 * sum(map(ord, path.name)))
+    overlaid, glyph, box = OSDSynth(h, w, rng=rng, fonts=fonts, style=style).render_clip(clean)
+    return Q.Case(path.stem, clean, Q.encode_decode(overlaid), glyph, box)
 
 
 def run_detector(frames: np.ndarray, config: AutoMaskConfig):
@@ -69,26 +87,51 @@ def run_detector(frames: np.ndarray, config: AutoMaskConfig):
     return layout, masks, (t1 - t0) / t * 1e3, (t2 - t1) / t * 1e3
 
 
-def bench_synthetic(n_frames: int, seeds: list[int], config: AutoMaskConfig) -> None:
-    print(f"{'clip':28s} {'seed':>4s} {'size':>9s} {'T':>3s} {'recall':>7s} {'prec':>6s} "
-          f"{'gt%':>5s} {'pred%':>6s} {'union%':>6s} {'pass1':>6s} {'frame':>6s}")
-    rows = []
-    for clip in eval_clips():
-        frames = read_clip(clip, n_frames)
-        t, h, w = frames.shape[:3]
-        # The 1920x1080 clip is halved to keep the benchmark short on 2 CPU cores.
-        for seed in seeds:
-            synth = make_synth(h, w, seed)
-            over, gt, _ = synth.render_clip(frames)
-            layout, pred, ms1, ms2 = run_detector(over, config)
-            rp = np.array([mask_recall_precision(p, g) for p, g in zip(pred, gt)])
+def bench_synthetic(n_frames: int, looks: list[str], config: AutoMaskConfig, max_side: int,
+                    psnr: bool, clips: list[str] | None = None) -> None:
+    import quality as Q
+    from osdfilter.osd import load_font_dir
+
+    fonts = load_font_dir(Q.DEFAULT_FONTS) if Q.DEFAULT_FONTS.exists() else None
+    method = _osdfilter_method() if psnr else None
+    print(f"{'clip':26s} {'look':8s} {'size':>9s} {'T':>3s} {'recall':>7s} {'prec':>6s} "
+          f"{'gt%':>5s} {'pred%':>6s} {'pass1':>6s} {'frame':>6s}"
+          + ("  mPSNR auto   box  diff" if psnr else ""))
+    rows, diffs = [], []
+    for clip in Q.iter_clips(Q.DEFAULT_DATA, clips):
+        for look in looks:
+            case = make_bench_case(clip, n_frames, max_side, fonts, look)
+            t, h, w = case.inp.shape[:3]
+            layout, pred, ms1, ms2 = run_detector(case.inp, config)
+            rp = np.array([mask_recall_precision(p, g) for p, g in zip(pred, case.glyph)])
             r, p = rp.mean(axis=0)
             rows.append((r, p))
-            print(f"{clip.stem[:28]:28s} {seed:4d} {w:4d}x{h:<4d} {t:3d} {r:7.3f} {p:6.3f} "
-                  f"{gt.mean() * 100:5.2f} {np.mean(pred) * 100:6.2f} "
-                  f"{layout.union.mean() * 100:6.2f} {ms1:6.1f} {ms2:6.2f}", flush=True)
+            line = (f"{case.name[:26]:26s} {look:8s} {w:4d}x{h:<4d} {t:3d} {r:7.3f} {p:6.3f} "
+                    f"{case.glyph.mean() * 100:5.2f} {np.mean(pred) * 100:6.2f} {ms1:6.1f} {ms2:6.2f}")
+            if method is not None:
+                auto = Q.metrics(case, method(case.inp, np.stack(pred)), np.stack(pred))["mPSNR"]
+                box = Q.metrics(case, method(case.inp, case.box), case.box)["mPSNR"]
+                diffs.append(auto - box)
+                line += f"  {auto:10.2f} {box:5.2f} {auto - box:+5.2f}"
+            print(line, flush=True)
     r, p = np.mean(rows, axis=0)
-    print(f"{'MEAN':28s} {'':4s} {'':9s} {'':3s} {r:7.3f} {p:6.3f}   (targets: recall >= 0.97, precision >= 0.7)")
+    print(f"{'MEAN':26s} {'':8s} {'':9s} {'':3s} {r:7.3f} {p:6.3f}   (targets: recall >= 0.97, precision >= 0.7)")
+    if diffs:
+        print(f"auto - box mPSNR: mean {np.mean(diffs):+.2f} dB, worst {np.min(diffs):+.2f} dB (target: >= -1 dB)")
+
+
+def _osdfilter_method():
+    """quality.method_osdfilter with the packaged default model, or (none trained yet)
+    an untrained tiny model, whose zero-initialised residual head = the prefill alone."""
+    import quality as Q
+    from osdfilter.checkpoint import load_model
+    from osdfilter.model import ModelConfig, RecurrentUNet
+    from osdfilter.runners import TorchRunner
+
+    path = ROOT / "osdfilter" / "weights" / "default.pt"
+    model = load_model(path) if path.exists() else RecurrentUNet(ModelConfig.preset("tiny")).eval()
+    print(f"(end-to-end model: {path.name if path.exists() else 'untrained tiny = prefill only'})")
+    return Q.method_osdfilter(lambda: TorchRunner(model))
 
 
 def bench_real(n_frames: int, config: AutoMaskConfig, out_dir: Path) -> None:
@@ -122,14 +165,18 @@ def _overlay_visual(frame: np.ndarray, mask: np.ndarray) -> np.ndarray:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--frames", type=int, default=60, help="frames per clip (the window)")
-    ap.add_argument("--seeds", type=int, nargs="+", default=[0], help="OSD synth seeds")
+    ap.add_argument("--looks", nargs="+", default=["quality", "noisy"], choices=["quality", "noisy"],
+                    help="OSD looks per clip (quality = quality.make_case's per-clip style)")
+    ap.add_argument("--max-side", type=int, default=960, help="downscale longer clips to this")
+    ap.add_argument("--clips", nargs="*", help="clip names (default: all eval clips)")
+    ap.add_argument("--psnr", action="store_true", help="end-to-end masked PSNR, auto vs GT box mask")
     ap.add_argument("--real", action="store_true", help="also run on real_overlays, save PNGs")
     ap.add_argument("--no-synthetic", action="store_true", help="skip the synthetic table")
     args = ap.parse_args()
     cv2.setNumThreads(1)
     config = AutoMaskConfig()
     if not args.no_synthetic:
-        bench_synthetic(args.frames, args.seeds, config)
+        bench_synthetic(args.frames, args.looks, config, args.max_side, args.psnr, args.clips)
     if args.real:
         bench_real(args.frames, config, ROOT / "docs")
 
