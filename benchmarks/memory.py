@@ -35,7 +35,7 @@ OSD = [  # (text, x, y as fractions of the frame): a typical Betaflight layout
 def osd_overlay(width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
     """(mask bool [H, W] incl. outline, white outlined text RGB) of the OSD."""
     canvas = np.zeros((height, width, 3), np.uint8)
-    scale, thick = height / 480, max(1, round(height / 360))
+    scale, thick = height / 400, max(1, round(height / 360))
     for text, fx, fy in OSD:
         org = (int(fx * width), int(fy * height))
         cv2.putText(canvas, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, (1, 1, 1), thick + 4, cv2.LINE_AA)
@@ -91,10 +91,32 @@ def prepare(workdir: Path, args: argparse.Namespace) -> tuple[Path, Path, dict[i
     return mask_path, model_path, clips
 
 
+def memory_mib() -> tuple[float, float]:
+    """(current RSS, peak RSS) of this process in MiB, from /proc (Linux)."""
+    fields = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines() if ":" in line)
+    return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
+
+
+def log_memory(every_s: float = 10.0) -> None:
+    """Print (seconds, RSS, peak RSS) to stderr every ``every_s`` s: memory over time."""
+    import threading
+
+    start = time.perf_counter()
+
+    def loop() -> None:
+        while True:
+            time.sleep(every_s)
+            rss, peak = memory_mib()
+            print(f"  t={time.perf_counter() - start:6.0f}s rss={rss:7.1f} MiB peak={peak:7.1f} MiB", file=sys.stderr, flush=True)
+
+    threading.Thread(target=loop, daemon=True).start()
+
+
 def child(src: str, dst: str, mask: str, model: str, chunk: int, device: str) -> None:
     """Runs in the measured subprocess: process one clip, print JSON with peak RSS."""
     from osdfilter import FilterConfig, process_video
 
+    log_memory()
     report = process_video(src, dst, mask=mask, model=model, config=FilterConfig(chunk=chunk), device=device, quiet=True, overwrite=True)
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
     print(json.dumps({"frames": report.frames, "seconds": report.seconds, "fps": report.fps, "peak_rss_mib": peak_kib / 1024}))
@@ -103,7 +125,9 @@ def child(src: str, dst: str, mask: str, model: str, chunk: int, device: str) ->
 def measure(clip: Path, mask: Path, model: Path, args: argparse.Namespace) -> dict:
     cmd = [sys.executable, __file__, "--child", os.fspath(clip), os.fspath(clip.with_suffix(".out.mp4")), os.fspath(mask), os.fspath(model), str(args.chunk), args.device]
     t0 = time.perf_counter()
-    result = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1])
+    print(f"processing {clip.name} ...", file=sys.stderr, flush=True)
+    proc = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True)  # stderr: memory log
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
     result["wall_s"] = time.perf_counter() - t0
     return result
 

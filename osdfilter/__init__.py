@@ -5,11 +5,13 @@ Public API::
     from osdfilter import process_video, FilterConfig
     report = process_video("in.mp4", "out.mp4", mask="mask.png", model="model.pt")
 
-``process_video`` streams a whole file (audio copied as is); :class:`OSDFilter` is the
-frame-level filter it is built on (push RGB frames, receive restored frames, flush);
+``process_video`` streams a whole file (every stream kept, audio copied as is),
+``process_batch`` many files into a folder; :class:`OSDFilter` is the frame-level filter
+they are built on (push RGB frames, receive restored frames, flush);
 :func:`load_model` rebuilds a :class:`RecurrentUNet` from a self-describing checkpoint.
 """
 
+from .batch import BatchReport, process_batch
 from .checkpoint import load_model, save_checkpoint
 from .errors import CheckpointError, MaskError, MediaError, OSDFilterError
 from .filter import FilterConfig, OSDFilter
@@ -19,6 +21,7 @@ from .stream import Report, process_video
 __version__ = "0.1.0"
 
 __all__ = [
+    "BatchReport",
     "CheckpointError",
     "FilterConfig",
     "MaskError",
@@ -29,6 +32,7 @@ __all__ = [
     "RecurrentUNet",
     "Report",
     "load_model",
+    "process_batch",
     "process_video",
     "save_checkpoint",
     "__version__",
