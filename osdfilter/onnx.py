@@ -158,10 +158,33 @@ def _example_inputs(config: ModelConfig, chunk: int, size: int = 96, n: int = 2,
 
 
 def _trace(model: Any, out_path: Path, cfg: ExportConfig) -> None:
+    """Write the graph for ``cfg.chunk``: the one-frame step, or for T=K > 1 both graphs.
+
+    A T=K file holds the unrolled K-frame graph and the one-frame step behind an ``If`` on
+    the input's T, so a chunk of any length runs as K-frame calls plus one-frame calls for
+    the rest: the output never depends on how frames were chunked.
+    """
+    import onnx
+
+    if cfg.chunk == 1:
+        _trace_fixed_t(model, out_path, cfg, 1)
+        return
+    parts = [out_path.with_name(f"{out_path.name}.T{t}") for t in (1, cfg.chunk)]
+    try:
+        for part, t in zip(parts, (1, cfg.chunk)):
+            _trace_fixed_t(model, part, cfg, t)
+        merged = _select_by_length(onnx.load(str(parts[0])), onnx.load(str(parts[1])))
+        onnx.save(merged, str(out_path))
+    finally:
+        for part in parts:
+            part.unlink(missing_ok=True)
+
+
+def _trace_fixed_t(model: Any, out_path: Path, cfg: ExportConfig, chunk: int) -> None:
     import torch
 
     step = _step_module(model, cfg.fp16)
-    args = tuple(torch.from_numpy(a) for a in _example_inputs(model.config, cfg.chunk))
+    args = tuple(torch.from_numpy(a) for a in _example_inputs(model.config, chunk))
     with warnings.catch_warnings():
         # TracerWarnings about the model's pad branch are expected: _step_module pads first.
         warnings.simplefilter("ignore")
@@ -169,6 +192,53 @@ def _trace(model: Any, out_path: Path, cfg: ExportConfig) -> None:
             _export_dynamo(step, args, out_path, cfg.opset)
         else:
             _export_torchscript(step, args, out_path, cfg.opset)
+
+
+def _select_by_length(step: Any, unrolled: Any) -> Any:
+    """One model: ``If(T == 1)`` runs the one-frame ``step`` graph, else the ``unrolled`` one."""
+    import onnx
+    from onnx import helper
+
+    g = unrolled.graph
+    nodes = [
+        helper.make_node("Shape", ["frames"], ["osd/shape"]),
+        helper.make_node("Gather", ["osd/shape", "osd/t_axis"], ["osd/t"], axis=0),
+        helper.make_node("Equal", ["osd/t", "osd/one"], ["osd/is_step"]),
+        helper.make_node("If", ["osd/is_step"], list(OUTPUTS), then_branch=_as_branch(step.graph, "step/"),
+                         else_branch=_as_branch(g, "unrolled/")),
+    ]
+    consts = [helper.make_tensor("osd/t_axis", onnx.TensorProto.INT64, [], [1]),
+              helper.make_tensor("osd/one", onnx.TensorProto.INT64, [], [1])]
+    inputs, outputs = [copy.deepcopy(v) for v in g.input], [copy.deepcopy(v) for v in g.output]
+    for v in (inputs[0], outputs[0]):  # frames / restored: T is 1 or K now
+        v.type.tensor_type.shape.dim[1].dim_param = "T"
+    graph = helper.make_graph(nodes, "osdfilter", inputs, outputs, initializer=consts)
+    merged = helper.make_model(graph, opset_imports=list(unrolled.opset_import), ir_version=unrolled.ir_version)
+    merged.functions.extend(unrolled.functions)
+    merged.functions.extend(f for f in step.functions if (f.domain, f.name) not in {(u.domain, u.name) for u in unrolled.functions})
+    return merged
+
+
+def _as_branch(graph: Any, prefix: str) -> Any:
+    """``graph`` as an If branch: no inputs (it reads frames/h0/c0 from the outer scope),
+    every other name prefixed so the two branches cannot collide."""
+    from onnx import helper
+
+    def rename(name: str) -> str:
+        return name if name in INPUTS or not name else prefix + name
+
+    nodes = []
+    for node in graph.node:
+        node = copy.deepcopy(node)
+        node.input[:] = [rename(n) for n in node.input]
+        node.output[:] = [rename(n) for n in node.output]
+        node.name = prefix + node.name
+        nodes.append(node)
+    inits = [copy.deepcopy(t) for t in graph.initializer]
+    for t in inits:
+        t.name = rename(t.name)
+    outputs = [helper.make_tensor_value_info(rename(o.name), o.type.tensor_type.elem_type, None) for o in graph.output]
+    return helper.make_graph(nodes, prefix.strip("/"), [], outputs, initializer=inits)
 
 
 def _export_torchscript(step: Any, args: tuple, out_path: Path, opset: int) -> None:
@@ -238,14 +308,15 @@ def parity_max_abs_diff(model: Any, onnx_path: PathLike, size: int = 96, calls: 
 
     runner = OnnxRunner(onnx_path, provider="cpu")
     T = runner.chunk
-    frames = _example_inputs(model.config, calls * T, size=size, seed=1)[0]
+    # calls of T frames, and with T > 1 a short last call too, to run the one-frame branch.
+    frames = _example_inputs(model.config, calls * T + (T > 1), size=size, seed=1)[0]
     with torch.inference_mode():
         ref, (h, c) = model(torch.from_numpy(frames))
     state = None
     diff = 0.0
-    for i in range(calls):
-        y, state = runner.step(frames[:, i * T:(i + 1) * T], state)
-        diff = max(diff, float(np.abs(y - ref[:, i * T:(i + 1) * T].numpy()).max()))
+    for t0 in range(0, frames.shape[1], T):
+        y, state = runner.step(frames[:, t0:t0 + T], state)
+        diff = max(diff, float(np.abs(y - ref[:, t0:t0 + T].numpy()).max()))
     return max(diff, float(np.abs(state[0] - h.numpy()).max()), float(np.abs(state[1] - c.numpy()).max()))
 
 
@@ -339,36 +410,22 @@ class OnnxRunner:
         return h, h.copy()
 
     def step(self, frames: np.ndarray, state: Any) -> tuple[np.ndarray, Any]:
-        """``frames [N, T, 4, H, W]`` -> ``(restored [N, T, 3, H, W], (h, c))``, any T."""
+        """``frames [N, T, 4, H, W]`` -> ``(restored [N, T, 3, H, W], (h, c))``, any T.
+
+        Whole slices of the graph's T go through the unrolled graph, the rest frame by
+        frame through the one-frame step: same result as any other split.
+        """
         N, T, C, H, W = frames.shape
         frames = np.ascontiguousarray(frames, dtype=np.float32)
-        if isinstance(state, _StaleState):
-            raise OSDFilterError(f"{self.path.name}: cannot continue after a chunk shorter than the graph's "
-                                 f"T={self.chunk}; reset the state, or export with --chunk 1")
         h, c = self.zero_state(N, H, W) if state is None else state
         outs = []
-        for t0 in range(0, T, self.chunk):
-            piece = frames[:, t0:t0 + self.chunk]
-            valid = piece.shape[1]
-            piece = _pad_time(piece, self.chunk)
-            y, h, c = self.session.run(list(OUTPUTS), {"frames": piece, "h0": h, "c0": c})
-            outs.append(y[:, :valid])
-            if valid < self.chunk:
-                # The state ran past the real frames: usable for nothing but a reset.
-                return np.concatenate(outs, axis=1), _StaleState((h, c))
+        t0 = 0
+        while t0 < T:
+            t1 = t0 + self.chunk if T - t0 >= self.chunk else t0 + 1
+            y, h, c = self.session.run(list(OUTPUTS), {"frames": frames[:, t0:t1], "h0": h, "c0": c})
+            outs.append(y)
+            t0 = t1
         return np.concatenate(outs, axis=1), (h, c)
-
-
-class _StaleState(tuple):
-    """State after a padded partial chunk (only for graphs exported with T > 1)."""
-
-
-def _pad_time(piece: np.ndarray, chunk: int) -> np.ndarray:
-    """Pad a short last piece to the graph's T by repeating its last frame (outputs are causal)."""
-    short = chunk - piece.shape[1]
-    if short <= 0:
-        return piece
-    return np.concatenate([piece, np.repeat(piece[:, -1:], short, axis=1)], axis=1)
 
 
 def _open_session(path: Path, options: OnnxOptions) -> Any:
