@@ -230,9 +230,79 @@ def main() -> None:
         print_table(size, rows)
         sys.stdout.flush()
     if a.roi:
-        from roi import roi_report
+        roi_report(prep["model"])
 
-        roi_report(prep, a.workdir)
+
+# ---------------------------------------------------------------- region of interest
+
+
+def synthetic_frames(width: int, height: int, n: int) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray]:
+    """(clean frames, frames with the OSD burned in, glyph mask), as benchmarks/memory.py pans them."""
+    rng = np.random.default_rng(0)
+    texture = cv2.resize(rng.integers(0, 256, (height // 4, width // 2, 3), dtype=np.uint8), (2 * width, height + 64), interpolation=cv2.INTER_CUBIC)
+    glyphs, text = osd_overlay(width, height)
+    clean = [texture[int(32 + 30 * np.sin(t / 20)) :][:height, (7 * t) % width :][:, :width].copy() for t in range(n)]
+    burned = [c.copy() for c in clean]
+    for b in burned:
+        b[glyphs] = text[glyphs]
+    return clean, burned, glyphs
+
+
+def full_frame(runner: Any, filt: Any, frames: list[np.ndarray]) -> tuple[list[np.ndarray], float]:
+    """The model on whole frames (Telea prefill, reflect-padded to 8), composited like the filter;
+    and the model's frames/s. One frame per step: a 1080p chunk of 8 would need gigabytes."""
+    from osdfilter.prefill import telea
+
+    h, w = frames[0].shape[:2]
+    ph, pw = -h % 8, -w % 8
+    state, out, spent = None, [], 0.0
+    for f in frames:
+        x = cv2.copyMakeBorder(telea(f, filt.mask), 0, ph, 0, pw, cv2.BORDER_REFLECT_101).astype(np.float32) / 127.5 - 1.0
+        m = cv2.copyMakeBorder(filt.mask.astype(np.uint8), 0, ph, 0, pw, cv2.BORDER_REFLECT_101).astype(np.float32)
+        inp = np.concatenate([x.transpose(2, 0, 1), m[None]])[None, None]
+        t0 = time.perf_counter()
+        y, state = runner.step(inp, state)
+        spent += time.perf_counter() - t0
+        restored = (y[0, 0, :, :h, :w].transpose(1, 2, 0) + 1.0) * 127.5
+        alpha = filt._alpha[..., None]
+        out.append(np.clip(f.astype(np.float32) * (1 - alpha) + restored * alpha + 0.5, 0, 255).astype(np.uint8))
+    return out, len(frames) / spent
+
+
+def masked_psnr(outs: list[np.ndarray], clean: list[np.ndarray], region: np.ndarray) -> float:
+    err = np.mean([np.mean((o[region].astype(np.float64) - c[region]) ** 2) for o, c in zip(outs, clean)])
+    return float(10 * np.log10(255.0**2 / max(err, 1e-12)))
+
+
+def roi_report(model_path: str, width: int = 1920, height: int = 1080, n: int = 8) -> None:
+    """Tiles vs full frame at 1080p (model fps, masked PSNR vs the clean frames); tile 64 vs 128."""
+    from osdfilter import FilterConfig, OSDFilter
+    from osdfilter.masks import dilate
+    from osdfilter.runners import make_runner
+
+    runner = make_runner(model_path, "torch", "cpu")
+    if Path(model_path).name.startswith("untrained"):  # random head = noise; zero = the model returns its prefill
+        runner.model.head.weight.data.zero_()
+        runner.model.head.bias.data.zero_()
+    clean, burned, glyphs = synthetic_frames(width, height, n)
+    region = dilate(glyphs, 2)  # FINDINGS: pixels within 2 px of the overlay
+    print(f"\nROI at {width}x{height}, mask {clip_mask(width, height).mean():.1%} of the frame, {n} frames, model {Path(model_path).name}")
+    print(f"{'variant':<22} {'tiles':>5} {'model fps':>10} {'x full':>7} {'masked PSNR dB':>15}")
+    filt = OSDFilter(runner, clip_mask(width, height), FilterConfig(chunk=CHUNK))
+    ff_out, ff_fps = full_frame(runner, filt, burned)
+    rows = [("full frame", "-", ff_fps, masked_psnr(ff_out, clean, region))]
+    for tile in (64, 96, 128):
+        f = OSDFilter(runner, clip_mask(width, height), FilterConfig(chunk=CHUNK, tile=tile, context=16))
+        t0 = time.perf_counter()
+        x = f.model_input(burned, [f.mask] * n)
+        prep_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        runner.step(x, None)
+        fps = n / (time.perf_counter() - t0)
+        out = [o for b in burned for o in f.push(b)] + f.flush()
+        rows.append((f"tiles {tile}+2x16 (prep {n / prep_s:.0f} fps)", str(len(f.plan)), fps, masked_psnr(out, clean, region)))
+    for name, tiles, fps, psnr in rows:
+        print(f"{name:<22} {tiles:>5} {fps:>10.2f} {fps / ff_fps:>7.1f} {psnr:>15.2f}")
 
 
 def cpu_name() -> str:
