@@ -99,16 +99,15 @@ class TemporalPrefill:
 
     def __init__(self, config: TemporalConfig = TemporalConfig()) -> None:
         self.config = config
-        self.state: Optional[TemporalState] = None
-        self._dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
+        self.reset()
 
     def reset(self) -> None:
         """Forget the background memory (scene cut, seek, new file): the next frame is Telea."""
-        self.state = None
+        self.state: Optional[TemporalState] = None
 
     def __call__(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """Fill ``mask`` (bool [H, W]) in ``image`` (uint8 [H, W, 3]); returns uint8 [H, W, 3]."""
-        out, self.state = temporal_step(image, mask, self.state, self.config, self._dis)
+        out, self.state = temporal_step(image, mask, self.state, self.config)
         return out
 
 
@@ -123,7 +122,6 @@ def temporal_step(
     mask: np.ndarray,
     state: Optional[TemporalState],
     cfg: TemporalConfig = TemporalConfig(),
-    dis: Optional[cv2.DISOpticalFlow] = None,
 ) -> tuple[np.ndarray, TemporalState]:
     """One frame of the temporal prefill: ``(filled uint8 [H, W, 3], new state)``.
 
@@ -139,7 +137,9 @@ def temporal_step(
     fresh = state is None or state.memory.shape != image.shape
     flow = None
     if not fresh and boxes:
-        dis = dis or cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
+        # A fresh DIS each frame (0.2 ms): a reused one carries buffers from earlier calls
+        # into its result (measured), which would tie the flow to the call history.
+        dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
         # Backward flow: for each pixel now, where it was in the previous (filled) frame.
         flow = dis.calc(_small_luma(image, small_mask, cfg.flow_scale), state.gray, None) / cfg.flow_scale
     for box in boxes:

@@ -1,0 +1,119 @@
+"""Prefills: the temporal fill recovers background the camera showed earlier, stays causal
+and chunk-independent, resets, and degrades to Telea when nothing was ever seen."""
+
+from __future__ import annotations
+
+import functools
+
+import cv2
+import numpy as np
+import pytest
+
+from osdfilter.filter import FilterConfig, OSDFilter
+from osdfilter.model import ModelConfig, RecurrentUNet
+from osdfilter.prefill import TemporalPrefill, get_prefill, is_temporal, prefill_sequence, telea
+from osdfilter.runners import TorchRunner
+
+H, W, T = 96, 160, 12
+
+
+@functools.lru_cache(maxsize=None)
+def panned_clip(step_x: int = 3, step_y: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(overlaid [T, H, W, 3], clean [T, H, W, 3], mask [H, W]): a textured image panned by
+    ``(step_x, step_y)`` px per frame under a static white outlined text (plus a box)."""
+    rng = np.random.default_rng(0)
+    noise = rng.integers(0, 256, (H + T * step_y + 8, W + T * step_x + 8, 3), dtype=np.uint8)
+    bg = np.clip(cv2.GaussianBlur(noise, (0, 0), 2.5).astype(np.float32) * 2.5 - 190.0, 0, 255).astype(np.uint8)
+    clean = np.stack([bg[t * step_y : t * step_y + H, t * step_x : t * step_x + W] for t in range(T)])
+    text = np.zeros((H, W, 3), np.uint8)
+    cv2.putText(text, "12.6V 42", (8, 40), cv2.FONT_HERSHEY_SIMPLEX, 0.9, (1, 1, 1), 5, cv2.LINE_AA)  # outline
+    cv2.putText(text, "12.6V 42", (8, 40), cv2.FONT_HERSHEY_SIMPLEX, 0.9, (255, 255, 255), 2, cv2.LINE_AA)
+    cv2.rectangle(text, (100, 62), (140, 80), (255, 255, 255), -1)
+    mask = cv2.dilate((text.max(2) > 0).astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    overlaid = clean.copy()
+    overlaid[:, mask] = text[mask]
+    return overlaid, clean, mask
+
+
+def masked_psnr(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> float:
+    mse = float(np.mean((a[mask].astype(np.float64) - b[mask]) ** 2))
+    return 99.0 if mse < 1e-10 else 10 * np.log10(255.0**2 / mse)
+
+
+def test_stateless_prefills_keep_working():
+    overlaid, _, mask = panned_clip()
+    assert np.array_equal(get_prefill("telea")(overlaid[0], mask), telea(overlaid[0], mask))
+    first = overlaid[0]
+    assert get_prefill("none")(first, mask) is first
+    assert is_temporal("temporal") and not is_temporal("telea")
+    with pytest.raises(ValueError, match="TemporalPrefill"):
+        get_prefill("temporal")  # a per-crop call would silently lose the state
+    with pytest.raises(ValueError, match="unknown prefill"):
+        get_prefill("nope")
+
+
+def test_temporal_recovers_background_hidden_under_the_osd():
+    """Measured here: temporal 30.9 dB vs Telea 23.7 dB inside the mask on frames 4.. (the
+    box needs a few frames of motion before its inside has been seen)."""
+    overlaid, clean, mask = panned_clip()
+    out = prefill_sequence(overlaid, [mask] * T)
+    later = slice(4, T)
+    ours = masked_psnr(out[later], clean[later], np.broadcast_to(mask, out[later].shape[:3]))
+    base = np.stack([telea(f, mask) for f in overlaid[later]])
+    theirs = masked_psnr(base, clean[later], np.broadcast_to(mask, base.shape[:3]))
+    assert ours > theirs + 5.0, (ours, theirs)
+    # Outside the mask the fill never touches a pixel.
+    assert np.array_equal(out[:, ~mask], overlaid[:, ~mask])
+    # The first frame has no history: plain Telea.
+    assert np.array_equal(out[0], telea(overlaid[0], mask))
+
+
+def test_reset_forgets_the_memory():
+    overlaid, _, mask = panned_clip()
+    fill = TemporalPrefill()
+    for f in overlaid[:6]:
+        fill(f, mask)
+    fill.reset()
+    assert fill.state is None
+    assert np.array_equal(fill(overlaid[6], mask), telea(overlaid[6], mask))
+    # ... and then runs exactly as a fresh fill started at that frame.
+    fresh = prefill_sequence(overlaid[6:], [mask] * (T - 6))
+    assert np.array_equal(fill(overlaid[7], mask), fresh[1])
+
+
+def test_deterministic():
+    overlaid, _, mask = panned_clip()
+    assert np.array_equal(prefill_sequence(overlaid, [mask] * T), prefill_sequence(overlaid, [mask] * T))
+
+
+def test_static_camera_falls_back_to_telea():
+    """Nothing under a static OSD was ever visible: the fill is Telea's, not a frozen copy."""
+    overlaid, clean, mask = panned_clip(0, 0)
+    out = prefill_sequence(overlaid, [mask] * T)
+    base = np.stack([telea(f, mask) for f in overlaid])
+    full = np.broadcast_to(mask, out.shape[:3])
+    assert masked_psnr(out, base, full) > 40.0
+
+
+def test_filter_output_does_not_depend_on_chunk_size():
+    """The filter calls the temporal prefill frame by frame in order, whatever the chunk."""
+    overlaid, _, mask = panned_clip()
+    model = RecurrentUNet(ModelConfig.preset("tiny", prefill="temporal", tile=32, context=8))
+
+    def run(chunk: int) -> np.ndarray:
+        filt = OSDFilter(TorchRunner(model), mask, FilterConfig(chunk=chunk))
+        out = [o for f in overlaid for o in filt.push(f)]
+        return np.stack(out + filt.flush())
+
+    a, b = run(1), run(5)
+    assert np.abs(a.astype(int) - b).max() <= 1  # float summation order in the network only
+
+
+def test_untrained_model_outputs_the_temporal_fill():
+    """residual=True with a zero-initialised head: the filter's output is the prefill inside the mask."""
+    overlaid, clean, mask = panned_clip()
+    model = RecurrentUNet(ModelConfig.preset("tiny", prefill="temporal", tile=32, context=8))
+    filt = OSDFilter(TorchRunner(model), mask, FilterConfig(chunk=4))
+    out = np.stack([o for f in overlaid for o in filt.push(f)] + filt.flush())
+    fill = prefill_sequence(overlaid, [filt.mask] * T)  # the filter dilates the mask first
+    assert np.abs(out[:, mask].astype(int) - fill[:, mask]).max() <= 1
