@@ -9,7 +9,7 @@ settings (libx264, CRF 18, preset medium: process_video's defaults) for every ro
   identity   process_video with the IdentityRunner (pipeline cost without a network)
   torch      process_video, PyTorch backend
   onnx       process_video, ONNX Runtime backend (CPU provider)
-  ffmpeg     removelogo/delogo: only when an ffmpeg binary is on PATH
+  ffmpeg     ffmpeg's removelogo with the same mask (only when an ffmpeg binary is on PATH)
 
 Every row runs in a fresh subprocess, which reports its own peak RSS (getrusage
 RUSAGE_SELF in the child: RUSAGE_CHILDREN in the parent would be the maximum over all
@@ -162,6 +162,12 @@ def child(row: str, case: dict[str, Any], args: dict[str, Any]) -> dict[str, Any
         frames = transcode(case["clip"], dst, None)
     elif row == "telea":
         frames = transcode(case["clip"], dst, telea_fn(case["mask"], w, h))
+    elif row == "ffmpeg":  # removelogo with the same mask PNG and encoder settings; audio copied
+        cmd = ["ffmpeg", "-v", "error", "-y", "-i", case["clip"], "-vf", f"removelogo={case['mask']}",
+               "-c:v", "libx264", "-crf", str(CRF), "-preset", PRESET, "-c:a", "copy", dst]
+        subprocess.run(cmd, check=True)
+        frames = av.open(dst).streams.video[0].frames
+        result["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     else:
         runner = {"identity": lambda: IdentityRunner(), "torch": lambda: make_runner(case["model"], "torch", "cpu"),
                   "onnx": lambda: make_runner(case["onnx"], "onnx", provider="cpu")}[row]()
@@ -175,7 +181,7 @@ def child(row: str, case: dict[str, Any], args: dict[str, Any]) -> dict[str, Any
         result.update(frames=frames, wall_s=wall)
     result.setdefault("frames", frames)
     result.setdefault("wall_s", time.perf_counter() - t0)
-    result["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result.setdefault("peak_rss_mib", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     return result
 
 
