@@ -101,7 +101,7 @@ class AutoMaskConfig:
     stroke_px: int = 7  # widest glyph stroke (+1) between two outline pixels
     outline_px: int = 2  # glyph cue is dilated by this to cover the outline
     static_frac: float = 0.6  # cue fires in this fraction of frames -> static glyph
-    active_frac: float = 0.15  # ... in at least this fraction -> changing glyph
+    active_frac: float = 0.35  # ... in at least this fraction -> changing glyph (0.15: scene inside the text boxes)
     min_area: int = 6  # connected specks smaller than this are dropped
     line_gap_px: int = 6  # glyphs closer than this join one text line / cell box
     box_pad_px: int = 3  # active boxes grow by this on every side
