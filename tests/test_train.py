@@ -6,6 +6,7 @@ All media is generated in code into a session folder; nothing from ../shared is 
 from __future__ import annotations
 
 import functools
+import importlib.util
 import os
 import socket
 import subprocess
@@ -29,6 +30,7 @@ from osdfilter.train import TrainConfig, build_config, lr_at, train
 from osdfilter.train.cli import synth_cmd, train_cmd
 from osdfilter.train.config import dump_toml, load_toml
 from osdfilter.train.data import GeneratedBatches, cut_tiles, tiles_to_batch
+from osdfilter.train.losses import generator_losses
 from osdfilter.train.folder import ClipFolder, write_synth_folder
 from osdfilter.train.sources import load_segments, parse_skips
 
@@ -106,33 +108,61 @@ def test_batches_are_reproducible_and_shaped(tmp_path):
 
 
 def test_l1_training_lowers_the_loss(tmp_path):
-    cfg = tiny_config(tmp_path, steps=24, val_every=24, val_clips=8)
-    losses: list[float] = []
-    path = train(cfg, on_step=lambda s, st: losses.append(st["loss/l1"]))
-    assert len(losses) == 24
-    assert np.mean(losses[-6:]) < np.mean(losses[:6])
-    model = load_model(path)  # the final file is the self-describing model the filter loads
-    assert model.config.tile == 32 and model.config.extra["trained_steps"] == 24
+    """20 steps lower the L1 of the batches trained on.
+
+    Without a prefill the untrained model returns the overlaid input, so there is a lot to
+    learn quickly; from a Telea start 20 steps gain only ~2 % on these noise textures.
+    """
+    cfg = tiny_config(tmp_path, steps=20, crop=32, lr=1e-2, prefill="none", val_every=20, val_clips=4)
+    seen: list[float] = []
+    path = train(cfg, on_step=lambda s, st: seen.append(st["loss/l1"]))
+    assert len(seen) == 20 and all(np.isfinite(seen))
+    model = load_model(path).train()  # batch statistics, as when the losses were recorded
+    segs = load_segments(cfg.data, cache_dir=cfg.cache_dir, min_len=3)
+    ds = GeneratedBatches(segs, [], cfg, cfg.tile, cfg.context)
+    with torch.no_grad():
+        after = [generator_losses(model(ds[s]["x"])[0], ds[s], cfg.mask_weight, cfg.outside_weight)["l1"].item() for s in range(8)]
+    assert np.mean(after) < 0.9 * np.mean(seen[:8])
+    assert model.config.tile == 16 and model.config.extra["trained_steps"] == 20  # self-describing
     run = Path(cfg.run_dir)
-    assert (run / "config.toml").exists() and any((run / "tb").iterdir())
+    assert (run / "config.toml").exists()
+    if importlib.util.find_spec("tensorboard") is not None:  # the optional [train] extra
+        assert any((run / "tb").iterdir())
 
 
 def test_resume_reproduces_the_uninterrupted_run(tmp_path):
     full: dict[int, float] = {}
-    cfg = tiny_config(tmp_path, steps=6, ckpt_every=3, keep_checkpoints=5, run_dir=str(tmp_path / "a"))
+    cfg = tiny_config(tmp_path, steps=6, crop=32, ckpt_every=3, keep_checkpoints=5, run_dir=str(tmp_path / "a"))
     train(cfg, on_step=lambda s, st: full.__setitem__(s, st["loss/l1"]))
     ckpt = tmp_path / "a" / "checkpoints" / "step_0000003.pt"
     assert read_checkpoint(ckpt)["train"]["step"] == 3
     resumed: dict[int, float] = {}
-    cfg_b = tiny_config(tmp_path, steps=6, ckpt_every=3, run_dir=str(tmp_path / "b"))
+    cfg_b = tiny_config(tmp_path, steps=6, crop=32, ckpt_every=3, run_dir=str(tmp_path / "b"))
     train(cfg_b, resume=str(ckpt), on_step=lambda s, st: resumed.__setitem__(s, st["loss/l1"]))
     assert sorted(resumed) == [4, 5, 6]
     assert [resumed[s] for s in (4, 5, 6)] == [full[s] for s in (4, 5, 6)]
 
 
+def test_sigterm_checkpoints_and_stops(tmp_path):
+    """A background run stopped with SIGTERM loses no step: it checkpoints, then returns."""
+    import signal
+
+    cfg = tiny_config(tmp_path, steps=50, crop=32, ckpt_every=0)
+    done: list[int] = []
+
+    def hook(step: int, stats: dict) -> None:
+        done.append(step)
+        if step == 2:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    train(cfg, on_step=hook)
+    assert done == [1, 2]
+    assert read_checkpoint(Path(cfg.run_dir) / "checkpoints" / "latest.pt")["train"]["step"] == 2
+
+
 def test_gan_stage_runs(tmp_path):
     seen: list[dict] = []
-    cfg = tiny_config(tmp_path, steps=4, gan_start=2, d_widths=(8, 16, 16, 16), ckpt_every=4)
+    cfg = tiny_config(tmp_path, steps=4, crop=32, gan_start=2, d_widths=(8, 16, 16, 16), ckpt_every=4)
     train(cfg, on_step=lambda s, st: seen.append(st))
     assert "loss/gan_d" not in seen[1] and "loss/gan_d" in seen[2]
     assert all(np.isfinite(v) for st in seen for v in st.values())
@@ -147,7 +177,7 @@ def _free_port() -> int:
 
 def test_ddp_two_cpu_processes(tmp_path):
     """torchrun with 2 gloo processes runs 2 steps through the same train() path."""
-    cfg = tiny_config(tmp_path, steps=2, threads=1, ckpt_every=2)
+    cfg = tiny_config(tmp_path, steps=2, batch=2, frames=2, crop=32, ckpt_every=2)
     toml = tmp_path / "cfg.toml"
     dump_toml(cfg, toml)
     script = tmp_path / "ddp.py"

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import math
 import os
+import signal
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -357,51 +359,93 @@ def _train(cfg: TrainConfig, resume: Optional[str], proc: Process, on_step: Opti
         log(f"run {run} | world {proc.world} | device {proc.device} | start step {step} of {cfg.steps} | {sum(p.numel() for p in nets.model.parameters())} params", cfg)
     if proc.is_main and val and step == 0:
         report_validation(validate(nets.model, val, proc.device), step, tb, best, cfg)
-    loop(nets, data, val, cfg, proc, run, tb, step, best, clock, on_step)
+    step = loop(nets, data, val, cfg, proc, run, tb, step, best, clock, on_step)
     final = run / "model.pt"
     if proc.is_main:
-        stamp_provenance(nets.model, cfg, cfg.steps, clock.total_s())
+        stamp_provenance(nets.model, cfg, step, clock.total_s())
         save_checkpoint(final, nets.model)
         tb.close()
         log(f"done: {final}", cfg)
     return final
 
 
-def loop(nets: Nets, data: torch.utils.data.Dataset, val: dict, cfg: TrainConfig, proc: Process, run: Path, tb: TBLogger, step: int, best: dict[str, float], clock: Clock, on_step: Optional[StepHook] = None) -> None:
-    """Steps ``step .. cfg.steps-1``; logging, validation and checkpoints on the main process."""
+class StopRequest:
+    """SIGTERM/SIGINT ask the loop to finish the current step, checkpoint and return.
+
+    So a background run can be stopped (and resumed exactly) without losing steps. Only for
+    world size 1: under torchrun the launcher owns the signals.
+    """
+
+    def __init__(self, enabled: bool) -> None:
+        self.requested = False
+        self._old: dict[int, Any] = {}
+        if enabled and threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                self._old[sig] = signal.signal(sig, self._handle)
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        self.requested = True
+
+    def restore(self) -> None:
+        for sig, handler in self._old.items():
+            signal.signal(sig, handler)
+
+
+def loop(nets: Nets, data: torch.utils.data.Dataset, val: dict, cfg: TrainConfig, proc: Process, run: Path, tb: TBLogger, step: int, best: dict[str, float], clock: Clock, on_step: Optional[StepHook] = None) -> int:
+    """Steps ``step .. cfg.steps-1`` (fewer if stopped by a signal); returns the last step done."""
     from tqdm import tqdm
 
     bar = tqdm(total=cfg.steps, initial=step, disable=not (proc.is_main and cfg.progress), dynamic_ncols=True, mininterval=2.0)
+    stop = StopRequest(proc.world == 1)
     nets.model.train()
-    for batch in batches_from(data, step, cfg):
-        data_s = clock.lap()
-        batch = to_device(batch, proc.device)
-        gan = 0 <= cfg.gan_start <= step
-        set_lr(nets.opt, lr_at(step, cfg))
-        stats = gan_step(nets, batch, cfg, proc) if gan else l1_step(nets, batch, cfg, proc)
-        step += 1
-        step_s = data_s + clock.lap()
-        bar.update(1)
-        bar.set_postfix(l1=f"{stats['loss/l1']:.4f}", s_step=f"{step_s:.2f}", refresh=False)
-        if on_step is not None:
-            on_step(step, stats)
-        if not proc.is_main:
-            continue
-        stats.update({"lr": nets.opt.param_groups[0]["lr"] if not gan else cfg.gan_lr, "time/s_per_step": step_s, "time/data_wait_s": data_s})
-        if step % cfg.log_every == 0 or step == cfg.steps:
-            tb.scalars(stats, step)
-            tb.layer_grad_norms(nets.model, step, histograms=cfg.hist_every > 0 and step % cfg.hist_every == 0)
-            log(f"step {step} " + " ".join(f"{k.split('/')[-1]} {v:.4g}" for k, v in stats.items()), cfg, bar)
-        if cfg.image_every > 0 and step % cfg.image_every == 0:
-            with torch.no_grad():
-                tb.strip(batch, nets.model(batch["x"])[0], step)
-        if val and cfg.val_every > 0 and step % cfg.val_every == 0:
-            report_validation(validate(nets.model, val, proc.device), step, tb, best, cfg, bar)
-        if cfg.ckpt_every > 0 and (step % cfg.ckpt_every == 0 or step == cfg.steps):
-            stamp_provenance(nets.model, cfg, step, clock.total_s())
-            save_training(run, nets, cfg, step, best)
-            tb.flush()
-    bar.close()
+    try:
+        for batch in batches_from(data, step, cfg):
+            data_s = clock.lap()
+            batch = to_device(batch, proc.device)
+            gan = 0 <= cfg.gan_start <= step
+            set_lr(nets.opt, lr_at(step, cfg))
+            stats = gan_step(nets, batch, cfg, proc) if gan else l1_step(nets, batch, cfg, proc)
+            step += 1
+            stats.update({"lr": cfg.gan_lr if gan else nets.opt.param_groups[0]["lr"], "time/s_per_step": data_s + clock.lap(), "time/data_wait_s": data_s})
+            bar.update(1)
+            bar.set_postfix(l1=f"{stats['loss/l1']:.4f}", s_step=f"{stats['time/s_per_step']:.2f}", refresh=False)
+            if on_step is not None:
+                on_step(step, stats)
+            if proc.is_main:
+                bookkeeping(nets, batch, stats, val, cfg, proc, run, tb, step, best, clock, bar, force_ckpt=stop.requested)
+            if stop.requested:
+                log(f"stopped by signal after step {step}; resume with --resume {run / 'checkpoints' / 'latest.pt'}", cfg, bar)
+                break
+    finally:
+        stop.restore()
+        bar.close()
+    return step
+
+
+def bookkeeping(nets: Nets, batch: dict[str, torch.Tensor], stats: dict[str, float], val: dict, cfg: TrainConfig, proc: Process, run: Path, tb: TBLogger, step: int, best: dict[str, float], clock: Clock, bar: Any, force_ckpt: bool = False) -> None:
+    """Main process after a step: scalars, sample strips, validation, checkpoints."""
+    if step % cfg.log_every == 0 or step == cfg.steps:
+        tb.scalars(stats, step)
+        tb.layer_grad_norms(nets.model, step, histograms=cfg.hist_every > 0 and step % cfg.hist_every == 0)
+        log(f"step {step} " + " ".join(f"{k.replace('loss/', '')} {v:.4g}" for k, v in stats.items()), cfg, bar)
+    if cfg.image_every > 0 and step % cfg.image_every == 0:
+        tb.strip(batch, infer(nets.model, batch["x"]), step)
+    if val and cfg.val_every > 0 and step % cfg.val_every == 0:
+        report_validation(validate(nets.model, val, proc.device), step, tb, best, cfg, bar)
+    if force_ckpt or (cfg.ckpt_every > 0 and (step % cfg.ckpt_every == 0 or step == cfg.steps)):
+        stamp_provenance(nets.model, cfg, step, clock.total_s())
+        save_training(run, nets, cfg, step, best)
+        tb.flush()
+
+
+@torch.no_grad()
+def infer(model: RecurrentUNet, x: torch.Tensor) -> torch.Tensor:
+    """The model's output as the filter would get it (eval mode: BN running statistics untouched)."""
+    was_training = model.training
+    model.eval()
+    y = model(x)[0]
+    model.train(was_training)
+    return y
 
 
 def report_validation(metrics: dict[str, float], step: int, tb: TBLogger, best: dict[str, float], cfg: TrainConfig, bar: Any = None) -> None:
