@@ -114,9 +114,12 @@ def log_memory(every_s: float = 10.0) -> None:
 
 def child(src: str, dst: str, mask: str, model: str, chunk: int, device: str) -> None:
     """Runs in the measured subprocess: process one clip, print JSON with peak RSS."""
-    from osdfilter import FilterConfig, process_video
+    from osdfilter import FilterConfig, ModelConfig, process_video
+    from osdfilter.runners import IdentityRunner
 
     log_memory()
+    if model == "identity":  # the whole pipeline but the network (same tile plan)
+        model = IdentityRunner(ModelConfig.preset("tiny"))
     report = process_video(src, dst, mask=mask, model=model, config=FilterConfig(chunk=chunk), device=device, quiet=True, overwrite=True)
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
     print(json.dumps({"frames": report.frames, "seconds": report.seconds, "fps": report.fps, "peak_rss_mib": peak_kib / 1024}))
@@ -143,14 +146,19 @@ def main() -> None:
     parser.add_argument("--fps", type=int, default=30)
     parser.add_argument("--chunk", type=int, default=8)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--runner", choices=["tiny", "identity"], default="tiny", help="tiny checkpoint, or no network (pipeline only)")
     parser.add_argument("--workdir", type=Path, default=Path("benchmarks/_work"))
     args = parser.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
     mask, model, clips = prepare(args.workdir, args)
-    rows = {s: measure(clip, mask, model, args) for s, clip in clips.items()}
-    print(f"{'clip':>6} {'frames':>7} {'fps':>7} {'peak RSS MiB':>13}")
-    for s, r in rows.items():
-        print(f"{s:>5}s {r['frames']:>7} {r['fps']:>7.2f} {r['peak_rss_mib']:>13.1f}")
+    if args.runner == "identity":
+        model = "identity"
+    print(f"runner: {args.runner}, {args.width}x{args.height}, chunk {args.chunk}")
+    print(f"{'clip':>6} {'frames':>7} {'fps':>7} {'peak RSS MiB':>13}", flush=True)
+    rows = {}
+    for s, clip in clips.items():
+        rows[s] = r = measure(clip, mask, model, args)
+        print(f"{s:>5}s {r['frames']:>7} {r['fps']:>7.2f} {r['peak_rss_mib']:>13.1f}", flush=True)
     first, last = rows[min(rows)], rows[max(rows)]
     growth = last["peak_rss_mib"] / first["peak_rss_mib"] - 1
     print(f"peak RSS {max(rows)}s vs {min(rows)}s: {growth:+.1%} ({'OK' if abs(growth) <= 0.10 else 'OVER 10%'})")

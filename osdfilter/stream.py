@@ -118,6 +118,7 @@ def process_video(
     """
     validate_encoding(codec, crf, preset, format, dst)
     check_paths(src, dst, overwrite)
+    limit_heap_growth()
     runner = make_runner(model, backend, device, provider)
     report, start = Report(), time.perf_counter()
     with open_input(src) as inp:
@@ -144,6 +145,31 @@ def process_video(
             close_output(out, dst)
     report.seconds = time.perf_counter() - start
     return report
+
+
+def limit_heap_growth() -> None:
+    """Keep peak memory flat over long videos (glibc; a no-op elsewhere).
+
+    Every chunk allocates and frees the same large buffers (frames, activations). glibc's
+    adaptive mmap threshold moves such buffers onto fragmenting heaps, so peak RSS crept up
+    over a long file; a fixed threshold keeps them mmapped (returned to the OS on free),
+    and two arenas stop each pipeline thread from growing its own heap.
+    """
+    global _HEAP_LIMITED
+    if _HEAP_LIMITED or not sys.platform.startswith("linux"):
+        return
+    _HEAP_LIMITED = True
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-3, 4 << 20)  # M_MMAP_THRESHOLD: 4 MiB, fixed
+        libc.mallopt(-8, 2)  # M_ARENA_MAX
+    except (OSError, AttributeError):
+        pass  # not glibc
+
+
+_HEAP_LIMITED = False
 
 
 # --- validation ----------------------------------------------------------------------
