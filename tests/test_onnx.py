@@ -14,11 +14,11 @@ from click.testing import CliRunner
 
 from conftest import tiny_model
 from osdfilter.errors import CheckpointError, OSDFilterError
-from osdfilter.onnx import OnnxRunner, export_onnx
+from osdfilter.onnx import OnnxRunner, export_onnx, file_sha256, onnx_for_checkpoint
 from osdfilter.runners import TorchRunner
 
 CHUNKS = 3  # chunks per parity run, state carried from one to the next
-FRAMES_PER_CHUNK = 3
+FRAMES_PER_CHUNK = 2
 
 
 def model_input(n: int, t: int, height: int, width: int, seed: int = 0) -> np.ndarray:
@@ -104,12 +104,15 @@ def test_metadata_rebuilds_config_and_checker_passes(model, step_onnx):
     assert runner.note == f"onnx: {step_onnx.name} on CPUExecutionProvider"
 
 
-def test_export_from_checkpoint_path_records_its_hash(checkpoint, tmp_path):
-    lines: list[str] = []
-    path = export_onnx(checkpoint, tmp_path / "m.onnx", log=lines.append)
-    assert len(lines) == 1 and "max abs diff" in lines[0]
-    meta = json.loads(OnnxRunner(path, provider="cpu").session.get_modelmeta().custom_metadata_map["osdfilter"])
-    assert meta["source"]["checkpoint"] == checkpoint.name and len(meta["source"]["sha256"]) == 64
+def test_checkpoint_export_is_cached_by_hash(checkpoint, monkeypatch, tmp_path):
+    monkeypatch.setenv("OSDFILTER_CACHE", os.fspath(tmp_path / "cache"))
+    runner = OnnxRunner.from_checkpoint(checkpoint, provider="cpu", chunk=1)
+    path = runner.path
+    assert path.parent == tmp_path / "cache" and "-T1-fp32-op18-" in path.name
+    assert path.name.startswith(file_sha256(checkpoint)[:16])
+    mtime = path.stat().st_mtime_ns
+    assert onnx_for_checkpoint(checkpoint, chunk=1) == path and path.stat().st_mtime_ns == mtime  # reused
+    assert sorted(p.name for p in path.parent.iterdir()) == [path.name]  # no temporary left
 
 
 # --- one-line errors ------------------------------------------------------------------
@@ -181,17 +184,20 @@ def decoded(path: Path) -> list[np.ndarray]:
         return [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
 
 
-def cli_invoke(args: list) -> None:
+def cli_invoke(args: list) -> "object":
     from osdfilter.cli import cli
 
     result = CliRunner().invoke(cli, [os.fspath(a) for a in args], catch_exceptions=False)
     assert result.exit_code == 0, f"exit {result.exit_code}\n{result.stdout}\n{result.stderr}"
+    return result
 
 
 @pytest.mark.skipif(importlib.util.find_spec("osdfilter.stream") is None, reason="needs osdfilter.stream (the video CLI)")
 def test_cli_export_then_both_backends_give_the_same_video(clip, mask_png, checkpoint, tmp_path):
     model_onnx = tmp_path / "m.onnx"
-    cli_invoke(["export", checkpoint, model_onnx])
+    assert "max abs diff" in cli_invoke(["export", checkpoint, model_onnx]).stdout
+    meta = json.loads(OnnxRunner(model_onnx, provider="cpu").session.get_modelmeta().custom_metadata_map["osdfilter"])
+    assert meta["source"]["checkpoint"] == checkpoint.name and len(meta["source"]["sha256"]) == 64
     common = [clip, "--mask", mask_png, "--device", "cpu", "--preset", "ultrafast", "--quiet"]
     cli_invoke([*common, tmp_path / "torch.mp4", "--model", checkpoint, "--backend", "torch"])
     cli_invoke([*common, tmp_path / "onnx.mp4", "--model", model_onnx, "--backend", "onnx", "--provider", "cpu"])
