@@ -24,6 +24,7 @@ import copy
 import hashlib
 import json
 import os
+import re
 import sys
 import warnings
 from dataclasses import asdict, dataclass
@@ -453,10 +454,24 @@ def _open_session(path: Path, options: OnnxOptions) -> Any:
     try:
         return ort.InferenceSession(str(path), so, providers=[_provider_entry(p) for p in chain])
     except Exception as exc:  # onnxruntime raises several types for foreign files
-        first = (str(exc).strip().splitlines() or [""])[0][:160]
-        raise CheckpointError(f"{path} is not a loadable ONNX model ({type(exc).__name__}: {first})") from None
+        raise CheckpointError(f"{path} is not a loadable ONNX model ({_ort_reason(exc)})") from None
     finally:
         ort.set_default_logger_severity(2)  # back to onnxruntime's default (warning)
+
+
+def _ort_reason(exc: Exception) -> str:
+    """The useful tail of an onnxruntime load error, on one line.
+
+    ORT prefixes its messages with an error code, the file name and a C++ source location
+    and signature; the reason ("Protobuf parsing failed.", "Unsupported model IR
+    version: 14, max supported IR version: 13") comes last.
+    """
+    msg = " ".join(str(exc).split())
+    msg = re.sub(r"^\[ONNXRuntimeError\] : \d+ : \w+ : ", "", msg)
+    msg = re.sub(r"^Load model from .*? failed:", "", msg)
+    if "onnxruntime_src" in msg:
+        msg = msg.rsplit(") ", 1)[-1]
+    return msg.strip()[:200] or type(exc).__name__
 
 
 def _provider_entry(name: str) -> Any:

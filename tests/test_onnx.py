@@ -123,7 +123,9 @@ def wrong_inputs_onnx(path: Path) -> Path:
     x = onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, 3])
     y = onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1, 3])
     graph = onnx.helper.make_graph([onnx.helper.make_node("Identity", ["x"], ["y"])], "identity", [x], [y])
-    onnx.save(onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", 18)]), os.fspath(path))
+    # An IR version every supported onnxruntime reads, so only the inputs are wrong.
+    model = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", 18)], ir_version=8)
+    onnx.save(model, os.fspath(path))
     return path
 
 
@@ -141,7 +143,7 @@ def test_onnx_with_wrong_inputs_is_refused_in_one_line(tmp_path):
 def test_non_onnx_file_is_refused_in_one_line(tmp_path, content):
     path = tmp_path / "fake.onnx"
     path.write_bytes(content)
-    with pytest.raises(CheckpointError, match="not a loadable ONNX model") as exc:
+    with pytest.raises(CheckpointError, match=r"not a loadable ONNX model \(Protobuf parsing failed") as exc:
         OnnxRunner(path)
     assert_one_line(exc)
 
