@@ -24,6 +24,8 @@ from click.testing import CliRunner
 from osdfilter.checkpoint import load_model, read_checkpoint
 from osdfilter.filter import FilterConfig, OSDFilter
 from osdfilter.masks import dilate
+from osdfilter.model import ModelConfig
+from osdfilter.prefill import prefill_sequence
 from osdfilter.osd import OSDStyle
 from osdfilter.runners import IdentityRunner
 from osdfilter.train import TrainConfig, build_config, lr_at, train
@@ -95,6 +97,24 @@ def test_training_input_matches_the_filter(tmp_path):
     tiles = cut_tiles(frame[None], frame[None], dilate(mask, 2)[None], list(flt.plan.cores), 32, 8)
     got = tiles_to_batch(tiles, "telea", 1.5, 8)["x"].numpy()
     np.testing.assert_allclose(got, expected, atol=1e-6)
+
+
+def test_temporal_training_input_matches_the_filter(tmp_path):
+    """With the temporal prefill, tiles are cut from whole frames filled in order, as the filter does."""
+    frames = np.stack(pan_frames(4, seed=5))
+    mask = np.zeros((H, W), bool)
+    mask[40:60, 50:110] = True
+    runner = IdentityRunner(ModelConfig(prefill="temporal", tile=32, context=8))
+    flt = OSDFilter(runner, mask, FilterConfig())
+    expected = flt.model_input(list(frames), [flt.mask] * 4)
+    masks = np.stack([flt.mask] * 4)
+    filled = prefill_sequence(frames, masks)
+    tiles = cut_tiles(frames, frames, masks, list(flt.plan.cores), 32, 8, filled)
+    got = tiles_to_batch(tiles, "temporal", 1.5, 8)["x"].numpy()
+    np.testing.assert_allclose(got, expected, atol=1e-6)
+    cfg = tiny_config(tmp_path, prefill="temporal", crop=32)
+    batch = GeneratedBatches(load_segments(cfg.data, cache_dir=cfg.cache_dir, min_len=3), [], cfg, cfg.tile, cfg.context)[0]
+    assert batch["x"].shape == (4, 3, 4, 32, 32)
 
 
 def test_batches_are_reproducible_and_shaped(tmp_path):

@@ -48,7 +48,8 @@ class TrainConfig:
 
     # --- model --------------------------------------------------------------------------
     preset: str = "tiny"  # widths preset (osdfilter.model.PRESETS)
-    prefill: str = "telea"  # classical fill inside the mask (osdfilter.prefill)
+    prefill: str = "telea"  # classical fill inside the mask (osdfilter.prefill; "temporal" fills whole frames)
+    temporal_warmup: int = 4  # temporal prefill: up to this many frames of fill history before a clip
 
     # --- optimisation -------------------------------------------------------------------
     steps: int = 10_000

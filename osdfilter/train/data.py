@@ -22,7 +22,7 @@ import torch
 
 from ..masks import dilate, feather
 from ..osd import OSDFont, OSDSynth, load_font_dir, load_font_file
-from ..prefill import get_prefill
+from ..prefill import get_prefill, is_temporal, prefill_sequence
 from .config import TrainConfig
 from .motion import camera_motion
 from .sources import Segment
@@ -38,6 +38,7 @@ class Tile:
     overlaid: np.ndarray  # [T, c, c, 3] what the camera recorded (OSD burned in)
     clean: np.ndarray  # [T, c, c, 3] target
     mask: np.ndarray  # [T, c, c] the dilated mask the filter would use
+    filled: Optional[np.ndarray] = None  # [T, c, c, 3] a whole-frame (temporal) prefill, if used
 
 
 def load_fonts(folder: Optional[str], exclude: Sequence[str] = ()) -> list[OSDFont]:
@@ -62,10 +63,10 @@ def pick_segment(segments: Sequence[Segment], rng: np.random.Generator) -> Segme
     return segments[int(rng.choice(len(segments), p=w / w.sum()))]
 
 
-def clean_clip(segments: Sequence[Segment], rng: np.random.Generator, cfg: TrainConfig) -> np.ndarray:
+def clean_clip(segments: Sequence[Segment], rng: np.random.Generator, cfg: TrainConfig, frames: Optional[int] = None) -> np.ndarray:
     """``[T, H, W, 3]`` consecutive frames (random start, stride, direction) or a flight over a still."""
     seg = pick_segment(segments, rng)
-    T = cfg.frames
+    T = frames or cfg.frames
     if rng.random() < cfg.still_prob or len(seg) < T:
         still = seg.frames[int(rng.integers(len(seg)))]
         h, w = still.shape[:2]
@@ -115,7 +116,7 @@ def core_origins(union: np.ndarray, n: int, tile: int, rng: np.random.Generator,
     return out
 
 
-def cut_tiles(overlaid: np.ndarray, clean: np.ndarray, mask: np.ndarray, origins: Sequence[tuple[int, int]], tile: int, context: int) -> list[Tile]:
+def cut_tiles(overlaid: np.ndarray, clean: np.ndarray, mask: np.ndarray, origins: Sequence[tuple[int, int]], tile: int, context: int, filled: Optional[np.ndarray] = None) -> list[Tile]:
     """Crops of ``tile + 2*context`` around each core, reflected at the borders exactly like
     :func:`osdfilter.masks.pad_for_tiles` (so padded coordinates equal core coordinates)."""
     c, crop = context, tile + 2 * context
@@ -126,13 +127,20 @@ def cut_tiles(overlaid: np.ndarray, clean: np.ndarray, mask: np.ndarray, origins
         return np.stack([cv2.copyMakeBorder(f, c, c + eh, c, c + ew, cv2.BORDER_REFLECT_101) for f in frames])
 
     po, pc, pm = pad(overlaid), pad(clean), pad(mask.astype(np.uint8)).astype(bool)
+    pf = pad(filled) if filled is not None else None
     win = lambda a, y, x: np.ascontiguousarray(a[:, y : y + crop, x : x + crop])  # noqa: E731
-    return [Tile(win(po, y, x), win(pc, y, x), win(pm, y, x)) for y, x in origins]
+    return [Tile(win(po, y, x), win(pc, y, x), win(pm, y, x), None if pf is None else win(pf, y, x)) for y, x in origins]
 
 
 def render_tiles(segments: Sequence[Segment], fonts: list[OSDFont], rng: np.random.Generator, cfg: TrainConfig, n: int, tile: int, context: int, mode: Optional[str] = None) -> list[Tile]:
-    """``n`` tiles from one clean clip with one freshly sampled OSD setup drawn over it."""
-    frames = canvas_clip(clean_clip(segments, rng, cfg), rng, cfg)
+    """``n`` tiles from one clean clip with one freshly sampled OSD setup drawn over it.
+
+    With a temporal prefill the whole canvas is filled in frame order, as the filter fills
+    whole frames, after 0..``temporal_warmup`` extra leading frames that are then dropped
+    (at inference the fill's memory is usually older than the model's chunk).
+    """
+    warm = int(rng.integers(cfg.temporal_warmup + 1)) if is_temporal(cfg.prefill) else 0
+    frames = canvas_clip(clean_clip(segments, rng, cfg, cfg.frames + warm), rng, cfg)
     T, h, w, _ = frames.shape
     synth = OSDSynth(h, w, rng=rng, fonts=fonts or None)
     overlaid, masks, boxes = synth.render_clip(frames)
@@ -141,8 +149,10 @@ def render_tiles(segments: Sequence[Segment], fonts: list[OSDFont], rng: np.rand
         p = np.array([cfg.mask_modes[k] for k in names], np.float64)
         mode = names[int(rng.choice(len(names), p=p / p.sum()))]
     mask = model_masks(masks, boxes, mode, cfg.dilate)
+    filled = prefill_sequence(overlaid, mask)[warm:] if is_temporal(cfg.prefill) else None
+    overlaid, frames, mask = overlaid[warm:], frames[warm:], mask[warm:]
     origins = core_origins(mask.any(axis=0), n, tile, rng, cfg.centre_prob)
-    return cut_tiles(overlaid, frames, mask, origins, tile, context)
+    return cut_tiles(overlaid, frames, mask, origins, tile, context, filled)
 
 
 def tiles_to_batch(tiles: Sequence[Tile], prefill_name: str, feather_px: float, context: int) -> dict[str, torch.Tensor]:
@@ -152,15 +162,17 @@ def tiles_to_batch(tiles: Sequence[Tile], prefill_name: str, feather_px: float, 
     [-1, 1]. ``alpha``: the filter's feathered composite weight. ``core``: 1 on the tile core
     (the only pixels the filter keeps), 0 on the context ring.
     """
-    prefill = get_prefill(prefill_name)
+    prefill = None if is_temporal(prefill_name) else get_prefill(prefill_name)
     T, crop = tiles[0].clean.shape[:2]
     B = len(tiles)
     x = np.empty((B, T, 4, crop, crop), np.float32)
     alpha = np.empty((B, T, 1, crop, crop), np.float32)
     for b, tl in enumerate(tiles):
         for t in range(T):
-            # Same op order as OSDFilter.model_input: prefill the crop, then scale.
-            x[b, t, :3] = prefill(tl.overlaid[t], tl.mask[t]).transpose(2, 0, 1) / 127.5 - 1.0
+            # Same op order as OSDFilter.model_input: prefill the crop (or take the whole-frame
+            # fill's crop), then scale.
+            img = tl.filled[t] if tl.filled is not None else prefill(tl.overlaid[t], tl.mask[t])
+            x[b, t, :3] = img.transpose(2, 0, 1) / 127.5 - 1.0
             x[b, t, 3] = tl.mask[t]
             alpha[b, t, 0] = feather(tl.mask[t], feather_px)
     core = np.zeros((1, 1, 1, crop, crop), np.float32)
