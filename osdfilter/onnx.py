@@ -92,15 +92,19 @@ def export_onnx(
     out_path = Path(out_path)
     # Unique per process: two first uses of the cache may export the same file at once.
     tmp = out_path.with_name(f".{out_path.name}.{os.getpid()}.tmp")
-    _trace(model, tmp, cfg)
-    _finish(tmp, _metadata(model.config, cfg, source))
-    os.replace(tmp, out_path)  # never leave a half-written graph under the real name
-    diff = parity_max_abs_diff(model, out_path)
     limit = PARITY_LIMIT[cfg.fp16]
-    log(f"onnx: wrote {out_path} (T={cfg.chunk}, {'fp16' if fp16 else 'fp32'}, opset {opset}); "
-        f"parity vs PyTorch over 3 calls with state carried: max abs diff {diff:.3g} (limit {limit:g})")
-    if not diff <= limit:
-        raise OSDFilterError(f"{out_path}: ONNX output differs from PyTorch by {diff:.3g} (> {limit:g})")
+    try:
+        _trace(model, tmp, cfg)
+        _finish(tmp, _metadata(model.config, cfg, source))
+        diff = parity_max_abs_diff(model, tmp)
+        log(f"onnx: {out_path} (T={cfg.chunk}, {'fp16' if fp16 else 'fp32'}, opset {opset}); "
+            f"parity vs PyTorch over 3 calls with state carried: max abs diff {diff:.3g} (limit {limit:g})")
+        if not diff <= limit:
+            raise OSDFilterError(f"{out_path}: ONNX output differs from PyTorch by {diff:.3g} (> {limit:g}); not written")
+        # Only a checked graph gets the real name (the cache trusts any file it finds).
+        os.replace(tmp, out_path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return out_path
 
 

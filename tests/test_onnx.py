@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import tiny_model
+import osdfilter.onnx
 from osdfilter.errors import CheckpointError, OSDFilterError
 from osdfilter.onnx import OnnxRunner, export_onnx, file_sha256, onnx_for_checkpoint
 from osdfilter.runners import TorchRunner
@@ -90,6 +91,16 @@ def test_chunked_export_output_does_not_depend_on_chunking(model, t2_onnx, split
     assert float(np.abs(np.concatenate(outs, axis=1) - reference).max()) <= 1e-4
 
 
+def test_fp16_export_keeps_float32_io_and_stays_close(model, tmp_path):
+    path = export_onnx(model, tmp_path / "fp16.onnx", chunk=1, fp16=True, log=lambda _: None)
+    runner = OnnxRunner(path, provider="cpu")
+    assert runner.meta["export"]["fp16"] is True
+    frames = model_input(1, 2, 48, 48)
+    y, (h, c) = runner.step(frames, None)
+    assert y.dtype == h.dtype == c.dtype == np.float32
+    assert float(np.abs(y - TorchRunner(model).step(frames, None)[0]).max()) <= 2e-2
+
+
 def test_metadata_rebuilds_config_and_checker_passes(model, step_onnx):
     proto = onnx.load(os.fspath(step_onnx))
     onnx.checker.check_model(proto, full_check=True)
@@ -113,6 +124,14 @@ def test_checkpoint_export_is_cached_by_hash(checkpoint, monkeypatch, tmp_path):
     mtime = path.stat().st_mtime_ns
     assert onnx_for_checkpoint(checkpoint, chunk=1) == path and path.stat().st_mtime_ns == mtime  # reused
     assert sorted(p.name for p in path.parent.iterdir()) == [path.name]  # no temporary left
+
+
+def test_failed_parity_check_writes_nothing(model, monkeypatch, tmp_path):
+    """The cache trusts any file it finds, so a graph that failed its check must not exist."""
+    monkeypatch.setitem(osdfilter.onnx.PARITY_LIMIT, False, -1.0)
+    with pytest.raises(OSDFilterError, match="differs from PyTorch"):
+        export_onnx(model, tmp_path / "m.onnx", chunk=1, log=lambda _: None)
+    assert list(tmp_path.iterdir()) == []
 
 
 # --- one-line errors ------------------------------------------------------------------
