@@ -7,6 +7,6 @@ Needs no files besides clean footage; ``osdfilter train --help`` lists every opt
 """
 
 from .config import TrainConfig, build_config
-from .trainer import lr_at, train
+from .trainer import export_model, lr_at, train
 
-__all__ = ["TrainConfig", "build_config", "lr_at", "train"]
+__all__ = ["TrainConfig", "build_config", "export_model", "lr_at", "train"]

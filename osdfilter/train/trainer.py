@@ -369,6 +369,25 @@ def _train(cfg: TrainConfig, resume: Optional[str], proc: Process, on_step: Opti
     return final
 
 
+class Meter:
+    """Means of the step statistics since the last log line (single steps are too noisy:
+    every batch is a different clip and OSD)."""
+
+    def __init__(self) -> None:
+        self.sums: dict[str, float] = {}
+        self.count = 0
+
+    def add(self, stats: dict[str, float]) -> None:
+        for k, v in stats.items():
+            self.sums[k] = self.sums.get(k, 0.0) + v
+        self.count += 1
+
+    def pop(self) -> dict[str, float]:
+        means = {k: v / max(self.count, 1) for k, v in self.sums.items()}
+        self.sums, self.count = {}, 0
+        return means
+
+
 class StopRequest:
     """SIGTERM/SIGINT ask the loop to finish the current step, checkpoint and return.
 
@@ -397,6 +416,7 @@ def loop(nets: Nets, data: torch.utils.data.Dataset, val: dict, cfg: TrainConfig
 
     bar = tqdm(total=cfg.steps, initial=step, disable=not (proc.is_main and cfg.progress), dynamic_ncols=True, mininterval=2.0)
     stop = StopRequest(proc.world == 1)
+    meter = Meter()
     nets.model.train()
     try:
         for batch in batches_from(data, step, cfg):
@@ -412,7 +432,8 @@ def loop(nets: Nets, data: torch.utils.data.Dataset, val: dict, cfg: TrainConfig
             if on_step is not None:
                 on_step(step, stats)
             if proc.is_main:
-                bookkeeping(nets, batch, stats, val, cfg, proc, run, tb, step, best, clock, bar, force_ckpt=stop.requested)
+                meter.add(stats)
+                bookkeeping(nets, batch, meter, val, cfg, proc, run, tb, step, best, clock, bar, force_ckpt=stop.requested)
             if stop.requested:
                 log(f"stopped by signal after step {step}; resume with --resume {run / 'checkpoints' / 'latest.pt'}", cfg, bar)
                 break
@@ -422,9 +443,10 @@ def loop(nets: Nets, data: torch.utils.data.Dataset, val: dict, cfg: TrainConfig
     return step
 
 
-def bookkeeping(nets: Nets, batch: dict[str, torch.Tensor], stats: dict[str, float], val: dict, cfg: TrainConfig, proc: Process, run: Path, tb: TBLogger, step: int, best: dict[str, float], clock: Clock, bar: Any, force_ckpt: bool = False) -> None:
+def bookkeeping(nets: Nets, batch: dict[str, torch.Tensor], meter: Meter, val: dict, cfg: TrainConfig, proc: Process, run: Path, tb: TBLogger, step: int, best: dict[str, float], clock: Clock, bar: Any, force_ckpt: bool = False) -> None:
     """Main process after a step: scalars, sample strips, validation, checkpoints."""
     if step % cfg.log_every == 0 or step == cfg.steps:
+        stats = meter.pop()
         tb.scalars(stats, step)
         tb.layer_grad_norms(nets.model, step, histograms=cfg.hist_every > 0 and step % cfg.hist_every == 0)
         log(f"step {step} " + " ".join(f"{k.replace('loss/', '')} {v:.4g}" for k, v in stats.items()), cfg, bar)
@@ -466,3 +488,13 @@ def log(message: str, cfg: TrainConfig, bar: Any = None) -> None:
         bar.write(f"[{stamp}] {message}")
     else:
         print(f"[{stamp}] {message}", flush=True)
+
+
+def export_model(src: os.PathLike | str, dst: os.PathLike | str, half: bool = True) -> Path:
+    """Write the shipping file: the model of any checkpoint, fp16 weights, no training state."""
+    from ..checkpoint import load_model
+
+    dst = Path(dst)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    save_checkpoint(dst, load_model(src), half=half)
+    return dst
