@@ -180,6 +180,19 @@ def test_sigterm_checkpoints_and_stops(tmp_path):
     assert read_checkpoint(Path(cfg.run_dir) / "checkpoints" / "latest.pt")["train"]["step"] == 2
 
 
+def test_crash_leaves_a_rescue_checkpoint(tmp_path):
+    """An error mid-run (e.g. a data worker killed from outside) keeps the last completed step."""
+    cfg = tiny_config(tmp_path, steps=50, crop=32, ckpt_every=0)
+
+    def hook(step: int, stats: dict) -> None:
+        if step == 2:
+            raise RuntimeError("DataLoader worker (pid 1) is killed by signal: Terminated.")
+
+    with pytest.raises(RuntimeError, match="killed"):
+        train(cfg, on_step=hook)
+    assert read_checkpoint(Path(cfg.run_dir) / "checkpoints" / "rescue.pt")["train"]["step"] == 2
+
+
 def test_gan_stage_runs(tmp_path):
     seen: list[dict] = []
     cfg = tiny_config(tmp_path, steps=4, crop=32, gan_start=2, d_widths=(8, 16, 16, 16), ckpt_every=4)

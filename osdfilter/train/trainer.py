@@ -437,10 +437,30 @@ def loop(nets: Nets, data: torch.utils.data.Dataset, val: dict, cfg: TrainConfig
             if stop.requested:
                 log(f"stopped by signal after step {step}; resume with --resume {run / 'checkpoints' / 'latest.pt'}", cfg, bar)
                 break
+    except Exception:
+        if proc.is_main and step > 0:
+            rescue(run, nets, cfg, step, best, clock, bar)
+        raise
     finally:
         stop.restore()
         bar.close()
     return step
+
+
+def rescue(run: Path, nets: Nets, cfg: TrainConfig, step: int, best: dict[str, float], clock: Clock, bar: Any) -> None:
+    """On a crash (e.g. a data worker killed from outside), keep the last completed step.
+
+    Written as ``checkpoints/rescue.pt``, not ``latest.pt``: if the error struck inside an
+    optimiser step, the state may be half-updated, so resuming from it is the user's call.
+    """
+    try:
+        stamp_provenance(nets.model, cfg, step, clock.total_s())
+        path = run / "checkpoints" / "rescue.pt"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save_checkpoint(path, nets.model, train=train_payload(nets, cfg, step, best))
+        log(f"error after step {step}; state saved to {path} (--resume it, or the last step checkpoint)", cfg, bar)
+    except Exception as exc:  # never hide the original error
+        log(f"could not save a rescue checkpoint: {exc}", cfg, bar)
 
 
 def bookkeeping(nets: Nets, batch: dict[str, torch.Tensor], meter: Meter, val: dict, cfg: TrainConfig, proc: Process, run: Path, tb: TBLogger, step: int, best: dict[str, float], clock: Clock, bar: Any, force_ckpt: bool = False) -> None:
