@@ -14,7 +14,7 @@ from typing import Any, Optional, Protocol, Union
 import numpy as np
 import torch
 
-from .errors import OSDFilterError
+from .errors import CheckpointError, OSDFilterError
 from .model import ModelConfig, RecurrentUNet
 
 
@@ -99,12 +99,24 @@ def make_runner(model: ModelSpec = None, backend: str = "torch", device: str = "
 
 
 def _onnx_runner(model: ModelSpec, provider: str) -> Runner:
-    if model is None or isinstance(model, RecurrentUNet):
-        raise OSDFilterError("--backend onnx needs --model PATH to an exported .onnx file")
+    """An ``.onnx`` file runs as is; a checkpoint (or the packaged default) is exported once
+    and cached (export/README.md), so ``--backend onnx`` works without a separate export."""
+    if isinstance(model, RecurrentUNet):
+        raise OSDFilterError("--backend onnx needs a model file (.onnx or .pt), not an in-memory model")
     try:
         from .onnx import OnnxRunner
     except ImportError as exc:
         raise OSDFilterError(f"the onnx backend is not available ({exc}); install onnxruntime") from None
+    if model is None:
+        from importlib.resources import as_file, files
+
+        ref = files("osdfilter").joinpath(DEFAULT_MODEL)
+        if not ref.is_file():
+            raise CheckpointError(f"no packaged default model (osdfilter/{DEFAULT_MODEL}) in this install; pass --model PATH")
+        with as_file(ref) as path:
+            return OnnxRunner.from_checkpoint(path, provider)
+    if str(model).endswith(".pt"):
+        return OnnxRunner.from_checkpoint(model, provider)
     return OnnxRunner(model, provider)
 
 
@@ -113,7 +125,6 @@ def _load_default_model(device: torch.device) -> RecurrentUNet:
     from importlib.resources import as_file, files
 
     from .checkpoint import load_model
-    from .errors import CheckpointError
 
     ref = files("osdfilter").joinpath(DEFAULT_MODEL)
     if not ref.is_file():
