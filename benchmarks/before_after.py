@@ -38,7 +38,10 @@ def restored(frames: list[np.ndarray], mask: np.ndarray, model: str | None) -> l
 
 
 def crops(img: np.ndarray, boxes: list[tuple[int, int, int, int]]) -> np.ndarray:
-    return np.concatenate([cv2.resize(img[y : y + h, x : x + w], (w * 2, h * 2), interpolation=cv2.INTER_NEAREST) for x, y, w, h in boxes], axis=1)
+    """The boxes side by side, 2x enlarged, padded to one height with 4 px gaps."""
+    parts = [cv2.resize(img[y : y + h, x : x + w], (w * 2, h * 2), interpolation=cv2.INTER_NEAREST) for x, y, w, h in boxes]
+    height = max(p.shape[0] for p in parts)
+    return np.concatenate([np.pad(p, ((0, height - p.shape[0]), (0, 4), (0, 0))) for p in parts], axis=1)
 
 
 def main() -> None:
