@@ -55,7 +55,7 @@ def read_checkpoint(path: PathLike) -> dict[str, Any]:
     if not path.is_file():
         raise CheckpointError(f"model path is not a file: {path}")
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=False if _is_trusted(path) else True)
+        payload = torch.load(path, map_location="cpu", weights_only=True)  # plain tensors/dicts only: never runs code
     except Exception as exc:  # torch raises many types for foreign files
         raise CheckpointError(f"{path} is not an osdfilter checkpoint ({type(exc).__name__})") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
@@ -63,11 +63,6 @@ def read_checkpoint(path: PathLike) -> dict[str, Any]:
     if payload.get("version") != VERSION:
         raise CheckpointError(f"{path}: checkpoint format version {payload.get('version')} is not supported (expected {VERSION})")
     return payload
-
-
-def _is_trusted(path: Path) -> bool:
-    # Only plain tensors/dicts/lists are stored, so weights_only loading always suffices.
-    return False
 
 
 def config_from_dict(d: dict[str, Any]) -> ModelConfig:
