@@ -9,7 +9,9 @@ which backend it has.
 from __future__ import annotations
 
 import os
-from typing import Any, Optional, Protocol, Union
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator, Optional, Protocol, Union
 
 import numpy as np
 import torch
@@ -108,26 +110,28 @@ def _onnx_runner(model: ModelSpec, provider: str) -> Runner:
     except ImportError as exc:
         raise OSDFilterError(f"the onnx backend is not available ({exc}); install onnxruntime") from None
     if model is None:
-        from importlib.resources import as_file, files
-
-        ref = files("osdfilter").joinpath(DEFAULT_MODEL)
-        if not ref.is_file():
-            raise CheckpointError(f"no packaged default model (osdfilter/{DEFAULT_MODEL}) in this install; pass --model PATH")
-        with as_file(ref) as path:
+        with _default_model_path() as path:
             return OnnxRunner.from_checkpoint(path, provider)
     if str(model).endswith(".pt"):
         return OnnxRunner.from_checkpoint(model, provider)
     return OnnxRunner(model, provider)
 
 
-def _load_default_model(device: torch.device) -> RecurrentUNet:
-    """The packaged default model, ``osdfilter/weights/default.pt``."""
+@contextmanager
+def _default_model_path() -> Iterator[Path]:
+    """The packaged default model, ``osdfilter/weights/default.pt``, as a file path."""
     from importlib.resources import as_file, files
-
-    from .checkpoint import load_model
 
     ref = files("osdfilter").joinpath(DEFAULT_MODEL)
     if not ref.is_file():
         raise CheckpointError(f"no packaged default model (osdfilter/{DEFAULT_MODEL}) in this install; pass --model PATH")
     with as_file(ref) as path:
+        yield path
+
+
+def _load_default_model(device: torch.device) -> RecurrentUNet:
+    """The packaged default model, loaded for torch."""
+    from .checkpoint import load_model
+
+    with _default_model_path() as path:
         return load_model(path, device)
