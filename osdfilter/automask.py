@@ -545,13 +545,7 @@ def _glyph_components(cand: np.ndarray, glyph: np.ndarray, c: AutoMaskConfig) ->
 def _not_touching(mask: np.ndarray, other: np.ndarray) -> np.ndarray:
     """Components of ``mask`` that share no pixel with ``other``. Persistent edges only
     add overlays the glyph cue missed; around outlined glyphs they are just wider."""
-    if not mask.any():
-        return mask
-    n, labels = cv2.connectedComponents(mask.view(np.uint8), connectivity=8)
-    keep = np.ones(n, bool)
-    keep[np.unique(labels[other & mask])] = False
-    keep[0] = False
-    return keep[labels]
+    return mask & ~_touching(mask, other)
 
 
 def _touching(mask: np.ndarray, other: np.ndarray) -> np.ndarray:
