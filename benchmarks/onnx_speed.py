@@ -1,8 +1,8 @@
 """Frames per second, PyTorch vs ONNX Runtime (CPU), measured in one run.
 
-Cases: full frames at 480x270 and 854x480 (N=1), and the tile batch the pipeline really
-runs at those sizes (N tiles of tile+2*context pixels; N from the filter's tile plan over
-a synthetic OSD). Each case runs chunks of 8 frames with the state carried, the
+Cases: full frames at 480x270 and 854x480 (N=1), and the region batches the pipeline
+really runs at those sizes (the filter's plan over a synthetic OSD: one batch per region
+shape, their times added). Each case runs chunks of 8 frames with the state carried, the
 backends interleaved round by round (the machine is shared, so load drifts), and
 reports the median fps per backend. ONNX Runtime runs two graphs: the one-frame step
 (T=1, the export default) and an unrolled T=8 graph, which is how T=1 was chosen.
@@ -33,17 +33,17 @@ CHUNK = 8  # the pipeline's default chunk
 SIZES = ((270, 480), (480, 854))
 
 
-def tiles_for(height: int, width: int, config: ModelConfig, seed: int = 0) -> int:
-    """How many tiles the filter runs for a synthetic OSD at this video size."""
+def regions_for(height: int, width: int, config: ModelConfig, seed: int = 0) -> list[tuple[int, int, int]]:
+    """The filter's region batches ``(N, crop_h, crop_w)`` for a synthetic OSD at this size."""
     mask = OSDSynth(height, width, rng=np.random.default_rng(seed)).union_mask(CHUNK)
-    return len(plan_tiles(dilate(mask, 2), config.tile, config.context))
+    plan = plan_tiles(dilate(mask, 2), config.tile, config.context)
+    return [(len(idx), h, w) for (h, w), idx in plan.groups()]
 
 
-def cases(config: ModelConfig) -> list[tuple[str, int, int, int]]:
-    """(label, N, H, W): full frames, then the pipeline's tile batch, per video size."""
-    crop = config.tile + 2 * config.context
-    out = [(f"full frame {w}x{h}", 1, h, w) for h, w in SIZES]
-    out += [(f"tiles for {w}x{h}", tiles_for(h, w, config), crop, crop) for h, w in SIZES]
+def cases(config: ModelConfig) -> list[tuple[str, list[tuple[int, int, int]]]]:
+    """(label, [(N, H, W) batches]): full frames, then the pipeline's region batches, per size."""
+    out = [(f"full frame {w}x{h}", [(1, h, w)]) for h, w in SIZES]
+    out += [(f"regions for {w}x{h}", regions_for(h, w, config)) for h, w in SIZES]
     return out
 
 
@@ -52,6 +52,12 @@ def chunk_fps(runner: Runner, frames: np.ndarray, state: object) -> tuple[float,
     t0 = time.perf_counter()
     _, state = runner.step(frames, state)
     return frames.shape[1] / (time.perf_counter() - t0), state
+
+
+def measure_batches(runners: dict[str, Runner], batches: list[tuple[int, int, int]], rounds: int) -> dict[str, float]:
+    """Video fps when every batch runs once per chunk (times add up over the batches)."""
+    per = [measure(runners, n, h, w, rounds) for n, h, w in batches]
+    return {name: 1.0 / sum(1.0 / p[name] for p in per) for name in runners}
 
 
 def measure(runners: dict[str, Runner], n: int, height: int, width: int, rounds: int) -> dict[str, float]:
@@ -79,14 +85,15 @@ def build_runners(model: RecurrentUNet, workdir: Path, threads: int) -> dict[str
     }
 
 
-def print_table(rows: list[tuple[str, int, int, int, dict[str, float]]]) -> None:
-    names = list(rows[0][4])
-    head = f"{'case':<22} {'N':>3} {'input':>9} " + " ".join(f"{n + ' fps':>12}" for n in names)
+def print_table(rows: list[tuple[str, list[tuple[int, int, int]], dict[str, float]]]) -> None:
+    names = list(rows[0][2])
+    head = f"{'case':<22} {'N':>3} {'pixels':>9} " + " ".join(f"{n + ' fps':>12}" for n in names)
     ratios = [n for n in names if n != "torch"]
     print(head + " " + " ".join(f"{n + '/torch':>13}" for n in ratios))
-    for label, n, h, w, fps in rows:
+    for label, batches, fps in rows:
         cells = " ".join(f"{fps[k]:>12.2f}" for k in names)
-        print(f"{label:<22} {n:>3} {f'{w}x{h}':>9} {cells} " + " ".join(f"{fps[k] / fps['torch']:>13.2f}" for k in ratios))
+        n, px = sum(b[0] for b in batches), sum(n * h * w for n, h, w in batches)
+        print(f"{label:<22} {n:>3} {px:>9} {cells} " + " ".join(f"{fps[k] / fps['torch']:>13.2f}" for k in ratios))
 
 
 @click.command()
@@ -94,7 +101,7 @@ def print_table(rows: list[tuple[str, int, int, int, dict[str, float]]]) -> None
 @click.option("--threads", type=click.IntRange(min=1), default=2, show_default=True, help="Threads for both backends.")
 @click.option("--rounds", type=click.IntRange(min=1), default=3, show_default=True, help="Timed chunks per backend and case.")
 def main(model_path: Optional[str], threads: int, rounds: int) -> None:
-    """Print fps of PyTorch vs ONNX Runtime on CPU for full frames and the pipeline's tile batch."""
+    """Print fps of PyTorch vs ONNX Runtime on CPU for full frames and the pipeline's region batches."""
     torch.manual_seed(0)
     torch.set_num_threads(threads)
     model = load_model(model_path) if model_path else RecurrentUNet(ModelConfig.preset("small")).eval()
@@ -102,7 +109,7 @@ def main(model_path: Optional[str], threads: int, rounds: int) -> None:
         runners = build_runners(model, Path(tmp), threads)
         print(f"widths {model.config.widths}, chunk {CHUNK} frames, {threads} threads, median of {rounds}, "
               f"torch {torch.__version__}, {runners['ort T=1'].note}")
-        rows = [(label, n, h, w, measure(runners, n, h, w, rounds)) for label, n, h, w in cases(model.config)]
+        rows = [(label, batches, measure_batches(runners, batches, rounds)) for label, batches in cases(model.config)]
     print_table(rows)
 
 

@@ -127,19 +127,19 @@ def telea_fn(mask_png: str, width: int, height: int) -> Callable[[np.ndarray], n
 
 
 def model_fps(runner: Any, clip: str, mask_png: str, config: Any) -> float:
-    """Frames/s of runner.step alone on this clip's tile batch (first frames, chunks of CHUNK)."""
+    """Frames/s of runner.step alone on this clip's regions (first frames, chunks of CHUNK;
+    one call per region shape, as the filter does)."""
     from osdfilter.filter import OSDFilter
     from osdfilter.masks import load_mask
 
     with av.open(clip) as c:
         frames = [f.to_ndarray(format="rgb24") for _, f in zip(range(CHUNK), c.decode(video=0))]
     filt = OSDFilter(runner, load_mask(mask_png, *frames[0].shape[:2]), config)
-    x = filt.model_input(frames, [filt.mask] * len(frames))
-    state, n, t0 = None, 0, time.perf_counter()
-    _, state = runner.step(x, state)  # warm-up
-    t0 = time.perf_counter()
+    xs = filt.model_input(frames, [filt.mask] * len(frames))
+    states = [runner.step(x, None)[1] for x in xs]  # warm-up
+    n, t0 = 0, time.perf_counter()
     while n < 3 or time.perf_counter() - t0 < 2.0:
-        _, state = runner.step(x, state)
+        states = [runner.step(x, st)[1] for x, st in zip(xs, states)]
         n += 1
     return n * len(frames) / (time.perf_counter() - t0)
 
@@ -300,10 +300,11 @@ def roi_report(model_path: str, width: int = 1920, height: int = 1080, n: int = 
     for tile in (64, 96, 128):
         f = OSDFilter(runner, clip_mask(width, height), FilterConfig(chunk=CHUNK, tile=tile, context=16))
         t0 = time.perf_counter()
-        x = f.model_input(burned, [f.mask] * n)
+        xs = f.model_input(burned, [f.mask] * n)
         prep_s = time.perf_counter() - t0
         t0 = time.perf_counter()
-        runner.step(x, None)
+        for x in xs:
+            runner.step(x, None)
         fps = n / (time.perf_counter() - t0)
         out = [o for b in burned for o in f.push(b)] + f.flush()
         rows.append((f"tiles {tile}+2x16 (prep {n / prep_s:.0f} fps)", str(len(f.plan)), fps, masked_psnr(out, clean, region)))

@@ -63,51 +63,109 @@ def feather(mask: np.ndarray, px: float) -> np.ndarray:
     return np.maximum(alpha, np.clip(2.0 * soft, 0.0, 1.0))
 
 
+Region = tuple[int, int, int, int]  # (y, x, h, w) of a core in frame pixels
+
+
 @dataclass(frozen=True)
 class TilePlan:
-    """Fixed tile positions over a frame. ``cores`` are (y, x) of ``tile x tile`` squares that
-    together cover the mask; each is run with ``context`` pixels of surroundings."""
+    """Fixed regions over a frame that the model runs on. ``cores`` are ``(y, x, h, w)``
+    rectangles (sides multiples of 8) that together cover the mask; each is run with
+    ``context`` pixels of surroundings, as a crop of ``(h + 2 context, w + 2 context)``.
+
+    Regions of one shape form a group: the model runs once per group and chunk, all its
+    regions batched, each keeping its own recurrent state.
+    """
 
     height: int
     width: int
-    tile: int
+    tile: int  # largest core side
     context: int
-    cores: tuple[tuple[int, int], ...]
-
-    @property
-    def crop(self) -> int:
-        return self.tile + 2 * self.context
+    cores: tuple[Region, ...]
 
     def __len__(self) -> int:
         return len(self.cores)
 
+    @property
+    def pixels(self) -> int:
+        """Pixels the model processes per frame (crops, context included)."""
+        c = 2 * self.context
+        return sum((h + c) * (w + c) for _, _, h, w in self.cores)
+
+    def groups(self) -> list[tuple[tuple[int, int], list[int]]]:
+        """``[((crop_h, crop_w), [region indices])]``, in first-appearance order."""
+        out: dict[tuple[int, int], list[int]] = {}
+        for i, (_, _, h, w) in enumerate(self.cores):
+            out.setdefault((h + 2 * self.context, w + 2 * self.context), []).append(i)
+        return list(out.items())
+
+
+def _round8(n: int) -> int:
+    return -(-n // 8) * 8
+
+
+def _fit(y: int, x: int, h: int, w: int, height: int, width: int) -> Region:
+    """Core of at least ``h x w`` (rounded up to 8) at (y, x), moved inside the frame."""
+    h, w = _round8(max(h, 8)), _round8(max(w, 8))
+    return max(0, min(y, height - h)), max(0, min(x, width - w)), h, w
+
 
 def plan_tiles(mask: np.ndarray, tile: int, context: int) -> TilePlan:
-    """Cover every True pixel of ``mask`` with ``tile``-sized cores, bounding box by bounding box.
+    """Regions covering every True pixel of ``mask``; positions fixed for the whole video,
+    so each region keeps its own recurrent state.
 
-    Positions are fixed for the whole video, so each tile keeps its own recurrent state.
+    An OSD is a few text lines and icons, so the crops follow the mask's components rather
+    than a square grid: a component fitting in ``tile x tile`` gets one core around its
+    bounding box (a 12 px text line is not run as a 64 px square); a larger one is cut
+    into ``tile``-sized cells, each shrunk to the mask inside it. Regions whose crops
+    would overlap are merged while the merged crop costs no more pixels than the two,
+    so shared context is not computed twice. Measured on the benchmark layouts (480p,
+    720p): about half the pixels of a square 64 + 2x16 grid.
     """
     h, w = mask.shape
-    cores: list[tuple[int, int]] = []
-    covered = np.zeros_like(mask, dtype=bool)
-    n, _, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
-    for x0, y0, bw, bh, _area in sorted(stats[1:].tolist(), key=lambda s: (s[1], s[0])):
-        for y in range(y0, y0 + bh, tile):
-            for x in range(x0, x0 + bw, tile):
-                cy, cx = max(0, min(y, h - tile)), max(0, min(x, w - tile))
-                region = mask[cy : cy + tile, cx : cx + tile] & ~covered[cy : cy + tile, cx : cx + tile]
-                if region.any():
-                    cores.append((cy, cx))
-                    covered[cy : cy + tile, cx : cx + tile] = True
+    m8 = mask.astype(np.uint8)
+    boxes: list[tuple[int, int, int, int]] = []  # (y0, x0, y1, x1) of mask content
+    _, _, stats, _ = cv2.connectedComponentsWithStats(m8, connectivity=8)
+    for x0, y0, bw, bh, _area in stats[1:].tolist():
+        for cy in range(y0, y0 + bh, tile):
+            for cx in range(x0, x0 + bw, tile):
+                cell = m8[cy : min(cy + tile, y0 + bh), cx : min(cx + tile, x0 + bw)]
+                ys, xs = np.nonzero(cell)
+                if len(ys):
+                    boxes.append((cy + int(ys.min()), cx + int(xs.min()), cy + int(ys.max()) + 1, cx + int(xs.max()) + 1))
+    boxes = _merge(boxes, context)
+    cores = sorted(_fit(y0, x0, y1 - y0, x1 - x0, h, w) for y0, x0, y1, x1 in boxes)
     return TilePlan(h, w, tile, context, tuple(cores))
+
+
+def _merge(boxes: list[tuple[int, int, int, int]], context: int) -> list[tuple[int, int, int, int]]:
+    """Greedily merge boxes whose merged crop has no more pixels than their two crops."""
+    def cost(b: tuple[int, int, int, int]) -> int:
+        return (_round8(b[2] - b[0]) + 2 * context) * (_round8(b[3] - b[1]) + 2 * context)
+
+    boxes = list(boxes)
+    merged = True
+    while merged:
+        merged = False
+        for i in range(len(boxes)):
+            for j in range(i + 1, len(boxes)):
+                a, b = boxes[i], boxes[j]
+                u = (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
+                if cost(u) <= cost(a) + cost(b):
+                    boxes[i] = u
+                    del boxes[j]
+                    merged = True
+                    break
+            if merged:
+                break
+    return boxes
 
 
 def pad_for_tiles(image: np.ndarray, plan: TilePlan) -> np.ndarray:
     """Pad an ``[H, W, ...]`` image so every crop of ``plan`` lies inside (reflected borders).
 
-    Crop ``i`` is then ``padded[y : y + crop, x : x + crop]`` for core ``(y, x)``.
+    The crop of core ``(y, x, h, w)`` is then ``padded[y : y + h + 2c, x : x + w + 2c]``.
     """
     c = plan.context
-    extra_h = max(0, plan.tile - plan.height)
-    extra_w = max(0, plan.tile - plan.width)
+    extra_h = max([0] + [ch - plan.height for _, _, ch, _ in plan.cores])
+    extra_w = max([0] + [cw - plan.width for _, _, _, cw in plan.cores])
     return cv2.copyMakeBorder(image, c, c + extra_h, c, c + extra_w, cv2.BORDER_REFLECT_101)

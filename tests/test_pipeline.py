@@ -155,10 +155,10 @@ def full_frame_composite(filt: Any, frame: np.ndarray, tiles: np.ndarray, mask: 
     """The former composite: tile cores pasted into a full-frame float canvas, blended everywhere."""
     from osdfilter.masks import feather
 
-    c, s = filt.plan.context, filt.plan.tile
+    c = filt.plan.context
     canvas = frame.astype(np.float32)
-    for (y, x), tile in zip(filt.plan.cores, tiles):
-        h, w = min(s, filt.height - y), min(s, filt.width - x)
+    for (y, x, ch, cw), tile in zip(filt.plan.cores, tiles):
+        h, w = min(ch, filt.height - y), min(cw, filt.width - x)
         canvas[y : y + h, x : x + w] = (tile[:, c : c + h, c : c + w].transpose(1, 2, 0) + 1.0) * 127.5
     alpha = feather(mask, filt.config.feather)[..., None]
     return np.clip(frame.astype(np.float32) * (1.0 - alpha) + canvas * alpha + 0.5, 0, 255).astype(np.uint8)
@@ -173,6 +173,55 @@ def test_tile_composite_is_bit_identical_to_full_frame():
     mask = rng.random((90, 150)) > 0.995  # scattered specks: overlapping, border-clamped cores
     filt = OSDFilter(IdentityRunner(), mask)
     frame = rng.integers(0, 256, (90, 150, 3), dtype=np.uint8)
-    tiles = rng.uniform(-1, 1, (len(filt.plan), 3, filt.plan.crop, filt.plan.crop)).astype(np.float32)
+    c2 = 2 * filt.plan.context
+    tiles = [rng.uniform(-1, 1, (3, h + c2, w + c2)).astype(np.float32) for _, _, h, w in filt.plan.cores]
     for m in (filt.mask, dilate(mask, 1) & filt.mask):  # the static mask (cached alpha) and a per-frame one
         assert np.array_equal(filt._composite(frame, tiles, m), full_frame_composite(filt, frame, tiles, m))
+
+
+# --- the region plan --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_region_plan_covers_the_mask_inside_the_frame(seed):
+    """Every mask pixel lies in some core; cores are inside the frame with sides multiple
+    of 8, and for an OSD-like layout (text lines, an icon, specks) the crops cost fewer
+    pixels than the square 64 + 2x16 grid they replace."""
+    from osdfilter.masks import plan_tiles
+
+    rng = np.random.default_rng(seed)
+    h, w = 270, 480
+    mask = np.zeros((h, w), bool)
+    for _ in range(6):  # text lines
+        y, x = int(rng.integers(0, h - 16)), int(rng.integers(0, w - 120))
+        mask[y : y + int(rng.integers(8, 16)), x : x + int(rng.integers(30, 120))] = True
+    mask[100:150, 200:260] = True  # a big icon
+    mask |= rng.random((h, w)) > 0.9995  # specks
+    plan = plan_tiles(mask, 64, 16)
+    covered = np.zeros_like(mask)
+    for y, x, ch, cw in plan.cores:
+        assert ch % 8 == 0 and cw % 8 == 0 and ch > 0 and cw > 0
+        assert 0 <= y and y + ch <= h and 0 <= x and x + cw <= w
+        covered[y : y + ch, x : x + cw] = True
+    assert not (mask & ~covered).any()
+    assert sum(len(idx) for _, idx in plan.groups()) == len(plan)
+
+    square_cores = 0
+    for y in range(0, h, 64):
+        for x in range(0, w, 64):
+            square_cores += bool(mask[y : y + 64, x : x + 64].any())
+    assert plan.pixels < square_cores * 96 * 96
+
+
+def test_region_plan_on_a_frame_smaller_than_a_core():
+    """A mask spanning a 20x30 frame gets one core rounded up to 24x32 (the crop is padded)."""
+    from osdfilter.filter import FilterConfig, OSDFilter
+    from osdfilter.runners import IdentityRunner
+
+    mask = np.zeros((20, 30), bool)
+    mask[1:19, 1:29] = True
+    filt = OSDFilter(IdentityRunner(), mask, FilterConfig(chunk=2, dilate=0, feather=0))
+    assert [c[2:] for c in filt.plan.cores] == [(24, 32)]
+    frame = np.random.default_rng(0).integers(0, 256, (20, 30, 3), dtype=np.uint8)
+    out = filt.push(frame) + filt.push(frame)
+    assert len(out) == 2 and out[0].shape == frame.shape

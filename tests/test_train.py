@@ -93,10 +93,11 @@ def test_training_input_matches_the_filter(tmp_path):
     mask = np.zeros((H, W), bool)
     mask[50:58, 60:90] = True
     flt = OSDFilter(IdentityRunner(), mask, FilterConfig(tile=32, context=8))
-    expected = flt.model_input([frame], [flt.mask])  # [tiles, 1, 4, 48, 48]
-    tiles = cut_tiles(frame[None], frame[None], dilate(mask, 2)[None], list(flt.plan.cores), 32, 8)
-    got = tiles_to_batch(tiles, "telea", 1.5, 8)["x"].numpy()
-    np.testing.assert_allclose(got, expected, atol=1e-6)
+    expected = flt.model_input([frame], [flt.mask])  # per region shape: [regions, 1, 4, h, w]
+    for (_, idx), exp in zip(flt.plan.groups(), expected):
+        tiles = cut_tiles(frame[None], frame[None], dilate(mask, 2)[None], [flt.plan.cores[i] for i in idx], 8)
+        got = tiles_to_batch(tiles, "telea", 1.5, 8)["x"].numpy()
+        np.testing.assert_allclose(got, exp, atol=1e-6)
 
 
 def test_temporal_training_input_matches_the_filter(tmp_path):
@@ -109,9 +110,10 @@ def test_temporal_training_input_matches_the_filter(tmp_path):
     expected = flt.model_input(list(frames), [flt.mask] * 4)
     masks = np.stack([flt.mask] * 4)
     filled = prefill_sequence(frames, masks)
-    tiles = cut_tiles(frames, frames, masks, list(flt.plan.cores), 32, 8, filled)
-    got = tiles_to_batch(tiles, "temporal", 1.5, 8)["x"].numpy()
-    np.testing.assert_allclose(got, expected, atol=1e-6)
+    for (_, idx), exp in zip(flt.plan.groups(), expected):
+        tiles = cut_tiles(frames, frames, masks, [flt.plan.cores[i] for i in idx], 8, filled)
+        got = tiles_to_batch(tiles, "temporal", 1.5, 8)["x"].numpy()
+        np.testing.assert_allclose(got, exp, atol=1e-6)
     cfg = tiny_config(tmp_path, prefill="temporal", crop=32)
     batch = GeneratedBatches(load_segments(cfg.data, cache_dir=cfg.cache_dir, min_len=3), [], cfg, cfg.tile, cfg.context)[0]
     assert batch["x"].shape == (4, 3, 4, 32, 32)

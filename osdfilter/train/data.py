@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 import torch
 
-from ..masks import dilate, feather
+from ..masks import Region, dilate, feather
 from ..osd import OSDFont, OSDSynth, load_font_dir, load_font_file
 from ..prefill import get_prefill, is_temporal, prefill_sequence
 from .config import TrainConfig
@@ -116,20 +116,22 @@ def core_origins(union: np.ndarray, n: int, tile: int, rng: np.random.Generator,
     return out
 
 
-def cut_tiles(overlaid: np.ndarray, clean: np.ndarray, mask: np.ndarray, origins: Sequence[tuple[int, int]], tile: int, context: int, filled: Optional[np.ndarray] = None) -> list[Tile]:
-    """Crops of ``tile + 2*context`` around each core, reflected at the borders exactly like
-    :func:`osdfilter.masks.pad_for_tiles` (so padded coordinates equal core coordinates)."""
-    c, crop = context, tile + 2 * context
+def cut_tiles(overlaid: np.ndarray, clean: np.ndarray, mask: np.ndarray, cores: Sequence[Region], context: int, filled: Optional[np.ndarray] = None) -> list[Tile]:
+    """Crops of ``(h + 2*context, w + 2*context)`` around each core ``(y, x, h, w)``, reflected
+    at the borders exactly like :func:`osdfilter.masks.pad_for_tiles` (so padded
+    coordinates equal core coordinates)."""
+    c = context
     T, h, w, _ = overlaid.shape
-    eh, ew = max(0, tile - h), max(0, tile - w)
+    eh = max([0] + [ch - h for _, _, ch, _ in cores])
+    ew = max([0] + [cw - w for _, _, _, cw in cores])
 
     def pad(frames: np.ndarray) -> np.ndarray:
         return np.stack([cv2.copyMakeBorder(f, c, c + eh, c, c + ew, cv2.BORDER_REFLECT_101) for f in frames])
 
     po, pc, pm = pad(overlaid), pad(clean), pad(mask.astype(np.uint8)).astype(bool)
     pf = pad(filled) if filled is not None else None
-    win = lambda a, y, x: np.ascontiguousarray(a[:, y : y + crop, x : x + crop])  # noqa: E731
-    return [Tile(win(po, y, x), win(pc, y, x), win(pm, y, x), None if pf is None else win(pf, y, x)) for y, x in origins]
+    win = lambda a, y, x, ch, cw: np.ascontiguousarray(a[:, y : y + ch + 2 * c, x : x + cw + 2 * c])  # noqa: E731
+    return [Tile(win(po, *r), win(pc, *r), win(pm, *r), None if pf is None else win(pf, *r)) for r in cores]
 
 
 def render_tiles(segments: Sequence[Segment], fonts: list[OSDFont], rng: np.random.Generator, cfg: TrainConfig, n: int, tile: int, context: int, mode: Optional[str] = None) -> list[Tile]:
@@ -152,21 +154,22 @@ def render_tiles(segments: Sequence[Segment], fonts: list[OSDFont], rng: np.rand
     filled = prefill_sequence(overlaid, mask)[warm:] if is_temporal(cfg.prefill) else None
     overlaid, frames, mask = overlaid[warm:], frames[warm:], mask[warm:]
     origins = core_origins(mask.any(axis=0), n, tile, rng, cfg.centre_prob)
-    return cut_tiles(overlaid, frames, mask, origins, tile, context, filled)
+    return cut_tiles(overlaid, frames, mask, [(y, x, tile, tile) for y, x in origins], context, filled)
 
 
 def tiles_to_batch(tiles: Sequence[Tile], prefill_name: str, feather_px: float, context: int) -> dict[str, torch.Tensor]:
-    """Stack tiles into the tensors the trainer uses (all float32, ``[B, T, C, c, c]``).
+    """Stack tiles (all of one crop shape) into the tensors the trainer uses (all float32,
+    ``[B, T, C, crop_h, crop_w]``).
 
     ``x``: the model input (prefilled RGB in [-1, 1] + mask). ``overlaid``/``target``: RGB in
     [-1, 1]. ``alpha``: the filter's feathered composite weight. ``core``: 1 on the tile core
     (the only pixels the filter keeps), 0 on the context ring.
     """
     prefill = None if is_temporal(prefill_name) else get_prefill(prefill_name)
-    T, crop = tiles[0].clean.shape[:2]
+    T, ch, cw = tiles[0].clean.shape[:3]
     B = len(tiles)
-    x = np.empty((B, T, 4, crop, crop), np.float32)
-    alpha = np.empty((B, T, 1, crop, crop), np.float32)
+    x = np.empty((B, T, 4, ch, cw), np.float32)
+    alpha = np.empty((B, T, 1, ch, cw), np.float32)
     for b, tl in enumerate(tiles):
         for t in range(T):
             # Same op order as OSDFilter.model_input: prefill the crop (or take the whole-frame
@@ -175,8 +178,8 @@ def tiles_to_batch(tiles: Sequence[Tile], prefill_name: str, feather_px: float, 
             x[b, t, :3] = img.transpose(2, 0, 1) / 127.5 - 1.0
             x[b, t, 3] = tl.mask[t]
             alpha[b, t, 0] = feather(tl.mask[t], feather_px)
-    core = np.zeros((1, 1, 1, crop, crop), np.float32)
-    core[..., context : crop - context, context : crop - context] = 1.0
+    core = np.zeros((1, 1, 1, ch, cw), np.float32)
+    core[..., context : ch - context, context : cw - context] = 1.0
     to_pm1 = lambda a: np.stack(a).transpose(0, 1, 4, 2, 3).astype(np.float32) / 127.5 - 1.0  # noqa: E731
     return {
         "x": torch.from_numpy(x),
@@ -184,7 +187,7 @@ def tiles_to_batch(tiles: Sequence[Tile], prefill_name: str, feather_px: float, 
         "target": torch.from_numpy(to_pm1([t.clean for t in tiles])),
         "alpha": torch.from_numpy(alpha),
         "mask": torch.from_numpy(x[:, :, 3:4].copy()),
-        "core": torch.from_numpy(np.broadcast_to(core, (B, T, 1, crop, crop)).copy()),
+        "core": torch.from_numpy(np.broadcast_to(core, (B, T, 1, ch, cw)).copy()),
     }
 
 

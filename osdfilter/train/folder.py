@@ -117,7 +117,7 @@ def folder_tiles(item: tuple[np.ndarray, np.ndarray, np.ndarray], rng: np.random
         overlaid, clean, mask = overlaid[:, :, ::-1], clean[:, :, ::-1], mask[:, ::-1]
     m = np.broadcast_to(dilate(np.ascontiguousarray(mask), cfg.dilate), overlaid.shape[:3])
     origins = core_origins(m[0], n, tile, rng, cfg.centre_prob)
-    return cut_tiles(np.ascontiguousarray(overlaid), np.ascontiguousarray(clean), m, origins, tile, context)
+    return cut_tiles(np.ascontiguousarray(overlaid), np.ascontiguousarray(clean), m, [(y, x, tile, tile) for y, x in origins], context)
 
 
 class FolderBatches(torch.utils.data.Dataset):
