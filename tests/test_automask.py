@@ -170,3 +170,49 @@ def test_frame_size_checked():
     with pytest.raises(ValueError, match="frame size"):
         det.observe(np.zeros((10, 10, 3), np.uint8))
     assert OSDLayout.empty(H, W).is_empty
+
+
+def test_enclosed_cue_closed_glyph_not_open_line():
+    from osdfilter.automask import _enclosed_cue
+
+    img = np.full((60, 80, 3), 40, np.uint8)
+    img[10:14, 5:75] = 250  # long bright bar with dark flanks: open along its length
+    img[30:40, 30:34] = 250  # short stroke closed by dark on all sides, like a glyph "1"
+    img[50:55, 60:78] = (255, 0, 0)  # saturated red patch on its own: no dark flank
+    cue = _enclosed_cue(img, 100, 30, 7)
+    assert cue[30:40, 30:34].any()
+    assert not cue[10:14, 15:65].any()
+    assert not cue[50:55, 60:78].any()
+
+
+def test_text_line_keeps_faint_glyph_beside_anchor():
+    from osdfilter.automask import _on_anchor_line
+
+    cfg = AutoMaskConfig()
+    anchors = np.array([[0, 0, 0, 0, 0], [10, 20, 6, 10, 40], [18, 20, 6, 10, 40]])
+    comps = np.array([[0, 0, 0, 0, 0],
+                      [27, 21, 5, 8, 20],  # faint digit on the line
+                      [27, 40, 5, 8, 20],  # same size, next row
+                      [0, 10, 60, 25, 300]])  # scene edge crossing the line
+    keep = _on_anchor_line(comps, anchors, np.array([False, True, True]), cfg)
+    assert keep.tolist() == [False, True, False, False]
+
+
+def test_screen_fixed_object_with_open_edges_is_not_text():
+    """A tracked subject in a pan (same screen position every frame): bright panel with
+    dark stripes 8 px apart and dividers 30 px apart. Its edges are as persistent as the
+    OSD, but no bright pixel is closed on all four sides, so it is not masked (it was
+    entirely, precision 0.53, before the enclosed-stroke anchors)."""
+    frames, masks = _clip("pan")
+    frames = frames.copy()
+    for f in frames:
+        f[120:142, 60:150] = 200
+        for y in range(122, 142, 8):
+            f[y:y + 2, 60:150] = 20
+        for x in range(60, 150, 30):
+            f[120:142, x:x + 2] = 20
+    layout = _detect(frames)
+    recall, precision = _score(layout, frames, masks)
+    assert recall >= 0.97, recall
+    assert precision >= 0.7, precision
+    assert layout.union[120:142, 60:150].mean() < 0.1
