@@ -38,6 +38,16 @@ class FilterConfig:
             raise ValueError("dilate and feather must be >= 0")
 
 
+@dataclass
+class Prepared:
+    """One frame ready for the model (:meth:`OSDFilter.prepare`)."""
+
+    frame: np.ndarray  # uint8 [H, W, 3] as decoded
+    mask: np.ndarray  # bool [H, W] this frame's (dilated) mask
+    crops: list[np.ndarray]  # per region shape: float32 [regions, 4, crop_h, crop_w]
+    cut: bool = False  # a scene cut before this frame: reset the recurrent state here
+
+
 class OSDFilter:
     """Streaming OSD removal for frames of one size.
 
@@ -65,8 +75,7 @@ class OSDFilter:
         self._prefill = None if self._temporal else get_prefill(mc.prefill)
         self._groups = self.plan.groups()
         self._alpha = feather(self.mask, config.feather)  # the static mask's alpha, computed once
-        self._frames: list[np.ndarray] = []
-        self._masks: list[np.ndarray] = []
+        self._items: list[Prepared] = []
         self.state: Any = None
 
     @property
@@ -83,36 +92,87 @@ class OSDFilter:
 
     def push(self, frame: np.ndarray, frame_mask: Optional[np.ndarray] = None) -> list[np.ndarray]:
         """Add one uint8 RGB frame ``[H, W, 3]``; returns the frames completed by it (maybe none)."""
+        return self.push_prepared(self.prepare(frame, frame_mask))
+
+    def prepare(self, frame: np.ndarray, frame_mask: Optional[np.ndarray] = None, cut: bool = False) -> Prepared:
+        """The per-frame half of :meth:`push`: mask, prefill and the model's crops.
+
+        Call in frame order (a temporal prefill carries memory from frame to frame); ``cut``
+        marks a scene cut before this frame (the prefill forgets its memory here, the
+        recurrent state is reset when the frame reaches :meth:`push_prepared`). Separate from
+        the model so that a pipeline can prepare frame t+1 while the model runs on frame t.
+        """
         if frame.shape != (self.height, self.width, 3) or frame.dtype != np.uint8:
             raise ValueError(f"expected uint8 frame of shape {(self.height, self.width, 3)}, got {frame.dtype} {frame.shape}")
-        m = self.mask if frame_mask is None else dilate(frame_mask, self.config.dilate) & self.mask
-        self._frames.append(frame)
-        self._masks.append(m)
-        if len(self._frames) >= self.config.chunk:
-            return self.flush()
-        return []
+        mask = self.mask if frame_mask is None else dilate(frame_mask, self.config.dilate) & self.mask
+        return self._prepare(frame, mask, cut)
+
+    def _prepare(self, frame: np.ndarray, mask: np.ndarray, cut: bool = False) -> Prepared:
+        """:meth:`prepare` with the final (dilated) mask of this frame."""
+        if self.is_empty:
+            return Prepared(frame, mask, [], cut)
+        if cut and self._temporal is not None:
+            self._temporal.reset()
+        filled = frame if self._temporal is None else self._temporal(frame, mask)
+        plan = self.plan
+        pf, pm = pad_for_tiles(filled, plan), pad_for_tiles(mask.view(np.uint8), plan)
+        crops = []
+        for (ch, cw), idx in self._groups:
+            x = np.empty((len(idx), 4, ch, cw), np.float32)
+            for k, i in enumerate(idx):
+                y, xx = plan.cores[i][:2]
+                img, m = pf[y : y + ch, xx : xx + cw], pm[y : y + ch, xx : xx + cw]
+                img = img if self._prefill is None else self._prefill(img, m.astype(bool))
+                x[k, :3] = img.transpose(2, 0, 1)
+                x[k, 3] = m
+            x[:, :3] *= 1.0 / 127.5  # one vectorised scale per group instead of one per crop
+            x[:, :3] -= 1.0
+            crops.append(x)
+        return Prepared(frame, mask, crops, cut)
+
+    def push_prepared(self, item: Prepared) -> list[np.ndarray]:
+        """The model half of :meth:`push`, for a frame from :meth:`prepare` (in order)."""
+        out: list[np.ndarray] = []
+        if item.cut:
+            out = self.flush()
+            self.state = None
+        self._items.append(item)
+        if len(self._items) >= self.config.chunk:
+            out += self.flush()
+        return out
 
     def flush(self) -> list[np.ndarray]:
         """Process whatever is buffered (a partial last chunk) and return it."""
-        frames, masks = self._frames, self._masks
-        self._frames, self._masks = [], []
-        if not frames:
+        items, self._items = self._items, []
+        if not items:
             return []
         if self.is_empty:
-            return frames
-        restored = self._run_tiles(frames, masks)
-        return [self._composite(f, r, m) for f, r, m in zip(frames, restored, masks)]
+            return [it.frame for it in items]
+        restored = self._run_tiles(self._stack(items))
+        return [self._composite(it.frame, r, it.mask) for it, r in zip(items, restored)]
 
-    def _run_tiles(self, frames: list[np.ndarray], masks: list[np.ndarray]) -> list[list[np.ndarray]]:
+    def model_input(self, frames: list[np.ndarray], masks: list[np.ndarray]) -> list[np.ndarray]:
+        """The model's input for a chunk, one array per region shape (``self.plan.groups()``):
+        ``[regions, T, 4, crop_h, crop_w]``, prefilled RGB in [-1, 1] + mask. ``masks`` are
+        final (already dilated) per-frame masks. Advances a temporal prefill's memory."""
+        return self._stack([self._prepare(f, m) for f, m in zip(frames, masks)])
+
+    @staticmethod
+    def _stack(items: list[Prepared]) -> list[np.ndarray]:
+        """Per region shape, the chunk's crops stacked along time: ``[regions, T, 4, h, w]``."""
+        return [np.stack([it.crops[g] for it in items], axis=1) for g in range(len(items[0].crops))]
+
+    def _run_tiles(self, xs: list[np.ndarray]) -> list[list[np.ndarray]]:
         """Model over all regions of the chunk, one call per region shape (each group keeps
         its own state); returns per frame the restored crops ``[3, crop_h, crop_w]`` in
         plan order."""
         if self.state is None:
             self.state = [None] * len(self._groups)
-        out: list[list[np.ndarray]] = [[None] * len(self.plan) for _ in frames]  # type: ignore[list-item]
-        for g, ((_, idx), x) in enumerate(zip(self._groups, self.model_input(frames, masks))):
+        T = xs[0].shape[1]
+        out: list[list[np.ndarray]] = [[None] * len(self.plan) for _ in range(T)]  # type: ignore[list-item]
+        for g, ((_, idx), x) in enumerate(zip(self._groups, xs)):
             y, self.state[g] = self.runner.step(x, self.state[g])
-            for t in range(len(frames)):
+            for t in range(T):
                 for k, i in enumerate(idx):
                     out[t][i] = y[k, t]
         return out
@@ -135,24 +195,3 @@ class OSDFilter:
             blend = frame[y : y + h, x : x + w].astype(np.float32) * (1.0 - a) + core * a
             out[y : y + h, x : x + w] = np.clip(blend + 0.5, 0, 255).astype(np.uint8)
         return out
-
-    def model_input(self, frames: list[np.ndarray], masks: list[np.ndarray]) -> list[np.ndarray]:
-        """The model's input for a chunk, one array per region shape (``self.plan.groups()``):
-        ``[regions, T, 4, crop_h, crop_w]``, prefilled RGB in [-1, 1] + mask."""
-        plan = self.plan
-        xs = [np.empty((len(idx), len(frames), 4, ch, cw), np.float32) for (ch, cw), idx in self._groups]
-        for t, (frame, mask) in enumerate(zip(frames, masks)):
-            if self._temporal is not None:
-                frame = self._temporal(frame, mask)  # frames arrive in order, chunk after chunk
-            pf, pm = pad_for_tiles(frame, plan), pad_for_tiles(mask.view(np.uint8), plan)
-            for ((ch, cw), idx), x in zip(self._groups, xs):
-                for k, i in enumerate(idx):
-                    y, xx = plan.cores[i][:2]
-                    img, m = pf[y : y + ch, xx : xx + cw], pm[y : y + ch, xx : xx + cw]
-                    img = img if self._prefill is None else self._prefill(img, m.astype(bool))
-                    x[k, t, :3] = img.transpose(2, 0, 1)
-                    x[k, t, 3] = m
-        for x in xs:  # one vectorised scale per group instead of one per crop
-            x[:, :, :3] *= 1.0 / 127.5
-            x[:, :, :3] -= 1.0
-        return xs

@@ -62,24 +62,26 @@ class LayoutFilter:
         return getattr(self.filt, name)
 
     def push(self, frame: np.ndarray, frame_mask: Optional[np.ndarray] = None) -> list[np.ndarray]:
-        out: list[np.ndarray] = []
+        return self.push_prepared(self.prepare(frame, frame_mask))
+
+    def prepare(self, frame: np.ndarray, frame_mask: Optional[np.ndarray] = None) -> Any:
+        """:meth:`OSDFilter.prepare` with this frame's own mask and the scene-cut flag."""
+        cut = False
         if self.scene_cuts and not self.filt.is_empty:
             if self._prev is not None and detect_scene_cut(self._prev, frame):
-                out = self.reset()
+                cut = True
                 self.cuts += 1
             self._prev = cv2.resize(frame, (64, 36), interpolation=cv2.INTER_AREA)
         if frame_mask is None and self.layout is not None and not self.filt.is_empty:
             frame_mask = self.layout.frame_mask(frame)  # user mask is in layout.static
-        return out + self.filt.push(frame, frame_mask)
+        return self.filt.prepare(frame, frame_mask, cut=cut)
+
+    def push_prepared(self, item: Any) -> list[np.ndarray]:
+        return self.filt.push_prepared(item)
 
     def reset(self) -> list[np.ndarray]:
-        """Flush, then forget the recurrent state (and a temporal prefill's memory)."""
-        out = self.filt.reset()
-        for name in ("prefill", "_prefill"):
-            reset = getattr(getattr(self.filt, name, None), "reset", None)
-            if callable(reset):
-                reset()
-        return out
+        """Flush, then forget the recurrent state and the prefill's memory."""
+        return self.filt.reset()
 
     def flush(self) -> list[np.ndarray]:
         return self.filt.flush()

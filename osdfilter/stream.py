@@ -4,7 +4,8 @@ The media lifecycle, written out in full (PyAV)::
 
     open input → add one output stream per kept input stream, in input order
     demux (every kept stream, file order)
-      ├─ video packet → decode → RGB uint8 → OSDFilter.push → restored frames
+      ├─ video packet → decode → RGB uint8 → OSDFilter.prepare (mask, prefill, crops)
+      │                 → OSDFilter.push_prepared (model, composite) → restored frames
       │                 → VideoFrame (input pts, input time base) → encode → mux
       ├─ audio packet, codec accepted by the output container → mux as is
       ├─ audio packet, codec not accepted → decode → encode AAC → mux
@@ -491,11 +492,11 @@ class Transcoder:
     # the loop -------------------------------------------------------------------------
 
     def run(self, bar: tqdm) -> None:
-        """Demux + decode, filter, and encode + mux run as three concurrent stages
-        (osdfilter.pipeline); muxing stays in this thread. Then flush, report."""
+        """Demux + decode, prepare (prefill), model, and encode + mux run as four concurrent
+        stages (osdfilter.pipeline); muxing stays in this thread. Then flush, report."""
         streams = [self.vin] + [r.src for r in self.routes.values()]
         decoded = self.decoded(streams)
-        for kind, payload in pipeline(decoded, self.filtered, maxsize=self.filt.config.chunk, threaded=PIPELINE_THREADS):
+        for kind, payload in pipeline(decoded, self.prepared, self.filtered, maxsize=self.filt.config.chunk, threaded=PIPELINE_THREADS):
             if kind == "frame":
                 self.encode([payload], bar)
             elif kind == "start":
@@ -535,15 +536,22 @@ class Transcoder:
             rgb = frame.to_ndarray(format="rgb24", src_colorspace=self.colour["colorspace"], src_color_range=self.colour["color_range"])
             yield "frame", (pts, rgb)
 
+    def prepared(self, items: Iterator[tuple[str, Any]]) -> Iterator[tuple[str, Any]]:
+        """Stage 2: per-frame masks, scene cuts, prefill and the model's crops (in order)."""
+        for kind, payload in items:
+            if kind == "frame":
+                payload = payload[0], self.filt.prepare(payload[1])
+            yield kind, payload
+
     def filtered(self, items: Iterator[tuple[str, Any]]) -> Iterator[tuple[str, Any]]:
-        """Stage 2: frames through the filter (in order, pts re-attached); the rest passes."""
+        """Stage 3: prepared frames through the model (in order, pts re-attached); the rest passes."""
         pts: deque[int] = deque()  # pts of frames inside the filter, in order
         for kind, payload in items:
             if kind != "frame":
                 yield kind, payload
                 continue
             pts.append(payload[0])
-            for rgb in self.filt.push(payload[1]):
+            for rgb in self.filt.push_prepared(payload[1]):
                 yield "frame", (pts.popleft(), rgb)
         for rgb in self.filt.flush():
             yield "frame", (pts.popleft(), rgb)

@@ -115,20 +115,20 @@ def test_stdin_needs_an_explicit_mask(osd_clip, checkpoint, tmp_path, mask_png):
 
 
 class _Recorder:
-    """A stand-in OSDFilter that records masks and resets."""
+    """A stand-in OSDFilter that records masks and scene cuts."""
 
     is_empty = False
 
     def __init__(self):
         self.masks, self.resets = [], 0
 
-    def push(self, frame, frame_mask=None):
+    def prepare(self, frame, frame_mask=None, cut=False):
         self.masks.append(frame_mask)
-        return [frame]
+        self.resets += cut
+        return frame
 
-    def reset(self):
-        self.resets += 1
-        return []
+    def push_prepared(self, item):
+        return [item]
 
     def flush(self):
         return []

@@ -225,3 +225,29 @@ def test_region_plan_on_a_frame_smaller_than_a_core():
     frame = np.random.default_rng(0).integers(0, 256, (20, 30, 3), dtype=np.uint8)
     out = filt.push(frame) + filt.push(frame)
     assert len(out) == 2 and out[0].shape == frame.shape
+
+
+def test_a_cut_in_prepare_equals_a_fresh_filter(clip, checkpoint):
+    """``prepare(..., cut=True)`` flushes and starts the model and the temporal prefill
+    afresh at that frame: the output equals two separate filters on the two shots."""
+    from osdfilter.filter import FilterConfig, OSDFilter
+    from osdfilter.model import ModelConfig
+
+    frames, _ = decoded(clip)
+    mask, _ = osd_layer(72, 128)
+    model = load_model(checkpoint)
+    model.config = ModelConfig(**{**model.config.to_dict(), "prefill": "temporal"})
+
+    def make() -> OSDFilter:
+        return OSDFilter(TorchRunner(model, "cpu"), mask, FilterConfig(chunk=4))
+
+    whole, out = make(), []
+    for t, f in enumerate(frames):
+        out += whole.push_prepared(whole.prepare(f, cut=t == 5))
+    out += whole.flush()
+    expected = []
+    for part in (frames[:5], frames[5:]):
+        filt = make()
+        expected += [o for f in part for o in filt.push(f)] + filt.flush()
+    assert len(out) == len(expected) == len(frames)
+    assert all(np.array_equal(a, b) for a, b in zip(out, expected))
