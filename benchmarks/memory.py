@@ -32,6 +32,7 @@ import resource
 import subprocess
 import sys
 import time
+from typing import Iterable
 from pathlib import Path
 
 import av
@@ -60,19 +61,32 @@ def write_clip(path: Path, seconds: int, width: int, height: int, fps: int) -> N
     """Encode the test clip (x264 ultrafast): panning texture + OSD, and a stereo AAC tone."""
     rng = np.random.default_rng(0)
     texture = cv2.resize(rng.integers(0, 256, (height // 4, width // 2, 3), dtype=np.uint8), (2 * width, height + 64), interpolation=cv2.INTER_CUBIC)
+
+    def frames():
+        for t in range(seconds * fps):
+            x, y = (7 * t) % width, int(32 + 30 * np.sin(t / 20))
+            yield texture[y : y + height, x : x + width]
+
+    write_frames(path, frames(), width, height, fps)
+
+
+def write_frames(path: Path, frames: Iterable[np.ndarray], width: int, height: int, fps: int) -> None:
+    """Encode ``frames`` (RGB) with the OSD of :func:`osd_overlay` burned in (x264 ultrafast),
+    and a stereo AAC tone as long as the video."""
     mask, text = osd_overlay(width, height)
+    n = 0
     with av.open(os.fspath(path), "w") as out:
         video = out.add_stream("libx264", rate=fps, options={"preset": "ultrafast", "crf": "20"})
         video.width, video.height, video.pix_fmt = width, height, "yuv420p"
         audio = out.add_stream("aac", rate=48000)
         audio.layout = "stereo"
-        for t in range(seconds * fps):
-            x, y = (7 * t) % width, int(32 + 30 * np.sin(t / 20))
-            frame = texture[y : y + height, x : x + width].copy()
+        for frame in frames:
+            frame = frame.copy()
             frame[mask] = text[mask]
             out.mux(video.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+            n += 1
         out.mux(video.encode(None))
-        for start in range(0, seconds * 48000, 1024):
+        for start in range(0, n * 48000 // fps, 1024):
             tt = np.arange(start, start + 1024, dtype=np.float32) / 48000
             samples = (0.2 * np.stack([np.sin(2 * np.pi * 440 * tt), np.sin(2 * np.pi * 660 * tt)])).astype(np.float32)
             frame = av.AudioFrame.from_ndarray(samples, format="fltp", layout="stereo")

@@ -6,7 +6,9 @@ settings (libx264, CRF 18, preset medium: process_video's defaults) for every ro
 
   io-floor   plain PyAV decode -> encode (what any transcode costs)
   telea      decode -> OpenCV Telea on every full frame -> encode
-  identity   process_video with the IdentityRunner (pipeline cost without a network)
+  identity   process_video with an identity network and no fill: the pipeline's own cost
+             (decode, prepare, chunk, composite, encode stages) without model work
+  fill       the same with the default model's classical fill (temporal): the fill's cost
   torch      process_video, PyTorch backend
   onnx       process_video, ONNX Runtime backend (CPU provider)
   ffmpeg     ffmpeg's removelogo with the same mask (only when an ffmpeg binary is on PATH)
@@ -20,6 +22,13 @@ measured in the same run: on a shared machine only these ratios are comparable.
     python benchmarks/speed.py                             # 480p, 720p, 1080p, 5 s each
     python benchmarks/speed.py --sizes 1280x720 --seconds 10
     python benchmarks/speed.py --roi                       # + tile vs full-frame at 1080p, tile 64 vs 128
+    python benchmarks/speed.py --source ../shared/data/clean/eval/davis_drift-straight
+
+``--source VIDEO|FRAME_FOLDER`` builds the clips from real footage (resized, played forwards then
+backwards to the length, the same OSD burned in) instead of the panning noise texture.
+The texture is the temporal fill's worst case: its fine, high-contrast noise never
+passes the fill's brightness check, so every masked pixel falls back to Telea; in real
+moving footage most masked pixels are carried from earlier frames.
 """
 
 from __future__ import annotations
@@ -59,7 +68,18 @@ def clip_mask(width: int, height: int) -> np.ndarray:
     return dilate(osd_overlay(width, height)[0], 1)
 
 
-def prepare(workdir: Path, sizes: list[tuple[int, int]], seconds: int, preset: str) -> dict[str, Any]:
+def write_source_clip(path: Path, source: Path, seconds: int, width: int, height: int, fps: int = 30) -> None:
+    """The benchmark clip from real footage: ``source`` resized to ``width x height``,
+    ping-ponged to ``seconds``, with :func:`memory.osd_overlay` burned in; stereo AAC."""
+    from memory import write_frames
+    from quality import read_clip  # a video file or a folder of frames (DAVIS)
+
+    frames = [cv2.resize(f, (width, height), interpolation=cv2.INTER_AREA) for f in read_clip(source, seconds * fps, 10**6)]
+    loop = frames + frames[-2:0:-1]  # forwards then backwards: no cut at the loop point
+    write_frames(path, [loop[t % len(loop)] for t in range(seconds * fps)], width, height, fps)
+
+
+def prepare(workdir: Path, sizes: list[tuple[int, int]], seconds: int, preset: str, source: Path | None = None) -> dict[str, Any]:
     """Clips, mask PNGs, the checkpoint (default.pt, else an untrained ``preset``) and its ONNX."""
     import torch
 
@@ -79,10 +99,13 @@ def prepare(workdir: Path, sizes: list[tuple[int, int]], seconds: int, preset: s
         export_onnx(model_path, onnx_path, chunk=CHUNK)
     cases = {"model": str(model_path), "onnx": str(onnx_path), "clips": {}}
     for w, h in sizes:
-        clip = workdir / f"clip_{w}x{h}_{seconds}s.mp4"
+        clip = workdir / (f"clip_{w}x{h}_{seconds}s.mp4" if source is None else f"{source.stem}_{w}x{h}_{seconds}s.mp4")
         if not clip.exists():
             print(f"generating {clip.name} ...", file=sys.stderr)
-            write_clip(clip, seconds, w, h, 30)
+            if source is None:
+                write_clip(clip, seconds, w, h, 30)
+            else:
+                write_source_clip(clip, source, seconds, w, h)
         mask = workdir / f"mask_{w}x{h}.png"
         cv2.imwrite(str(mask), clip_mask(w, h).astype(np.uint8) * 255)
         cases["clips"][f"{w}x{h}"] = {"clip": str(clip), "mask": str(mask)}
@@ -148,7 +171,8 @@ def child(row: str, case: dict[str, Any], args: dict[str, Any]) -> dict[str, Any
     """One row, in its own process: wall time, frames, model fps, peak RSS."""
     import torch
 
-    from osdfilter import FilterConfig, process_video
+    from osdfilter import FilterConfig, ModelConfig, process_video
+    from osdfilter.checkpoint import load_model
     from osdfilter.runners import IdentityRunner, make_runner
 
     if args.get("torch_threads"):
@@ -169,7 +193,8 @@ def child(row: str, case: dict[str, Any], args: dict[str, Any]) -> dict[str, Any
         frames = av.open(dst).streams.video[0].frames
         result["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     else:
-        runner = {"identity": lambda: IdentityRunner(), "torch": lambda: make_runner(case["model"], "torch", "cpu"),
+        runner = {"identity": lambda: IdentityRunner(ModelConfig(prefill="none")),
+                  "fill": lambda: IdentityRunner(load_model(case["model"]).config), "torch": lambda: make_runner(case["model"], "torch", "cpu"),
                   "onnx": lambda: make_runner(case["onnx"], "onnx", provider="cpu")}[row]()
         import osdfilter.stream as stream
 
@@ -177,7 +202,7 @@ def child(row: str, case: dict[str, Any], args: dict[str, Any]) -> dict[str, Any
         t0 = time.perf_counter()
         frames = process_video(case["clip"], dst, mask=case["mask"], model=runner, config=config, preset=PRESET, crf=CRF, quiet=True, overwrite=True).frames
         wall = time.perf_counter() - t0
-        result["model_fps"] = model_fps(runner, case["clip"], case["mask"], config) if row != "identity" else None
+        result["model_fps"] = model_fps(runner, case["clip"], case["mask"], config) if row in ("torch", "onnx") else None
         result.update(frames=frames, wall_s=wall)
     result.setdefault("frames", frames)
     result.setdefault("wall_s", time.perf_counter() - t0)
@@ -215,7 +240,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--sizes", nargs="+", default=["854x480", "1280x720", "1920x1080"])
     p.add_argument("--seconds", type=int, default=5)
-    p.add_argument("--rows", nargs="+", default=["io-floor", "telea", "identity", "torch", "onnx", "ffmpeg"])
+    p.add_argument("--rows", nargs="+", default=["io-floor", "telea", "identity", "fill", "torch", "onnx", "ffmpeg"])
+    p.add_argument("--source", type=Path, help="build the clips from this video instead of a noise texture")
     p.add_argument("--preset", default="tiny", help="untrained model preset when default.pt is absent")
     p.add_argument("--torch-threads", type=int, default=0, help="torch.set_num_threads in the child (0 = torch's default)")
     p.add_argument("--tile", type=int, default=None)
@@ -225,8 +251,9 @@ def main() -> None:
     p.add_argument("--workdir", type=Path, default=ROOT / "benchmarks" / "_work")
     a = p.parse_args()
     sizes = [tuple(int(v) for v in s.split("x")) for s in a.sizes]
-    prep = prepare(a.workdir, sizes, a.seconds, a.preset)  # type: ignore[arg-type]
-    print(f"machine: {os.cpu_count()} CPUs ({cpu_name()}), load avg {os.getloadavg()[0]:.1f}; model {Path(prep['model']).name}")
+    prep = prepare(a.workdir, sizes, a.seconds, a.preset, a.source)  # type: ignore[arg-type]
+    print(f"machine: {os.cpu_count()} CPUs ({cpu_name()}), load avg {os.getloadavg()[0]:.1f}; model {Path(prep['model']).name}; "
+          f"clip: {a.source.name if a.source else 'panning noise texture'}")
     opts = {"torch_threads": a.torch_threads, "tile": a.tile, "context": a.context, "sequential": a.sequential}
     for size in a.sizes:
         case = {**prep["clips"][size], "size": size, "model": prep["model"], "onnx": prep["onnx"]}

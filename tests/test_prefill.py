@@ -117,3 +117,17 @@ def test_untrained_model_outputs_the_temporal_fill():
     out = np.stack([o for f in overlaid for o in filt.push(f)] + filt.flush())
     fill = prefill_sequence(overlaid, [filt.mask] * T)  # the filter dilates the mask first
     assert np.abs(out[:, mask].astype(int) - fill[:, mask]).max() <= 1
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_telea_on_the_mask_box_equals_telea_on_the_whole_image(seed):
+    """telea() inpaints only the mask's bounding box (+ margin): bit-identical to OpenCV on the whole image."""
+    rng = np.random.default_rng(seed)
+    img = cv2.GaussianBlur(rng.integers(0, 256, (120, 200, 3), dtype=np.uint8), (5, 5), 0)
+    mask = np.zeros((120, 200), bool)
+    for _ in range(3):
+        y, x = int(rng.integers(0, 110)), int(rng.integers(0, 180))
+        mask[y : y + int(rng.integers(2, 10)), x : x + int(rng.integers(3, 20))] = True
+    mask[0, int(rng.integers(0, 200))] = True  # touching the border
+    expected = cv2.inpaint(img, mask.astype(np.uint8), 3, cv2.INPAINT_TELEA)
+    assert np.array_equal(telea(img, mask), expected)
