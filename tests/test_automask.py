@@ -193,9 +193,10 @@ def test_text_line_keeps_faint_glyph_beside_anchor():
     comps = np.array([[0, 0, 0, 0, 0],
                       [27, 21, 5, 8, 20],  # faint digit on the line
                       [27, 40, 5, 8, 20],  # same size, next row
-                      [0, 10, 60, 25, 300]])  # scene edge crossing the line
+                      [0, 10, 60, 25, 300],  # scene edge crossing the line
+                      [1, 18, 7, 14, 60]])  # icon taller than the digits, beside them
     keep = _on_anchor_line(comps, anchors, np.array([False, True, True]), cfg)
-    assert keep.tolist() == [False, True, False, False]
+    assert keep.tolist() == [False, True, False, False, True]
 
 
 def test_screen_fixed_object_with_open_edges_is_not_text():
