@@ -34,7 +34,15 @@ the frames themselves):
      grown by hysteresis into weaker persistent pixels (``weak_grad``/``weak_persist``,
      small blurred fonts); components kept only when they hold outlined-stroke pixels
      of the mean image (or are both-direction strong), are no taller than
-     ``max_line_frac`` of the frame and are not long thin lines.
+     ``max_line_frac`` of the frame and are not long thin lines. Of those, only
+     *anchors* and what lies on their text lines survive: an anchor is the part of a
+     component within ``trim_px`` of *enclosed* stroke pixels (bright, with a darker
+     pixel within ``stroke_px`` left, right, above and below: an outlined glyph body is
+     closed, a scene edge that a pan or a tracked subject keeps persistent is open
+     along itself) that fills >= ``min_fill`` of its box; components sharing half
+     their rows with a line of anchors (icons up to ``rescue_h`` line heights) are
+     kept too, so faint digits and punctuation beside a clear glyph stay. No extra
+     dilation (``moving_dilate_px``): the gradient region already covers the outline.
    - static camera: ``static`` = outlined strokes of the mean image with the same
      component shape filter (weak: textured static scenes give false positives).
    - ``active`` (moving camera only): text-line boxes around the static layout, grown
@@ -121,16 +129,17 @@ class AutoMaskConfig:
     moving_std: float = 8.0  # median temporal luma std below this: static camera
     box_extend: float = 1.5  # text boxes grow along the line by this many line heights
     frame_contrast: int = 60  # per-frame glyph cue inside the text boxes
-    # Anchor glyphs (measured on the benchmark, 24 frames): candidate components need an
-    # *enclosed* stroke pixel (max channel >= hv_bright, >= hv_contrast darker within
-    # stroke_px on all four sides; a scene edge or a pan streak is open along itself) and,
-    # with a moving camera, must fill >= min_fill of their box after trimming to trim_px
-    # around those pixels (glyph + outline ~0.7, streaks / car outlines ~0.3).
-    # car-roundabout precision 0.23-0.26 -> 0.64-0.82. Components on a text line of
-    # anchors are kept too (faint digits, punctuation): without that, kite / car-noisy
-    # recall fell to 0.89-0.93.
+    # Anchor glyphs, moving camera only (benchmarks/automask.py, 24 frames; the static
+    # camera's mean-image candidates merge glyphs with the scene, measured no gain there):
+    # candidate components need an *enclosed* stroke pixel (max channel >= hv_bright,
+    # >= hv_contrast darker within stroke_px on all four sides; a scene edge or a pan
+    # streak is open along itself) and must fill >= min_fill of their box after trimming
+    # to trim_px around those pixels (glyph + outline ~0.7, streaks / car outlines ~0.3).
+    # Moving-clip precision 0.66 -> 0.83, car-roundabout 0.23-0.26 -> 0.64-0.82.
+    # Components on a text line of anchors are kept too (faint digits, punctuation,
+    # icons): without that, kite / car-noisy / bmx-noisy recall fell to 0.88-0.93.
     min_hv: int = 1
-    hv_contrast: int = 30  # 40: bmx-trees noisy recall 0.88 (faint sidebar ticks), 25: car precision -0.1
+    hv_contrast: int = 30  # 40: bmx-trees noisy recall 0.88 (faint sidebar ticks); 25: car precision -0.1
     hv_bright: int = 100
     min_fill: float = 0.4
     trim_px: int = 3
@@ -357,6 +366,7 @@ class MaskDetector:
         self.max_frames = c.window_frames(fps) if fps else None
         self.n_seen = 0  # frames passed to observe
         self.n_used = 0  # frames accumulated (after stride)
+        self.moving = 0.0  # camera motion (median temporal luma std), set by finish
         self._cue_count = np.zeros((wh, ww), np.uint16)
         self._sum_rgb = np.zeros((wh, ww, 3), np.float32)  # for the mean image
         self._sum_sq = np.zeros((wh, ww), np.float32)  # luma^2, for the temporal std
@@ -415,7 +425,7 @@ class MaskDetector:
         else:
             static_w, active_w = self._layout_w()
         static, active = self._to_full(static_w), self._to_full(active_w)
-        d = c.moving_dilate_px if getattr(self, "moving", 0.0) >= c.moving_std else c.dilate_px
+        d = c.moving_dilate_px if self.moving >= c.moving_std else c.dilate_px
         if d > 0:
             static = cv2.dilate(static.view(np.uint8), _disk(d)).view(bool)
         if user_mask is not None:
@@ -615,27 +625,27 @@ def _on_anchor_line(stats: np.ndarray, astats: np.ndarray, anchor: np.ndarray,
     for x0, y0, x1, y1 in _anchor_lines(astats, anchor, c):
         e = c.box_extend * (y1 - y0)
         ov = np.minimum(y + h, y1) - np.maximum(y, y0)  # rows shared with the line
-        out |= (ov >= 0.5 * h) & (h <= c.rescue_h * (y1 - y0) + p) & (x + w >= x0 - e) & (x <= x1 + e)
+        out |= ((ov >= 0.5 * h) & (h <= c.rescue_h * (y1 - y0) + p)
+                & (x + w >= x0 - e) & (x <= x1 + e))
     return out
 
 
-def _anchor_lines(astats: np.ndarray, anchor: np.ndarray, c: AutoMaskConfig) -> list[tuple[int, int, int, int]]:
+def _anchor_lines(astats: np.ndarray, anchor: np.ndarray,
+                  c: AutoMaskConfig) -> list[tuple[int, int, int, int]]:
     """Text lines (x0, y0, x1, y1) of anchor components: joined left to right while their
     rows overlap by half a glyph and the gap is at most ``line_gap_px``."""
     idx = np.flatnonzero(anchor)
     ax, ay, aw, ah = (astats[:, i].astype(np.int64) for i in range(4))
-    lines: list[list[int]] = []
-    for i in idx[np.argsort(ax[idx])]:
+    lines: list[list[int]] = []  # [x0, y0, x1, y1] per line, grown in place
+    for i in idx[np.argsort(ax[idx], kind="stable")]:
+        x0, y0, x1, y1 = int(ax[i]), int(ay[i]), int(ax[i] + aw[i]), int(ay[i] + ah[i])
         for ln in lines:
-            x1 = (ax[ln] + aw[ln]).max()
-            y0, y1 = ay[ln].min(), (ay[ln] + ah[ln]).max()
-            if ax[i] - x1 <= c.line_gap_px and min(y1, ay[i] + ah[i]) - max(y0, ay[i]) > 0.5 * ah[i]:
-                ln.append(i)
+            if x0 - ln[2] <= c.line_gap_px and min(ln[3], y1) - max(ln[1], y0) > 0.5 * (y1 - y0):
+                ln[1], ln[2], ln[3] = min(ln[1], y0), max(ln[2], x1), max(ln[3], y1)
                 break
         else:
-            lines.append([i])
-    return [(int(ax[ln].min()), int(ay[ln].min()), int((ax[ln] + aw[ln]).max()), int((ay[ln] + ah[ln]).max()))
-            for ln in lines]
+            lines.append([x0, y0, x1, y1])
+    return [(x0, y0, x1, y1) for x0, y0, x1, y1 in lines]
 
 
 def _not_touching(mask: np.ndarray, other: np.ndarray) -> np.ndarray:
