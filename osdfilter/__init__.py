@@ -11,6 +11,14 @@ they are built on (push RGB frames, receive restored frames, flush);
 :func:`load_model` rebuilds a :class:`RecurrentUNet` from a self-describing checkpoint.
 """
 
+import os
+
+# The network runs beside the decode, prefill and encode threads. OpenMP workers that
+# spin while waiting take those threads' cores: measured on 2 busy cores, torch with 2
+# threads ran the model 6x slower than with passive waiting. Set before torch loads
+# (a user's own setting wins).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 from .batch import BatchReport, process_batch
 from .checkpoint import load_model, save_checkpoint
 from .errors import CheckpointError, MaskError, MediaError, OSDFilterError

@@ -452,6 +452,9 @@ def _open_session(path: Path, options: OnnxOptions) -> Any:
     so.intra_op_num_threads = options.threads
     # Denormals in the LSTM state are very slow on CPU (FINDINGS.md); torch flushes them too.
     so.add_session_config_entry("session.set_denormal_as_zero", "1")
+    # Workers that spin between runs take the cores the decode, prefill and encode threads
+    # need (the pipeline runs them concurrently); see OMP_WAIT_POLICY in osdfilter/__init__.py.
+    so.add_session_config_entry("session.intra_op.allow_spinning", "0")
     if options.provider == "auto":
         # onnxruntime-gpu logs a page of errors when CUDA libraries are missing; we report in one line.
         ort.set_default_logger_severity(4)
