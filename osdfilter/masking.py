@@ -68,10 +68,12 @@ class LayoutFilter:
         """:meth:`OSDFilter.prepare` with this frame's own mask and the scene-cut flag."""
         cut = False
         if self.scene_cuts and not self.filt.is_empty:
-            if self._prev is not None and detect_scene_cut(self._prev, frame):
+            # detect_scene_cut works on 64x36 thumbnails: shrink the frame once, not twice.
+            thumb = cv2.resize(frame, (64, 36), interpolation=cv2.INTER_AREA)
+            if self._prev is not None and detect_scene_cut(self._prev, thumb):
                 cut = True
                 self.cuts += 1
-            self._prev = cv2.resize(frame, (64, 36), interpolation=cv2.INTER_AREA)
+            self._prev = thumb
         if frame_mask is None and self.layout is not None and not self.filt.is_empty:
             frame_mask = self.layout.frame_mask(frame)  # user mask is in layout.static
         return self.filt.prepare(frame, frame_mask, cut=cut)
