@@ -22,6 +22,7 @@ import click
 from .errors import OSDFilterError
 from .filter import FilterConfig
 from .batch import process_batch
+from .runners import FILL_ONLY
 from .stream import PIPE_FORMATS, PRESETS, VIDEO_CODECS, Report, process_video
 
 EXIT_ERROR, EXIT_INTERRUPTED = 1, 130
@@ -116,6 +117,7 @@ def cli() -> None:
 @click.option("--dilate", type=click.IntRange(0, 64), default=2, show_default=True, help="Grow the mask by this many pixels.")
 @click.option("--chunk", type=click.IntRange(1, 256), default=8, show_default=True, help="Frames per model call (memory vs speed; output is the same).")
 @click.option("--model", "model", type=click.Path(dir_okay=False), help="Model checkpoint (.pt) or, with --backend onnx, an .onnx file. [default: the packaged model]")
+@click.option("--fast", is_flag=True, help="No network: the classical fill only (background from earlier frames, Telea elsewhere). About 2x faster on a CPU, about 0.1 dB lower masked PSNR on the quality benchmark.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True, help="Torch device; auto = CUDA if available.")
 @click.option("--backend", type=click.Choice(["torch", "onnx"]), default="torch", show_default=True, help="Inference backend.")
 @click.option("--provider", type=click.Choice(["auto", "tensorrt", "cuda", "cpu"]), default="auto", show_default=True, help="ONNX Runtime execution provider (--backend onnx).")
@@ -125,7 +127,7 @@ def cli() -> None:
 @click.option("--format", "format", metavar="NAME", help=f"Output container, needed when OUTPUT is '-' (stdout): {', '.join(PIPE_FORMATS)}. [default: from OUTPUT's extension]")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or warnings.")
 @click.option("-y", "--overwrite", is_flag=True, help="Replace OUTPUT if it exists.")
-def run(paths: tuple[str, ...], dilate: int, chunk: int, quiet: bool, **options: Any) -> None:
+def run(paths: tuple[str, ...], dilate: int, chunk: int, quiet: bool, fast: bool, **options: Any) -> None:
     """Remove the OSD inside the mask from INPUT and write OUTPUT.
 
     Audio, subtitle and data streams are copied unchanged; the video keeps its size,
@@ -134,6 +136,10 @@ def run(paths: tuple[str, ...], dilate: int, chunk: int, quiet: bool, **options:
     under its own name, a bad file is reported and skipped.
     """
     options["mask"] = _mask_spec(options.pop("mask"))
+    if fast:
+        if options.get("model"):
+            raise click.UsageError("--fast runs no network; it cannot be combined with --model")
+        options["model"] = FILL_ONLY
     if len(paths) < 2:
         raise click.UsageError("expected INPUT and OUTPUT")
     inputs, output = paths[:-1], paths[-1]

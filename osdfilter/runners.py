@@ -71,21 +71,33 @@ class IdentityRunner:
         return np.ascontiguousarray(frames[:, :, :3], dtype=np.float32), state
 
 
-# A model as the API accepts it: a checkpoint path, a built network, a ready runner, or
-# None for the packaged default.
+# A model as the API accepts it: a checkpoint path, a built network, a ready runner,
+# FILL_ONLY, or None for the packaged default.
 ModelSpec = Union[None, str, "os.PathLike[str]", RecurrentUNet, Runner]
 
 DEFAULT_MODEL = "weights/default.pt"  # inside the osdfilter package
+FILL_ONLY = "fill"  # no network: the default model's classical fill alone (--fast)
+
+
+def fill_runner() -> IdentityRunner:
+    """The classical fill the default model starts from, without the network (``--fast``):
+    background carried from earlier frames, Telea where no frame showed it."""
+    runner = IdentityRunner(ModelConfig(prefill="temporal"))
+    runner.name = "fill"
+    return runner
 
 
 def make_runner(model: ModelSpec = None, backend: str = "torch", device: str = "auto", provider: str = "auto") -> Runner:
     """The backend that runs ``model``: ``torch`` (checkpoint) or ``onnx`` (exported graph).
 
-    A ``Runner`` instance is returned as is. The ONNX backend is imported lazily so that
+    A ``Runner`` instance is returned as is; ``FILL_ONLY`` (``"fill"``) gives the fill
+    without a network, whatever the backend. The ONNX backend is imported lazily so that
     onnxruntime stays optional.
     """
     if hasattr(model, "step") and hasattr(model, "config"):
         return model  # type: ignore[return-value]
+    if isinstance(model, str) and model == FILL_ONLY:
+        return fill_runner()
     if backend == "onnx":
         return _onnx_runner(model, provider)
     if backend != "torch":

@@ -111,7 +111,8 @@ def process_video(
     ``[H, W]``, ``None``/``"auto"`` for automatic detection (a first pass over the first
     ``auto_window`` seconds; not for stdin), or a list of these (union). ``exclude``: ``(x, y,
     w, h)`` rectangles never masked; ``save_mask``: write the union mask PNG there. ``model``: a checkpoint path,
-    a :class:`RecurrentUNet`, a :class:`Runner`, or ``None`` for the packaged default.
+    a :class:`RecurrentUNet`, a :class:`Runner`, ``"fill"`` for the classical fill without a
+    network (faster, slightly lower quality), or ``None`` for the packaged default.
     ``src``/``dst`` may be ``"-"`` for stdin/stdout (``format`` then names the output
     container). ``dst`` is written to a temporary file beside it and renamed on success.
     Raises :class:`OSDFilterError` (one-line message) for anything wrong with the inputs,

@@ -40,7 +40,7 @@ def base_args(clip, mask_png, checkpoint) -> list:
 def test_help_lists_every_option():
     out = invoke(["--help"]).stdout
     assert out.startswith("Usage: osdfilter [OPTIONS] INPUT OUTPUT")
-    for option in ("--mask", "--dilate", "--chunk", "--model", "--device", "--backend", "--provider", "--codec", "--crf", "--preset", "--quiet", "--overwrite"):
+    for option in ("--mask", "--dilate", "--chunk", "--model", "--fast", "--device", "--backend", "--provider", "--codec", "--crf", "--preset", "--quiet", "--overwrite"):
         assert option in out
     assert "synth" in out and "export" in out
 
@@ -104,3 +104,30 @@ def test_usage_errors_exit_2(clip, tmp_path):
 def test_unavailable_subcommand_is_one_line_error(monkeypatch):
     monkeypatch.setitem(__import__("osdfilter.cli").cli.LAZY_COMMANDS, "export", ("osdfilter.no_such_module", "export_cmd"))
     invoke(["export", "--anything"], exit_code=1)
+
+
+def test_fast_is_the_fill_without_a_network(clip, mask_png, tmp_path):
+    """--fast writes the temporal fill composited like the filter: inside the mask the
+    pixels change (the overlay is filled), outside they are the input's; same as the API's
+    model="fill"; and it refuses --model."""
+    import numpy as np
+
+    from osdfilter import process_video
+    from osdfilter.masks import dilate, load_mask
+
+    out = tmp_path / "fast.mp4"
+    invoke([clip, out, "--mask", mask_png, "--fast", "--preset", "ultrafast", "-q"])
+    api = tmp_path / "api.mp4"
+    process_video(clip, api, mask=mask_png, model="fill", preset="ultrafast", quiet=True)
+
+    def frames(path: Path) -> np.ndarray:
+        with av.open(os.fspath(path)) as c:
+            return np.stack([f.to_ndarray(format="rgb24") for f in c.decode(video=0)]).astype(np.int16)
+
+    src, fast = frames(clip), frames(out)
+    assert np.array_equal(fast, frames(api))
+    mask = load_mask(mask_png, *src.shape[1:3])
+    far = ~dilate(mask, 8)
+    assert np.abs(fast - src)[:, mask].mean() > 10  # the white overlay is gone
+    assert np.abs(fast - src)[:, far].mean() < 2  # codec noise only
+    invoke([clip, tmp_path / "x.mp4", "--mask", mask_png, "--fast", "--model", "m.pt"], exit_code=2)
