@@ -37,9 +37,9 @@ the frames themselves):
      ``max_line_frac`` of the frame and are not long thin lines. Of those, only
      *anchors* and what lies on their text lines survive: an anchor is the part of a
      component within ``trim_px`` of *enclosed* stroke pixels (bright, with a darker
-     pixel within ``stroke_px`` left, right, above and below: an outlined glyph body is
-     closed, a scene edge that a pan or a tracked subject keeps persistent is open
-     along itself) that fills >= ``min_fill`` of its box; components sharing half
+     pixel within ``stroke_px`` on both sides across the stroke and within
+     ``hv_reach`` along it: an outlined glyph body is closed, a scene edge that a pan
+     or a tracked subject keeps persistent is open along itself) that fills >= ``min_fill`` of its box; components sharing half
      their rows with a line of anchors (icons up to ``rescue_h`` line heights) are
      kept too, so faint digits and punctuation beside a clear glyph stay. No extra
      dilation (``moving_dilate_px``): the gradient region already covers the outline.
@@ -135,13 +135,20 @@ class AutoMaskConfig:
     # >= hv_contrast darker within stroke_px on all four sides; a scene edge or a pan
     # streak is open along itself) and must fill >= min_fill of their box after trimming
     # to trim_px around those pixels (glyph + outline ~0.7, streaks / car outlines ~0.3).
-    # Moving-clip precision 0.66 -> 0.83, car-roundabout 0.23-0.26 -> 0.64-0.82.
+    # Moving-clip precision 0.66 -> 0.83 (reach 7, dilation 1; now 0.90), car-roundabout
+    # 0.23-0.26 -> 0.67-0.75.
     # Components on a text line of anchors are kept too (faint digits, punctuation,
     # icons): without that, kite / car-noisy / bmx-noisy recall fell to 0.88-0.93.
     min_hv: int = 1
     hv_contrast: int = 30  # 40: bmx-trees noisy recall 0.88 (faint sidebar ticks); 25: car precision -0.1
     hv_bright: int = 100
     min_fill: float = 0.4
+    # Along a thin stroke the dark end may be up to hv_reach px away (a crosshair arm, a
+    # dash). Moving clips, 24 frames: stroke_px (no extra reach) precision 0.917 / recall
+    # 0.979, but an outlined "+" with 6 px arms is lost (the detector before the anchors
+    # found it); 10: 0.903 / 0.980, found; 12: 0.897 / 0.982, 9 px arms found too, but
+    # 16 frames: precision 0.58 vs 0.63 (all clips); 14: 0.888; 21: 0.872.
+    hv_reach: int = 10
     trim_px: int = 3
     # text-line rescue: half the component's rows on the line, at most rescue_h line
     # heights tall (icons are taller than digits; inside the line's rows +-2 px only:
@@ -464,7 +471,7 @@ class MaskDetector:
         mean_u8 = np.clip(mean + 0.5, 0, 255).astype(np.uint8)
         glyph = glyph_cue(mean_u8, c.bright, c.mean_contrast, c.stroke_px, outline_px=0).view(bool)
         small = (strong & both)
-        hv = _enclosed_cue(mean_u8, c.hv_bright, c.hv_contrast, c.stroke_px)
+        hv = _enclosed_cue(mean_u8, c.hv_bright, c.hv_contrast, c.stroke_px, c.hv_reach)
         # Enclosed-stroke anchors only with a moving camera: on the mean image of a static
         # one, glyphs merge with the scene and the test costs recall (docs/automask.md).
         cand = _glyph_components(cand, glyph | small, c, hv if self.moving >= c.moving_std else None)
@@ -563,20 +570,29 @@ class MaskDetector:
         return up.view(bool)
 
 
-def _enclosed_cue(rgb: np.ndarray, bright: int, contrast: int, stroke_px: int) -> np.ndarray:
+def _enclosed_cue(rgb: np.ndarray, bright: int, contrast: int, stroke_px: int,
+                  reach: int = 0) -> np.ndarray:
     """Enclosed-stroke pixels, bool [H, W]: max channel >= ``bright`` with a pixel whose
-    max channel is >= ``contrast`` lower within ``stroke_px`` left, right, above *and*
-    below. An outlined glyph's body is closed on all sides; scene strokes (railings,
-    edges a pan leaves persistent) are open along their length. The max channel on the
-    flanks too, so a saturated colour is not its own "dark" flank."""
+    max channel is >= ``contrast`` lower within ``stroke_px`` on both sides across the
+    stroke *and* within ``reach`` (at least stroke_px) on both sides along it,
+    horizontally or vertically. An outlined glyph's body is closed on all sides; scene
+    strokes (railings, edges a pan leaves persistent) are open along their length. The
+    max channel on the flanks too, so a saturated colour is not its own "dark" flank.
+    """
     value = _max_channel(np.ascontiguousarray(rgb))
     limit = cv2.subtract(value, contrast)
     k = stroke_px + 1
+
+    def closed(hz: bool, kk: int) -> np.ndarray:
+        return cv2.bitwise_and(cv2.compare(_flank_min(value, kk, hz, True), limit, cv2.CMP_LE),
+                               cv2.compare(_flank_min(value, kk, hz, False), limit, cv2.CMP_LE))
+
     out = cv2.compare(value, bright, cv2.CMP_GE)
-    for hz in (True, False):
-        for b in (True, False):
-            out &= cv2.compare(_flank_min(value, k, hz, b), limit, cv2.CMP_LE)
-    return out > 0
+    if reach <= stroke_px:
+        return (out & closed(True, k) & closed(False, k)) > 0
+    kr = reach + 1
+    either = cv2.bitwise_or(closed(True, k) & closed(False, kr), closed(False, k) & closed(True, kr))
+    return (out & either) > 0
 
 
 def _glyph_components(cand: np.ndarray, glyph: np.ndarray, c: AutoMaskConfig,

@@ -178,11 +178,15 @@ def test_enclosed_cue_closed_glyph_not_open_line():
     img = np.full((60, 80, 3), 40, np.uint8)
     img[10:14, 5:75] = 250  # long bright bar with dark flanks: open along its length
     img[30:40, 30:34] = 250  # short stroke closed by dark on all sides, like a glyph "1"
-    img[50:55, 60:78] = (255, 0, 0)  # saturated red patch on its own: no dark flank
-    cue = _enclosed_cue(img, 100, 30, 7)
-    assert cue[30:40, 30:34].any()
-    assert not cue[10:14, 15:65].any()
-    assert not cue[50:55, 60:78].any()
+    img[42:60, 36:80] = (255, 0, 0)  # saturated red area: its own luma is no dark flank
+    for reach in (7, 10):
+        cue = _enclosed_cue(img, 100, 30, 7, reach)
+        assert cue[30:40, 30:34].any()
+        assert not cue[10:14, 15:65].any()
+        assert not cue[49:53, 50:66].any()
+    img[20:22, 40:57] = 250  # 17 px dash: closed within 10 px along it, not within 7
+    assert not _enclosed_cue(img, 100, 30, 7, 7)[20:22, 40:57].any()
+    assert _enclosed_cue(img, 100, 30, 7, 10)[20:22, 40:57].any()
 
 
 def test_text_line_keeps_faint_glyph_beside_anchor():
@@ -217,3 +221,22 @@ def test_screen_fixed_object_with_open_edges_is_not_text():
     assert recall >= 0.97, recall
     assert precision >= 0.7, precision
     assert layout.union[120:142, 60:150].mean() < 0.1
+
+
+def test_outlined_crosshair_with_long_arms_in_pan():
+    """An outlined "+" whose arms reach past the stroke window (13 px long) is still an
+    anchor, with no text line next to it (lost with hv_reach = stroke_px)."""
+    frames, masks = _clip("pan")
+    frames, masks = frames.copy(), masks.copy()
+    white = np.zeros((H, W), np.uint8)
+    cv2.line(white, (154, 140), (166, 140), 255, 2)
+    cv2.line(white, (160, 134), (160, 146), 255, 2)
+    a = white.astype(np.float32)[..., None] / 255
+    outline = cv2.dilate(white, np.ones((3, 3), np.uint8)).astype(np.float32)[..., None] / 255
+    for f, m in zip(frames, masks):
+        f[:] = np.clip(f * (1 - outline) * (1 - a) + 255 * a + 0.5, 0, 255).astype(np.uint8)
+        m |= outline[..., 0] > 0.25
+    layout = _detect(frames)
+    assert layout.union[131:150, 151:170][white[131:150, 151:170] > 0].mean() > 0.9
+    recall, precision = _score(layout, frames, masks)
+    assert recall >= 0.97, recall
