@@ -240,3 +240,22 @@ def test_outlined_crosshair_with_long_arms_in_pan():
     assert layout.union[131:150, 151:170][white[131:150, 151:170] > 0].mean() > 0.9
     recall, precision = _score(layout, frames, masks)
     assert recall >= 0.97, recall
+
+
+def test_static_camera_text_beside_tall_structure_is_split_off():
+    """Static camera: "12.6V" touches a full-height railing (bright bars, dark gaps), so
+    text and railing form one component taller than a text line. It used to be dropped
+    whole; the text's own outlined strokes are now kept."""
+    frames, masks = _clip("static")
+    frames = frames.copy()
+    for f in frames:
+        for x in range(62, 90, 6):
+            f[:, x:x + 3] = 240
+            f[:, x + 3:x + 6] = 20
+        for y in range(0, H, 9):
+            f[y:y + 2, 62:90] = 240
+    layout = _detect(frames)
+    text = masks[0][10:28, 8:60]
+    assert layout.union[10:28, 8:60][text].mean() > 0.9
+    recall, _ = _score(layout, frames, masks)
+    assert recall >= 0.9, recall
