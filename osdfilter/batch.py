@@ -66,7 +66,7 @@ def process_batch(
     out_dir: PathLike,
     *,
     model: Any = None,
-    backend: str = "torch",
+    backend: str = "auto",
     device: str = "auto",
     provider: str = "auto",
     mask: Any = None,

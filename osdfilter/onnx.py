@@ -26,6 +26,7 @@ import json
 import os
 import re
 import sys
+import tempfile
 import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -358,7 +359,15 @@ def onnx_for_checkpoint(checkpoint: PathLike, chunk: int = 8, fp16: bool = False
     path = cached_onnx_path(checkpoint, chunk, fp16, opset)
     if not path.is_file():
         path.parent.mkdir(parents=True, exist_ok=True)
-        export_onnx(checkpoint, path, chunk=chunk, fp16=fp16, opset=opset)
+        # Export beside the final name, then rename: an interrupted export (or two processes
+        # exporting at once) never leaves a half-written graph under the cached name.
+        tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.onnx")
+        try:
+            note = lambda line: print(line.replace(str(tmp), str(path)), file=sys.stderr)  # noqa: E731
+            export_onnx(checkpoint, tmp, chunk=chunk, fp16=fp16, opset=opset, log=note)
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
     return path
 
 
@@ -414,8 +423,17 @@ class OnnxRunner:
 
     @classmethod
     def from_checkpoint(cls, checkpoint: PathLike, provider: str = "auto", threads: int = 0, chunk: int = 8) -> "OnnxRunner":
-        """Runner for a ``.pt`` checkpoint: its export, made on first use and cached (export/README.md)."""
-        return cls(onnx_for_checkpoint(checkpoint, chunk=chunk), provider=provider, threads=threads)
+        """Runner for a ``.pt`` checkpoint: its export, made on first use and cached
+        (export/README.md); with no writable cache, exported to a temporary folder (the
+        session holds the graph once created)."""
+        try:
+            path = onnx_for_checkpoint(checkpoint, chunk=chunk)
+        except OSError:
+            with tempfile.TemporaryDirectory(prefix="osdfilter-onnx-") as tmp:
+                path = Path(tmp) / "model.onnx"
+                export_onnx(checkpoint, path, chunk=chunk)
+                return cls(path, provider=provider, threads=threads)
+        return cls(path, provider=provider, threads=threads)
 
     def zero_state(self, n: int, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
         m = self.config.multiple

@@ -96,7 +96,7 @@ def process_video(
     crf: int = 18,
     preset: str = "medium",
     device: str = "auto",
-    backend: str = "torch",
+    backend: str = "auto",
     provider: str = "auto",
     quiet: bool = False,
     overwrite: bool = False,

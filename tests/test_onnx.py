@@ -238,3 +238,23 @@ def test_cli_onnx_backend_with_non_onnx_model_is_one_line_error(clip, mask_png, 
     assert result.exit_code == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("osdfilter: error: ") and "ONNX" in lines[0], result.stderr
+
+
+def test_auto_backend_is_onnx_on_cpu_and_torch_for_a_network_in_memory(checkpoint, model, step_onnx, monkeypatch, tmp_path):
+    from osdfilter.runners import make_runner
+
+    monkeypatch.setenv("OSDFILTER_CACHE", os.fspath(tmp_path / "cache"))
+    assert isinstance(make_runner(checkpoint, "auto", "cpu"), OnnxRunner)
+    assert isinstance(make_runner(step_onnx, "auto", "cpu"), OnnxRunner)
+    assert isinstance(make_runner(model, "auto", "cpu"), TorchRunner)
+    assert make_runner(checkpoint, "auto", "cpu").provider_in_use == "CPUExecutionProvider"
+
+
+def test_unwritable_cache_exports_to_a_temporary_folder(checkpoint, monkeypatch, tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("OSDFILTER_CACHE", os.fspath(blocker / "cache"))  # mkdir fails
+    runner = OnnxRunner.from_checkpoint(checkpoint, provider="cpu")
+    frames = np.zeros((1, 2, 4, 32, 32), np.float32)
+    assert runner.step(frames, None)[0].shape == (1, 2, 3, 32, 32)
+    assert not (blocker / "cache").exists()
