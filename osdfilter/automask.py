@@ -292,7 +292,10 @@ def detect_scene_cut(prev: np.ndarray, cur: np.ndarray, hist_thresh: float = 0.2
     compensated difference together with either a histogram jump or a difference
     twice the threshold (two shots with similar colours).
     """
-    dist, diff = scene_cut_scores(prev, cur)
+    ta, tb = _thumb(prev), _thumb(cur)
+    if float(np.abs(ta.astype(np.float32) - tb).mean()) <= diff_thresh:
+        return False  # the best shift is never worse than none: skip the 49-shift search
+    dist, diff = scene_cut_scores(ta, tb)
     return diff > diff_thresh and (dist > hist_thresh or diff > 2 * diff_thresh)
 
 
