@@ -31,6 +31,9 @@ from .errors import MaskError, MediaError
 
 Rect = tuple[int, int, int, int]
 AUTO = "auto"
+# Above this fraction of the frame an automatic mask is probably mostly scene (measured:
+# OSD layouts 1-8%, static-camera false positives 20-33%; docs/automask.md): warn.
+LARGE_AUTO_MASK = 0.15
 STDIO = "-"
 
 
@@ -134,6 +137,10 @@ def plan_masks(
         union = layout.union.copy()
         if layout.is_empty:
             note = f"no OSD found in the first {window_s:g} s: the output is the input re-encoded"
+        elif union.mean() > LARGE_AUTO_MASK:
+            note = (f"the automatic mask covers {union.mean():.0%} of the frame (an OSD is usually a few %): "
+                    "with a still camera scene detail passes for text; check it with --save-mask, "
+                    "then pass --mask FILE or --exclude x,y,w,h")
     else:
         union = user.copy()
         for x, y, w, h in exclude:

@@ -159,3 +159,21 @@ def test_per_frame_masks_and_scene_cut_reset():
     assert rec.resets == 1 and lf.cuts == 1
     assert all(m is not None and not (m & ~layout.union).any() for m in rec.masks)
     assert any(not np.array_equal(rec.masks[0], m) for m in rec.masks[1:])  # the digit changes
+
+
+def test_a_mask_covering_much_of_the_frame_gets_a_warning(checkpoint, tmp_path):
+    """A still scene full of outlined white text (a sign board, a scoreboard) looks like one
+    big OSD: the run goes on, with one warning that names --save-mask and --mask."""
+    bg = textured_background(H, W, seed=5)[:H, :W]
+    frame = np.clip(0.5 * bg, 0, 255).astype(np.uint8)
+    for row in range(10):
+        for col in range(5):
+            org = (4 + 64 * col, 16 + 17 * row)
+            cv2.putText(frame, "88:8", org, cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 3, cv2.LINE_AA)
+            cv2.putText(frame, "88:8", org, cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255), 1, cv2.LINE_AA)
+    clip = _write(tmp_path / "board.mp4", [frame] * 12)
+    result = _run([clip, tmp_path / "out.mp4", "--save-mask", tmp_path / "m.png", *base(checkpoint)])
+    cover = (cv2.imread(os.fspath(tmp_path / "m.png"), cv2.IMREAD_GRAYSCALE) > 127).mean()
+    notes = [line for line in result.stderr.replace("\r", "\n").splitlines() if "warning" in line]
+    assert cover > 0.15
+    assert len(notes) == 1 and f"covers {cover:.0%}" in notes[0] and "--save-mask" in notes[0], result.stderr
