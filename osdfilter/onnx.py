@@ -359,15 +359,8 @@ def onnx_for_checkpoint(checkpoint: PathLike, chunk: int = 8, fp16: bool = False
     path = cached_onnx_path(checkpoint, chunk, fp16, opset)
     if not path.is_file():
         path.parent.mkdir(parents=True, exist_ok=True)
-        # Export beside the final name, then rename: an interrupted export (or two processes
-        # exporting at once) never leaves a half-written graph under the cached name.
-        tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.onnx")
-        try:
-            note = lambda line: print(line.replace(str(tmp), str(path)), file=sys.stderr)  # noqa: E731
-            export_onnx(checkpoint, tmp, chunk=chunk, fp16=fp16, opset=opset, log=note)
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
+        # export_onnx is atomic (per-process temporary file, renamed after its parity check).
+        export_onnx(checkpoint, path, chunk=chunk, fp16=fp16, opset=opset)
     return path
 
 
