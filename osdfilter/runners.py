@@ -100,7 +100,9 @@ def make_runner(model: ModelSpec = None, backend: str = "auto", device: str = "a
         return fill_runner()
     if backend == "auto":
         backend = auto_backend(model, device)
-        if backend == "onnx" and provider == "auto":
+        # ONNX Runtime on the device asked for; an .onnx model on a CUDA machine keeps
+        # provider auto (CUDA first).
+        if backend == "onnx" and provider == "auto" and resolve_device(device).type == "cpu":
             provider = "cpu"
     if backend == "onnx":
         return _onnx_runner(model, provider)
