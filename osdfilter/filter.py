@@ -75,6 +75,7 @@ class OSDFilter:
         self._prefill = None if self._temporal else get_prefill(mc.prefill)
         self._groups = self.plan.groups()
         self._alpha = feather(self.mask, config.feather)  # the static mask's alpha, computed once
+        self._mask_pad = pad_for_tiles(self.mask.view(np.uint8), self.plan)  # ... and its padded copy
         self._items: list[Prepared] = []
         self.state: Any = None
 
@@ -115,7 +116,8 @@ class OSDFilter:
             self._temporal.reset()
         filled = frame if self._temporal is None else self._temporal(frame, mask)
         plan = self.plan
-        pf, pm = pad_for_tiles(filled, plan), pad_for_tiles(mask.view(np.uint8), plan)
+        pf = pad_for_tiles(filled, plan)
+        pm = self._mask_pad if mask is self.mask else pad_for_tiles(mask.view(np.uint8), plan)
         crops = []
         for (ch, cw), idx in self._groups:
             x = np.empty((len(idx), 4, ch, cw), np.float32)
