@@ -32,7 +32,7 @@ import resource
 import subprocess
 import sys
 import time
-from typing import Iterable
+from typing import Iterable, Iterator
 from pathlib import Path
 
 import av
@@ -59,15 +59,16 @@ def osd_overlay(width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
 
 def write_clip(path: Path, seconds: int, width: int, height: int, fps: int) -> None:
     """Encode the test clip (x264 ultrafast): panning texture + OSD, and a stereo AAC tone."""
+    write_frames(path, panning_frames(width, height, seconds * fps), width, height, fps)
+
+
+def panning_frames(width: int, height: int, n: int) -> Iterator[np.ndarray]:
+    """``n`` clean RGB frames: a smooth noise texture panned right and bobbing up and down."""
     rng = np.random.default_rng(0)
     texture = cv2.resize(rng.integers(0, 256, (height // 4, width // 2, 3), dtype=np.uint8), (2 * width, height + 64), interpolation=cv2.INTER_CUBIC)
-
-    def frames():
-        for t in range(seconds * fps):
-            x, y = (7 * t) % width, int(32 + 30 * np.sin(t / 20))
-            yield texture[y : y + height, x : x + width]
-
-    write_frames(path, frames(), width, height, fps)
+    for t in range(n):
+        x, y = (7 * t) % width, int(32 + 30 * np.sin(t / 20))
+        yield texture[y : y + height, x : x + width]
 
 
 def write_frames(path: Path, frames: Iterable[np.ndarray], width: int, height: int, fps: int) -> None:

@@ -51,7 +51,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
-from memory import osd_overlay, write_clip  # noqa: E402
+from memory import osd_overlay, panning_frames, write_clip, write_frames  # noqa: E402
 
 CRF, PRESET = 18, "medium"
 DEFAULT_WEIGHTS = ROOT / "osdfilter" / "weights" / "default.pt"
@@ -71,7 +71,6 @@ def clip_mask(width: int, height: int) -> np.ndarray:
 def write_source_clip(path: Path, source: Path, seconds: int, width: int, height: int, fps: int = 30) -> None:
     """The benchmark clip from real footage: ``source`` resized to ``width x height``,
     ping-ponged to ``seconds``, with :func:`memory.osd_overlay` burned in; stereo AAC."""
-    from memory import write_frames
     from quality import read_clip  # a video file or a folder of frames (DAVIS)
 
     frames = [cv2.resize(f, (width, height), interpolation=cv2.INTER_AREA) for f in read_clip(source, seconds * fps, 10**6)]
@@ -271,10 +270,8 @@ def main() -> None:
 
 def synthetic_frames(width: int, height: int, n: int) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray]:
     """(clean frames, frames with the OSD burned in, glyph mask), as benchmarks/memory.py pans them."""
-    rng = np.random.default_rng(0)
-    texture = cv2.resize(rng.integers(0, 256, (height // 4, width // 2, 3), dtype=np.uint8), (2 * width, height + 64), interpolation=cv2.INTER_CUBIC)
     glyphs, text = osd_overlay(width, height)
-    clean = [texture[int(32 + 30 * np.sin(t / 20)) :][:height, (7 * t) % width :][:, :width].copy() for t in range(n)]
+    clean = [f.copy() for f in panning_frames(width, height, n)]
     burned = [c.copy() for c in clean]
     for b in burned:
         b[glyphs] = text[glyphs]
