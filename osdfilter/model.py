@@ -177,11 +177,12 @@ class RecurrentUNet(nn.Module):
 
         for up, block in zip(self.up, self.dec):
             f = block(torch.cat([up(f), skips.pop()], dim=1))
-        y = self.head(f)[..., :H, :W]
+        y = torch.tanh(self.head(f)[..., :H, :W])
         if self.config.residual:
+            # tanh(head + atanh(rgb)) by the addition formula, without atanh: ONNX Runtime's
+            # Atanh is scalar code, ~10% of the CPU model time (measured); tanh is vectorised.
             rgb = x.reshape(B * T, C, H, W)[:, :3].clamp(-0.999, 0.999)
-            y = y + torch.atanh(rgb)
-        y = torch.tanh(y)
+            y = (y + rgb) / (1.0 + y * rgb)
         return y.reshape(B, T, self.config.out_channels, H, W), state
 
 

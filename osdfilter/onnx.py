@@ -40,7 +40,8 @@ from .errors import CheckpointError, OSDFilterError
 from .model import ModelConfig
 
 FORMAT = "osdfilter-onnx"
-VERSION = 1
+VERSION = 1  # the file contract (inputs, outputs, metadata): files of another version are refused
+GRAPH = 2  # the exported graph for the same weights: bump when export changes it (re-exports caches)
 METADATA_KEY = "osdfilter"
 INPUTS = ("frames", "h0", "c0")
 OUTPUTS = ("restored", "h1", "c1")
@@ -256,13 +257,8 @@ def _export_torchscript(step: Any, args: tuple, out_path: Path, opset: int) -> N
 
     dims = {"frames": {0: "N", 3: "H", 4: "W"}, "restored": {0: "N", 3: "H", 4: "W"}}
     dims.update({k: {0: "N", 2: "H8", 3: "W8"} for k in ("h0", "c0", "h1", "c1")})
-    # aten::atanh (the residual head) has no TorchScript symbolic; ONNX has Atanh since opset 9.
-    torch.onnx.register_custom_op_symbolic("aten::atanh", lambda g, x: g.op("Atanh", x), 9)
-    try:
-        torch.onnx.export(step, args, str(out_path), dynamo=False, opset_version=opset,
-                          input_names=list(INPUTS), output_names=list(OUTPUTS), dynamic_axes=dims)
-    finally:
-        torch.onnx.unregister_custom_op_symbolic("aten::atanh", 9)
+    torch.onnx.export(step, args, str(out_path), dynamo=False, opset_version=opset,
+                      input_names=list(INPUTS), output_names=list(OUTPUTS), dynamic_axes=dims)
 
 
 def _export_dynamo(step: Any, args: tuple, out_path: Path, opset: int) -> None:
@@ -350,7 +346,7 @@ def cached_onnx_path(checkpoint: PathLike, chunk: int = 8, fp16: bool = False, o
 
     digest = file_sha256(checkpoint)[:16]
     torch_version = torch.__version__.split("+")[0]
-    name = f"{digest}-T{chunk}-{'fp16' if fp16 else 'fp32'}-op{opset}-v{VERSION}-torch{torch_version}.onnx"
+    name = f"{digest}-T{chunk}-{'fp16' if fp16 else 'fp32'}-op{opset}-v{VERSION}g{GRAPH}-torch{torch_version}.onnx"
     return cache_dir() / name
 
 
