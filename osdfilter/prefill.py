@@ -96,6 +96,37 @@ class TemporalConfig:
     max_samples: int = 800  # ring samples per group for the motion and brightness fits (speed)
 
 
+@dataclass(frozen=True)
+class _Group:
+    """One component of the mask grown by ``ring``: filled with one motion, in its box."""
+
+    box: tuple[int, int, int, int]  # (x0, y0, x1, y1) full resolution
+    inside: np.ndarray  # bool [h, w] the mask in the box
+    ring: np.ndarray  # bool [h, w] where motion and brightness are measured
+    inside_yx: tuple[np.ndarray, np.ndarray]  # box-local rows, columns of ``inside``
+    points: Optional[np.ndarray]  # float64 [n, 2] full-frame (x, y) of the ring samples (None: too few)
+    design: Optional[np.ndarray]  # float64 [n, 3] the affine fit's centred design for ``points``
+    centre: tuple[float, float]  # the centre subtracted in ``design``
+    flow_index: tuple[np.ndarray, np.ndarray]  # (rows, cols) of ``points`` in the flow field
+
+    @property
+    def slices(self) -> tuple[slice, slice]:
+        x0, y0, x1, y1 = self.box
+        return slice(y0, y1), slice(x0, x1)
+
+
+@dataclass(frozen=True)
+class _Geometry:
+    """Everything the temporal fill derives from a mask alone. An OSD mask rarely changes
+    from frame to frame, so it is computed once and reused while the mask stays equal."""
+
+    mask: np.ndarray  # bool [H, W]
+    small_mask: np.ndarray  # bool [h, w] at flow resolution
+    hole: np.ndarray  # bool [h, w] the small mask grown by 1: smoothed over before the flow
+    hole_weight: np.ndarray  # float32 [h, w] Gaussian-blurred ``~hole`` (the blur fill's normaliser)
+    groups: list[_Group]
+
+
 @dataclass
 class TemporalState:
     """What one frame leaves for the next (all full-frame)."""
@@ -103,6 +134,7 @@ class TemporalState:
     memory: np.ndarray  # uint8 [H, W, 3] the previous output: input outside the mask, fill inside
     conf: np.ndarray  # float32 [H, W] 1 = real background last frame; decays while carried
     gray: np.ndarray  # uint8 [h, w] downscaled luma of ``memory`` (the flow's source)
+    geometry: Optional[_Geometry] = None  # of the previous frame's mask (reused while it is equal)
 
 
 class TemporalPrefill:
@@ -145,54 +177,89 @@ def temporal_step(
     the cost follows the mask, not the frame.
     """
     mask = mask.astype(bool)
-    small_mask = _small_mask(mask, cfg.flow_scale)
-    boxes = _group_boxes(small_mask, mask.shape, cfg)
+    geo = state.geometry if state is not None else None
+    if geo is None or geo.mask.shape != mask.shape or not np.array_equal(geo.mask, mask):
+        geo = _geometry(mask, cfg)
     out = image.copy()
     conf = np.ones(mask.shape, np.float32)
+    gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
     fresh = state is None or state.memory.shape != image.shape
     flow = None
-    if not fresh and boxes:
+    if not fresh and geo.groups:
         # A fresh DIS each frame (0.2 ms): a reused one carries buffers from earlier calls
         # into its result (measured), which would tie the flow to the call history.
         dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
         # Backward flow: for each pixel now, where it was in the previous (filled) frame.
-        flow = dis.calc(_small_luma(image, small_mask, cfg.flow_scale), state.gray, None) / cfg.flow_scale
-    for box in boxes:
-        sl = (slice(box[1], box[3]), slice(box[0], box[2]))
-        filled, carried = _fill_group(image, mask[sl], box, state if flow is not None else None, flow, cfg)
-        inside = mask[sl]
-        out[sl][inside] = filled[inside]
-        conf[sl][inside] = carried[inside]
-    return out, TemporalState(out, conf, _small_luma(out, None, cfg.flow_scale))
+        small = _blur_fill(_downscale(gray, cfg.flow_scale), geo.hole, geo.hole_weight)
+        flow = dis.calc(small, state.gray, None) / cfg.flow_scale
+    out_gray = gray.copy()
+    for group in geo.groups:
+        sl = group.slices
+        filled, carried = _fill_group(image, group, state if flow is not None else None, flow, cfg)
+        np.copyto(out[sl], filled, where=group.inside[..., None])
+        np.copyto(conf[sl], carried, where=group.inside)
+        out_gray[sl] = cv2.cvtColor(out[sl], cv2.COLOR_RGB2GRAY)  # luma is per pixel: only the boxes change
+    return out, TemporalState(out, conf, _downscale(out_gray, cfg.flow_scale), geo)
+
+
+def _geometry(mask: np.ndarray, cfg: TemporalConfig) -> _Geometry:
+    small_mask = _small_mask(mask, cfg.flow_scale)
+    hole = cv2.dilate(small_mask.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    hole_weight = cv2.GaussianBlur((~hole).astype(np.float32), (0, 0), BLUR_SIGMA)
+    groups = []
+    for box in _group_boxes(small_mask, mask.shape, cfg):
+        x0, y0, x1, y1 = box
+        inside = mask[y0:y1, x0:x1]
+        dist = cv2.distanceTransform((~inside).astype(np.uint8), cv2.DIST_L2, 3)
+        ring = (dist > cfg.gap) & (dist <= cfg.ring)
+        xs, ys = _ring_samples(ring, cfg.max_samples)
+        points = design = None
+        centre, flow_index = (0.0, 0.0), (xs, ys)
+        if len(xs) >= 12:
+            xs, ys = (xs + x0).astype(np.float64), (ys + y0).astype(np.float64)
+            sh, sw = small_mask.shape
+            flow_index = (
+                np.clip((ys * sh / mask.shape[0]).astype(int), 0, sh - 1),
+                np.clip((xs * sw / mask.shape[1]).astype(int), 0, sw - 1),
+            )
+            points = np.stack([xs, ys], 1)
+            # Centred coordinates keep the normal equations well conditioned.
+            centre = (xs.mean(), ys.mean())
+            design = np.stack([xs - centre[0], ys - centre[1], np.ones_like(xs)], 1)
+        groups.append(_Group(box, inside, ring, np.nonzero(inside), points, design, centre, flow_index))
+    return _Geometry(mask, small_mask, hole, hole_weight, groups)
 
 
 def _fill_group(
-    image: np.ndarray, mask: np.ndarray, box: tuple[int, int, int, int], state: Optional[TemporalState], flow: Optional[np.ndarray], cfg: TemporalConfig
+    image: np.ndarray, group: _Group, state: Optional[TemporalState], flow: Optional[np.ndarray], cfg: TemporalConfig
 ) -> tuple[np.ndarray, np.ndarray]:
     """Fill of one group's box (uint8 [h, w, 3]) and the confidence it hands on (float32 [h, w])."""
-    x0, y0, x1, y1 = box
+    x0, y0, x1, y1 = group.box
     crop = image[y0:y1, x0:x1]
+    mask = group.inside
     carried = np.zeros(mask.shape, np.float32)
     good = np.zeros(mask.shape, bool)
     if state is not None and flow is not None:
-        dist = cv2.distanceTransform((~mask).astype(np.uint8), cv2.DIST_L2, 3)
-        ring = (dist > cfg.gap) & (dist <= cfg.ring)
-        affine = _fit_affine(flow, ring, x0, y0, image.shape[:2], cfg.max_samples)
+        affine = _fit_affine(flow, group)
         if affine is not None:
-            cand, weight = _warp_group(crop, state, affine, x0, y0, ring, cfg)
+            cand, weight = _warp_group(crop, state, affine, group, cfg)
             good = mask & (weight >= cfg.min_conf)
             crop = crop.copy()
-            crop[good] = cand[good]
+            np.copyto(crop, cand, where=good[..., None])
             carried[good] = weight[good] * cfg.decay
     # Telea fills what no frame has shown, with the carried pixels as part of its boundary.
     return telea(crop, mask & ~good, cfg.radius), carried
 
 
+def _small_size(hw: tuple[int, int], scale: float) -> tuple[int, int]:
+    """(width, height) of the flow resolution."""
+    h, w = hw
+    return max(8, int(round(w * scale))), max(8, int(round(h * scale)))
+
+
 def _small_mask(mask: np.ndarray, scale: float) -> np.ndarray:
     """The mask at flow resolution (any overlap counts)."""
-    h, w = mask.shape
-    size = (max(8, int(round(w * scale))), max(8, int(round(h * scale))))
-    return cv2.resize(mask.astype(np.uint8), size, interpolation=cv2.INTER_AREA) > 0
+    return cv2.resize(mask.astype(np.uint8), _small_size(mask.shape, scale), interpolation=cv2.INTER_AREA) > 0
 
 
 def _group_boxes(small_mask: np.ndarray, full_hw: tuple[int, int], cfg: TemporalConfig) -> list[tuple[int, int, int, int]]:
@@ -210,24 +277,20 @@ def _group_boxes(small_mask: np.ndarray, full_hw: tuple[int, int], cfg: Temporal
     return boxes
 
 
-def _small_luma(image: np.ndarray, small_mask: Optional[np.ndarray], scale: float) -> np.ndarray:
-    """Downscaled luma for DIS; the mask is filled smoothly first, so the static OSD's strong
-    edges do not pull the flow around it towards zero."""
-    h, w = image.shape[:2]
-    size = (max(8, int(round(w * scale))), max(8, int(round(h * scale))))
-    gray = cv2.resize(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY), size, interpolation=cv2.INTER_AREA)
-    if small_mask is None:
-        return gray
-    hole = cv2.dilate(small_mask.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
-    return _blur_fill(gray, hole)
+def _downscale(gray: np.ndarray, scale: float) -> np.ndarray:
+    """Luma at flow resolution."""
+    return cv2.resize(gray, _small_size(gray.shape, scale), interpolation=cv2.INTER_AREA)
 
 
-def _blur_fill(gray: np.ndarray, hole: np.ndarray, sigma: float = 6.0) -> np.ndarray:
-    """``gray`` with ``hole`` replaced by a normalized Gaussian average of the pixels around it."""
-    w = (~hole).astype(np.float32)
-    num = cv2.GaussianBlur(gray.astype(np.float32) * w, (0, 0), sigma)
-    den = cv2.GaussianBlur(w, (0, 0), sigma)
-    fill = num / np.maximum(den, 1e-3)
+BLUR_SIGMA = 6.0  # px at flow resolution: the blur fill of the mask before the flow
+
+
+def _blur_fill(gray: np.ndarray, hole: np.ndarray, hole_weight: np.ndarray) -> np.ndarray:
+    """``gray`` with ``hole`` replaced by a normalized Gaussian average of the pixels around it
+    (``hole_weight``: the blurred ``~hole``), so that the static OSD's strong edges do not
+    pull the flow around it towards zero."""
+    num = cv2.GaussianBlur(gray.astype(np.float32) * (~hole), (0, 0), BLUR_SIGMA)
+    fill = num / np.maximum(hole_weight, 1e-3)
     out = gray.copy()
     out[hole] = np.clip(fill[hole] + 0.5, 0, 255).astype(np.uint8)
     return out
@@ -236,13 +299,16 @@ def _blur_fill(gray: np.ndarray, hole: np.ndarray, sigma: float = 6.0) -> np.nda
 def _solve_robust(design: np.ndarray, target: np.ndarray, floor: float) -> tuple[np.ndarray, np.ndarray]:
     """Least squares ``design @ coef ≈ target``, refitted once without outliers (error above
     ``max(floor, 2.5 x median)``). Returns ``coef`` and the per-sample mean absolute error."""
-    keep = np.ones(len(design), bool)
+    a, b = design, target
     for _ in range(2):
-        a, b = design[keep], target[keep]
-        coef = np.linalg.solve(a.T @ a + 1e-6 * np.eye(a.shape[1]), a.T @ b)
+        coef = np.linalg.solve(a.T @ a + _RIDGE, a.T @ b)
         err = np.abs(design @ coef - target).mean(1)
         keep = err <= max(floor, 2.5 * _median(err))
+        a, b = design[keep], target[keep]
     return coef, err
+
+
+_RIDGE = 1e-6 * np.eye(3)  # keeps the 3x3 normal equations solvable on degenerate samples
 
 
 def _median(a: np.ndarray) -> float:
@@ -261,50 +327,47 @@ def _ring_samples(ring: np.ndarray, max_samples: int) -> tuple[np.ndarray, np.nd
     return xs[::step], ys[::step]
 
 
-def _fit_affine(flow: np.ndarray, ring: np.ndarray, x0: int, y0: int, frame_hw: tuple[int, int], max_samples: int) -> Optional[np.ndarray]:
+def _fit_affine(flow: np.ndarray, group: _Group) -> Optional[np.ndarray]:
     """2x3 affine ``A``: ``A @ [x, y, 1]`` is where full-frame pixel (x, y) was last frame.
 
-    Fitted to the (downscaled, full-scale-valued) ``flow`` on the ``ring`` of a group whose
-    box starts at (x0, y0); outliers (occlusions, objects moving on their own) dropped.
+    Fitted to the (downscaled, full-scale-valued) ``flow`` at the group's ring samples;
+    outliers (occlusions, objects moving on their own) dropped.
     """
-    xs, ys = _ring_samples(ring, max_samples)
-    if len(xs) < 12:
+    if group.design is None:
         return None
-    xs, ys = (xs + x0).astype(np.float64), (ys + y0).astype(np.float64)
-    sh, sw = flow.shape[:2]
-    iy = np.clip((ys * sh / frame_hw[0]).astype(int), 0, sh - 1)
-    ix = np.clip((xs * sw / frame_hw[1]).astype(int), 0, sw - 1)
-    target = np.stack([xs + flow[iy, ix, 0], ys + flow[iy, ix, 1]], 1)
-    # Centred coordinates keep the normal equations well conditioned.
-    cx, cy = xs.mean(), ys.mean()
-    coef, _ = _solve_robust(np.stack([xs - cx, ys - cy, np.ones_like(xs)], 1), target, 0.5)
+    target = group.points + flow[group.flow_index]
+    coef, _ = _solve_robust(group.design, target, 0.5)
+    cx, cy = group.centre
     shift = np.array([[1.0, 0.0, -cx], [0.0, 1.0, -cy], [0.0, 0.0, 1.0]])
     return coef.T @ shift
 
 
 def _warp_group(
-    crop: np.ndarray, state: TemporalState, affine: np.ndarray, x0: int, y0: int, ring: np.ndarray, cfg: TemporalConfig
+    crop: np.ndarray, state: TemporalState, affine: np.ndarray, group: _Group, cfg: TemporalConfig
 ) -> tuple[np.ndarray, np.ndarray]:
     """Memory warped into one group's box by ``affine``, brightness-corrected against the
-    ring (uint8 [h, w, 3]), and a per-pixel confidence: the carried confidence, capped by
-    how well the warped ring agrees with the frame."""
-    bh, bw = ring.shape
+    ring (uint8 [h, w, 3], computed only inside the mask), and a per-pixel confidence: the
+    carried confidence, capped by how well the warped ring agrees with the frame."""
+    bh, bw = group.ring.shape
+    x0, y0 = group.box[:2]
     # Box-local destination (u, v) -> full-frame source: A @ [u + x0, v + y0, 1].
     local = affine @ np.array([[1.0, 0.0, x0], [0.0, 1.0, y0], [0.0, 0.0, 1.0]])
     flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
     warped = cv2.warpAffine(state.memory, local, (bw, bh), flags=flags, borderMode=cv2.BORDER_REPLICATE)
     conf = cv2.warpAffine(state.conf, local, (bw, bh), flags=flags, borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
-    coef, residual = _brightness_fit(crop, warped, ring & (conf > 0.99), cfg.max_samples)
+    coef, residual = _brightness_fit(crop, warped, group.ring & (conf > 0.99), cfg.max_samples)
     # min, not product: the group's trust must not compound over the hops a pixel is carried.
     trust = float(np.clip((cfg.max_residual - residual) / (cfg.max_residual - cfg.ok_residual), 0.0, 1.0))
     if trust <= 0.0:  # nothing of this group is carried: skip the correction (speed)
         return warped, np.zeros_like(conf)
-    # The fitted plane, by broadcasting a row and a column (a full [h, w] grid costs more).
+    # The fitted plane at the mask's pixels only (nothing else of the candidate is used).
     c = coef.astype(np.float32)
-    gx = (np.arange(bw, dtype=np.float32) / bw - 0.5)[None, :, None]
-    gy = (np.arange(bh, dtype=np.float32) / bh - 0.5)[:, None, None]
+    ys, xs = group.inside_yx
+    gx = (xs.astype(np.float32) / bw - 0.5)[:, None]
+    gy = (ys.astype(np.float32) / bh - 0.5)[:, None]
     plane = gx * c[0] + gy * c[1] + c[2]
-    cand = np.clip(warped.astype(np.float32) + plane + 0.5, 0, 255).astype(np.uint8)
+    cand = warped.copy()
+    cand[ys, xs] = np.clip(warped[ys, xs].astype(np.float32) + plane + 0.5, 0, 255).astype(np.uint8)
     return cand, np.minimum(conf, trust)
 
 
