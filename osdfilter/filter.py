@@ -12,7 +12,7 @@ Memory is bounded by ``chunk`` frames, whatever the video's length.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
 import numpy as np
 
@@ -46,6 +46,14 @@ class Prepared:
     mask: np.ndarray  # bool [H, W] this frame's (dilated) mask
     crops: list[np.ndarray]  # per region shape: float32 [regions, 4, crop_h, crop_w]
     cut: bool = False  # a scene cut before this frame: reset the recurrent state here
+
+
+@dataclass
+class Restored:
+    """One frame out of the model, not yet composited (:meth:`OSDFilter.restore_prepared`)."""
+
+    item: Prepared
+    crops: list[np.ndarray]  # per region, in plan order: float32 [3, crop_h, crop_w] in [-1, 1]
 
 
 class OSDFilter:
@@ -134,24 +142,68 @@ class OSDFilter:
 
     def push_prepared(self, item: Prepared) -> list[np.ndarray]:
         """The model half of :meth:`push`, for a frame from :meth:`prepare` (in order)."""
-        out: list[np.ndarray] = []
-        if item.cut:
-            out = self.flush()
-            self.state = None
-        self._items.append(item)
-        if len(self._items) >= self.config.chunk:
-            out += self.flush()
-        return out
+        return [self.composite(r) for r in self.restore_prepared(item)]
 
     def flush(self) -> list[np.ndarray]:
         """Process whatever is buffered (a partial last chunk) and return it."""
+        return [self.composite(r) for r in self.flush_restored()]
+
+    def restore_prepared(self, item: Prepared) -> list[Restored]:
+        """:meth:`push_prepared` without the composite: the model's regions for each frame
+        completed, for a caller that composites into its own pixel format (the stream
+        composites into the decoded YUV planes)."""
+        out: list[Restored] = []
+        if item.cut:
+            out = self.flush_restored()
+            self.state = None
+        self._items.append(item)
+        if len(self._items) >= self.config.chunk:
+            out += self.flush_restored()
+        return out
+
+    def flush_restored(self) -> list[Restored]:
+        """:meth:`flush` without the composite."""
         items, self._items = self._items, []
         if not items:
             return []
         if self.is_empty:
-            return [it.frame for it in items]
+            return [Restored(it, []) for it in items]
         restored = self._run_tiles(self._stack(items))
-        return [self._composite(it.frame, r, it.mask) for it, r in zip(items, restored)]
+        return [Restored(it, r) for it, r in zip(items, restored)]
+
+    def composite(self, restored: Restored) -> np.ndarray:
+        """The output RGB frame: the input outside the feathered mask, the restored region
+        cores blended in inside it."""
+        return self._composite(restored.item.frame, restored.crops, restored.item.mask)
+
+    def cores(self, crops: list[np.ndarray], mask: np.ndarray, align: int = 1) -> Iterator[tuple[int, int, np.ndarray, np.ndarray]]:
+        """Per region core of a :class:`Restored` frame's ``crops`` and (dilated) ``mask``, in
+        plan order: ``(y, x, rgb, alpha)`` with the restored RGB (float32 ``[h, w, 3]``,
+        0-255) and the blend weight (float32 ``[h, w, 1]``) of the frame's
+        ``[y : y + h, x : x + w]``. Cores cover the mask and its feather band (alpha is 0
+        elsewhere); where they overlap, later ones win.
+
+        ``align`` > 1 grows each core outwards to multiples of ``align`` (within the frame),
+        with the model's output from the crop's context margin, e.g. 2 for 4:2:0 chroma.
+        """
+        alpha = self._alpha if mask is self.mask else feather(mask, self.config.feather)
+        c = self.plan.context
+        for (y, x, ch, cw), crop in zip(self.plan.cores, crops):
+            y1, x1 = min(y + ch, self.height), min(x + cw, self.width)
+            if align > 1:
+                y0, x0 = y - y % align, x - x % align
+                y1, x1 = min(-(-y1 // align) * align, self.height), min(-(-x1 // align) * align, self.width)
+                grow = max(y - y0, x - x0, y1 - y - ch, x1 - x - cw, 0)
+                if grow > c:  # no context margin to grow into: repeat the crop's edge
+                    crop = np.pad(crop, ((0, 0), (grow - c, grow - c), (grow - c, grow - c)), mode="edge")
+                    cy, cx = grow - (y - y0), grow - (x - x0)
+                else:
+                    cy, cx = c - (y - y0), c - (x - x0)
+                y, x = y0, x0
+            else:
+                cy = cx = c
+            h, w = y1 - y, x1 - x
+            yield y, x, (crop[:, cy : cy + h, cx : cx + w].transpose(1, 2, 0) + 1.0) * 127.5, alpha[y:y1, x:x1, None]
 
     def model_input(self, frames: list[np.ndarray], masks: list[np.ndarray]) -> list[np.ndarray]:
         """The model's input for a chunk, one array per region shape (``self.plan.groups()``):
@@ -187,13 +239,9 @@ class OSDFilter:
         where they overlap, as a full-frame paste would; the result is bit-identical to
         compositing a full-frame canvas, at a fraction of the per-frame cost (speed issue).
         """
-        alpha = self._alpha if mask is self.mask else feather(mask, self.config.feather)
         out = frame.copy()
-        c = self.plan.context
-        for (y, x, ch, cw), crop in zip(self.plan.cores, crops):
-            h, w = min(ch, self.height - y), min(cw, self.width - x)
-            core = (crop[:, c : c + h, c : c + w].transpose(1, 2, 0) + 1.0) * 127.5
-            a = alpha[y : y + h, x : x + w, None]
+        for y, x, core, a in self.cores(crops, mask):
+            h, w = a.shape[:2]
             blend = frame[y : y + h, x : x + w].astype(np.float32) * (1.0 - a) + core * a
             out[y : y + h, x : x + w] = np.clip(blend + 0.5, 0, 255).astype(np.uint8)
         return out

@@ -5,7 +5,9 @@ The media lifecycle, written out in full (PyAV)::
     open input → add one output stream per kept input stream, in input order
     demux (every kept stream, file order)
       ├─ video packet → decode → RGB uint8 → OSDFilter.prepare (mask, prefill, crops)
-      │                 → OSDFilter.push_prepared (model, composite) → restored frames
+      │                 → OSDFilter.restore_prepared (model) → restored regions
+      │                 → composite into the decoded yuv420p planes (osdfilter.yuv), or
+      │                   for other pixel formats into the RGB frame, then → yuv420p
       │                 → VideoFrame (input pts, input time base) → encode → mux
       ├─ audio packet, codec accepted by the output container → mux as is
       ├─ audio packet, codec not accepted → decode → encode AAC → mux
@@ -40,11 +42,13 @@ import numpy as np
 from tqdm import tqdm
 
 from .errors import MaskError, MediaError, OSDFilterError
-from .filter import FilterConfig, OSDFilter
+from .filter import FilterConfig, OSDFilter, Restored
 from .masking import plan_masks
 from .masks import load_mask
 from .pipeline import pipeline
 from .runners import ModelSpec, make_runner
+from .yuv import YUVCompositor
+from .yuv import supported as yuv_supported
 
 PathLike = Union[str, os.PathLike]
 MaskSpec = Union[None, str, os.PathLike, np.ndarray, Sequence[Union[str, os.PathLike, np.ndarray]]]
@@ -59,6 +63,7 @@ DROPPED_METADATA = {"encoder", "major_brand", "minor_version", "compatible_brand
 MAX_MASK_ASPECT_CHANGE = 1.5  # 4:3 masks on 16:9 video pass (analog OSDs stretch alike)
 STDIO = "-"
 PIPELINE_THREADS = True  # decode / filter / encode concurrently; False: one thread (same output)
+YUV_COMPOSITE = True  # composite 8-bit 4:2:0 input in its own planes; False: always via RGB (comparisons)
 
 
 @dataclass
@@ -416,6 +421,7 @@ class Transcoder:
         self.read_error: Optional[str] = None
         self.started = False  # encoder set up from the first frame
         self.last_pts: Optional[int] = None  # pts of the last frame handed to the encoder
+        self.compositor: Optional[YUVCompositor] = None  # made with the first frame's colour tags
 
     # set-up ---------------------------------------------------------------------------
 
@@ -474,10 +480,9 @@ class Transcoder:
     def start_video(self, first: av.VideoFrame) -> None:
         """Pixel format, colour tags and rotation from the first decoded frame; then mux."""
         ctx, vout = self.vin.codec_context, self.vout
-        vout.pix_fmt = "yuv420p"
-        if ctx.width % 2 or ctx.height % 2:  # 4:2:0 needs even sizes; keep the size exact
-            vout.pix_fmt = "yuv444p"
-            self.report.warn(f"odd frame size {ctx.width}x{ctx.height}: encoded as yuv444p")
+        vout.pix_fmt = output_pix_fmt(ctx.width, ctx.height)
+        if vout.pix_fmt != "yuv420p":
+            self.report.warn(f"odd frame size {ctx.width}x{ctx.height}: encoded as {vout.pix_fmt}")
         if max(c.bits for c in first.format.components) > 8:
             self.report.warn(f"{first.format.name} input: processed and written as 8-bit {vout.pix_fmt}")
         for name, value in self.colour.items():  # on the stream; encode() tags frames
@@ -524,10 +529,13 @@ class Transcoder:
             raise MediaError(f"no video frame could be decoded from {self.inp.name}{self.read_error or ''}")
 
     def frames(self, frames: list[av.VideoFrame]) -> Iterator[tuple[str, Any]]:
-        """Decoded frames as RGB with their pts (frames with pts going backwards dropped)."""
+        """Decoded frames as ``(pts, RGB, packed yuv420p planes or None)`` (frames with pts
+        going backwards dropped). The planes, when the frame has them, are what the output
+        is composited into (``osdfilter.yuv``)."""
         for frame in frames:
             if not self.colour:  # the first frame sets up the encoder (in the muxing thread)
                 self.colour = colour_tags(frame, self.vin)
+                self.compositor = YUVCompositor(self.colour)
                 yield "start", frame
             pts = self.frame_pts(frame)
             if pts is None:
@@ -535,27 +543,38 @@ class Transcoder:
                 continue
             self.last_in_pts = pts
             rgb = frame.to_ndarray(format="rgb24", src_colorspace=self.colour["colorspace"], src_color_range=self.colour["color_range"])
-            yield "frame", (pts, rgb)
+            yuv = frame.to_ndarray() if yuv_supported(frame) and YUV_COMPOSITE else None
+            yield "frame", (pts, rgb, yuv)
 
     def prepared(self, items: Iterator[tuple[str, Any]]) -> Iterator[tuple[str, Any]]:
         """Stage 2: per-frame masks, scene cuts, prefill and the model's crops (in order)."""
         for kind, payload in items:
             if kind == "frame":
-                payload = payload[0], self.filt.prepare(payload[1])
+                pts, rgb, yuv = payload
+                payload = pts, self.filt.prepare(rgb), yuv
             yield kind, payload
 
     def filtered(self, items: Iterator[tuple[str, Any]]) -> Iterator[tuple[str, Any]]:
         """Stage 3: prepared frames through the model (in order, pts re-attached); the rest passes."""
-        pts: deque[int] = deque()  # pts of frames inside the filter, in order
+        inside: deque[tuple[int, Optional[np.ndarray]]] = deque()  # (pts, planes) of frames in the filter
         for kind, payload in items:
             if kind != "frame":
                 yield kind, payload
                 continue
-            pts.append(payload[0])
-            for rgb in self.filt.push_prepared(payload[1]):
-                yield "frame", (pts.popleft(), rgb)
-        for rgb in self.filt.flush():
-            yield "frame", (pts.popleft(), rgb)
+            pts, item, yuv = payload
+            inside.append((pts, yuv))
+            for restored in self.filt.restore_prepared(item):
+                yield "frame", self.composite(restored, *inside.popleft())
+        for restored in self.filt.flush_restored():
+            yield "frame", self.composite(restored, *inside.popleft())
+
+    def composite(self, restored: Restored, pts: int, yuv: Optional[np.ndarray]) -> tuple[int, Union[np.ndarray, av.VideoFrame]]:
+        """``(pts, output)``: a yuv420p VideoFrame composited in the decoded planes, or an RGB
+        frame (pixel formats the 4:2:0 composite does not take)."""
+        if yuv is None:
+            return pts, self.filt.composite(restored)
+        cores = self.filt.cores(restored.crops, restored.item.mask, align=2)
+        return pts, self.compositor(yuv, self.filt.height, self.filt.width, cores)
 
     def demux(self, streams: list) -> Iterator[av.Packet]:
         """Packets in file order; a read error ends the input (what came before is kept)."""
@@ -583,13 +602,16 @@ class Transcoder:
             return None  # an encoder needs strictly increasing pts
         return frame.pts
 
-    def encode(self, frames: list[tuple[int, np.ndarray]], bar: tqdm) -> None:
-        """Encode restored ``(pts, RGB)`` frames with the pts they had on input; mux the packets."""
-        for pts, rgb in frames:
-            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(
-                format=self.vout.pix_fmt, dst_colorspace=self.colour["colorspace"], dst_color_range=self.colour["color_range"]
-            )
-            frame.color_primaries, frame.color_trc = self.colour["color_primaries"], self.colour["color_trc"]
+    def encode(self, frames: list[tuple[int, Union[np.ndarray, av.VideoFrame]]], bar: tqdm) -> None:
+        """Encode restored ``(pts, RGB or yuv420p frame)`` with the pts they had on input; mux the packets."""
+        for pts, image in frames:
+            if isinstance(image, av.VideoFrame):
+                frame = image  # composited in the decoded planes, tagged (osdfilter.yuv)
+            else:
+                frame = av.VideoFrame.from_ndarray(image, format="rgb24").reformat(
+                    format=self.vout.pix_fmt, dst_colorspace=self.colour["colorspace"], dst_color_range=self.colour["color_range"]
+                )
+                frame.color_primaries, frame.color_trc = self.colour["color_primaries"], self.colour["color_trc"]
             frame.pts = self.last_pts = pts
             frame.time_base = self.vout.codec_context.time_base
             self.out.mux(self.vout.encode(frame))
@@ -653,6 +675,11 @@ class Transcoder:
             parts.append(f"video stops at {self.end_seconds():.2f}s of {self.inp.duration / av.time_base:.2f}s")
         if parts:
             self.report.warn("damaged input: " + "; ".join(parts))
+
+
+def output_pix_fmt(width: int, height: int) -> str:
+    """yuv420p, the format players expect; 4:2:0 needs even sizes, so odd ones keep 4:4:4."""
+    return "yuv444p" if width % 2 or height % 2 else "yuv420p"
 
 
 def colour_tags(frame: av.VideoFrame, stream: Any) -> dict[str, int]:

@@ -93,6 +93,20 @@ def test_pixels_outside_mask_kept_and_inside_changed(clip, mask_png, checkpoint,
     assert inside > 5.0, "the model did not change the masked pixels"
 
 
+def test_untouched_pixels_are_the_decoded_ones_bit_for_bit(clip, mask_png, checkpoint, tmp_path):
+    """The output is composited in the decoded yuv420p planes: with a lossless encode, every
+    pixel away from the restored regions is the input's decoded pixel (no RGB round trip)."""
+    out = tmp_path / "out.mkv"
+    run(clip, out, mask_png, checkpoint, crf=0)
+    far = ~dilate(load_mask(mask_png, 72, 128), 2 + 3 + 2)  # mask dilation, feather band, chroma alignment
+    with av.open(os.fspath(clip)) as a, av.open(os.fspath(out)) as b:
+        pairs = list(zip((f.to_ndarray() for f in a.decode(video=0)), (f.to_ndarray() for f in b.decode(video=0))))
+    assert len(pairs) == 12
+    for src, dst in pairs:
+        assert np.array_equal(src[:72][far], dst[:72][far])  # luma
+        assert not np.array_equal(src[:72], dst[:72])  # ... and the OSD was restored
+
+
 def test_chunk_size_does_not_change_model_output(clip, mask_png, checkpoint):
     frames = rgb_frames(clip)
     mask = load_mask(mask_png, 72, 128)

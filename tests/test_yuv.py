@@ -1,0 +1,97 @@
+"""Compositing in the decoded 4:2:0 planes (osdfilter.yuv): untouched pixels stay the decoded
+ones exactly, restored ones match the RGB route."""
+
+from __future__ import annotations
+
+import av
+import numpy as np
+import pytest
+
+from osdfilter import FilterConfig, OSDFilter
+from osdfilter.filter import Restored
+from osdfilter.masks import dilate
+from osdfilter.runners import IdentityRunner
+from osdfilter.yuv import YUVCompositor, planes, supported
+
+H, W = 90, 150
+BT709, TV = 1, 1  # AVCOL_SPC_BT709, AVCOL_RANGE_MPEG
+COLOUR = {"colorspace": BT709, "color_range": TV, "color_primaries": 1, "color_trc": 1}
+
+
+def decoded_frame(seed: int) -> av.VideoFrame:
+    """A yuv420p frame as a decoder would give it (smooth colours, so chroma is meaningful)."""
+    rng = np.random.default_rng(seed)
+    small = rng.integers(0, 256, (H // 10, W // 10, 3), dtype=np.uint8)
+    rgb = np.kron(small, np.ones((10, 10, 1), np.uint8))
+    return av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p", dst_colorspace=BT709, dst_color_range=TV)
+
+
+@pytest.mark.parametrize("context", [0, 8])
+def test_yuv_composite_keeps_untouched_pixels_and_matches_the_rgb_route(context):
+    rng = np.random.default_rng(3)  # a layout with cores at odd positions for both contexts
+    mask = rng.random((H, W)) > 0.995  # scattered specks: overlapping cores, clipped at borders
+    filt = OSDFilter(IdentityRunner(), mask, FilterConfig(context=context))
+    assert any(y % 2 or x % 2 for y, x, _, _ in filt.plan.cores), "the case must exercise alignment"
+    frame = decoded_frame(context)
+    rgb = frame.to_ndarray(format="rgb24", src_colorspace=BT709, src_color_range=TV)
+    c2 = 2 * filt.plan.context
+    crops = [rng.uniform(-1, 1, (3, h + c2, w + c2)).astype(np.float32) for _, _, h, w in filt.plan.cores]
+    restored = Restored(filt.prepare(rgb), crops)
+
+    out = YUVCompositor(COLOUR)(frame.to_ndarray(), H, W, filt.cores(crops, filt.mask, align=2))
+    assert out.format.name == "yuv420p" and (out.colorspace, out.color_range) == (BT709, TV)
+    y_out, u_out, v_out = planes(out.to_ndarray(), H, W)
+    y_in, u_in, v_in = planes(frame.to_ndarray(), H, W)
+
+    # Outside every (2-aligned) core the planes are the decoded ones, bit for bit.
+    covered = np.zeros((H, W), bool)
+    for y, x, _, a in filt.cores(crops, filt.mask, align=2):
+        covered[y : y + a.shape[0], x : x + a.shape[1]] = True
+    assert covered.any() and not covered.all()
+    assert np.array_equal(y_out[~covered], y_in[~covered])
+    half = covered.reshape(H // 2, 2, W // 2, 2).any(axis=(1, 3))
+    assert np.array_equal(u_out[~half], u_in[~half]) and np.array_equal(v_out[~half], v_in[~half])
+
+    # Where the alpha is 1 the luma is the RGB route's (its composite converted by swscale).
+    rgb_route = av.VideoFrame.from_ndarray(filt.composite(restored), format="rgb24")
+    y_rgb = planes(rgb_route.reformat(format="yuv420p", dst_colorspace=BT709, dst_color_range=TV).to_ndarray(), H, W)[0]
+    # (Compared where the same core wins in both routes: overlapping cores hold different
+    # random values here, and an aligned core reaches up to a pixel further.)
+    owner, owner_aligned = np.full((H, W), -1), np.full((H, W), -1)
+    for i, ((y, x, _, a), (ay, ax, _, aa)) in enumerate(zip(filt.cores(crops, filt.mask), filt.cores(crops, filt.mask, align=2))):
+        owner[y : y + a.shape[0], x : x + a.shape[1]] = i
+        owner_aligned[ay : ay + aa.shape[0], ax : ax + aa.shape[1]] = i
+    solid = (filt._alpha >= 1.0) & (owner == owner_aligned)
+    assert solid.sum() > 0.5 * (filt._alpha >= 1.0).sum()
+    assert np.abs(y_out[solid].astype(int) - y_rgb[solid]).max() <= 2
+    # ... and the restored pixels really changed.
+    assert np.abs(y_out[solid].astype(int) - y_in[solid]).mean() > 10
+
+
+def test_only_8bit_420_with_even_sizes_is_supported():
+    assert supported(decoded_frame(0))
+    assert not supported(av.VideoFrame(W, H, "yuv444p"))
+    assert not supported(av.VideoFrame(W - 1, H, "yuv420p"))
+    assert not supported(av.VideoFrame(W, H, "yuv420p10le"))
+
+
+def test_unaligned_cores_are_refused():
+    compositor = YUVCompositor(COLOUR)
+    core = (1, 0, np.zeros((4, 4, 3), np.float32), np.ones((4, 4, 1), np.float32))
+    with pytest.raises(ValueError, match="aligned"):
+        compositor(decoded_frame(1).to_ndarray(), H, W, [core])
+
+
+def test_aligned_cores_stay_inside_the_frame_and_cover_the_plain_cores():
+    mask = dilate(np.eye(H, W, k=3, dtype=bool), 1)
+    mask[-1, -1] = True  # a core clipped by the bottom-right corner
+    filt = OSDFilter(IdentityRunner(), mask, FilterConfig(context=8))
+    crops = [np.zeros((3, h + 16, w + 16), np.float32) for _, _, h, w in filt.plan.cores]
+    plain = list(filt.cores(crops, filt.mask))
+    aligned = list(filt.cores(crops, filt.mask, align=2))
+    for (y, x, _, a), (ay, ax, argb, aa) in zip(plain, aligned):
+        h, w = a.shape[:2]
+        ah, aw = aa.shape[:2]
+        assert ay % 2 == ax % 2 == ah % 2 == aw % 2 == 0
+        assert ay <= y and ax <= x and ay + ah >= y + h and ax + aw >= x + w
+        assert ay + ah <= H and ax + aw <= W and argb.shape[:2] == (ah, aw)
