@@ -26,8 +26,9 @@ import av
 import cv2
 import numpy as np
 
-from .automask import AutoMaskConfig, MaskDetector, OSDLayout, detect_scene_cut
+from .automask import AutoMaskConfig, MaskDetector, OSDLayout
 from .errors import MaskError, MediaError
+from .scenecut import SceneCutDetector
 
 Rect = tuple[int, int, int, int]
 AUTO = "auto"
@@ -58,7 +59,7 @@ class LayoutFilter:
 
     def __init__(self, filt: Any, layout: Optional[OSDLayout], scene_cuts: bool = True) -> None:
         self.filt, self.layout, self.scene_cuts = filt, layout, scene_cuts
-        self._prev: Optional[np.ndarray] = None
+        self._cut = SceneCutDetector()
         self.cuts = 0
 
     def __getattr__(self, name: str) -> Any:
@@ -69,14 +70,8 @@ class LayoutFilter:
 
     def prepare(self, frame: np.ndarray, frame_mask: Optional[np.ndarray] = None) -> Any:
         """:meth:`OSDFilter.prepare` with this frame's own mask and the scene-cut flag."""
-        cut = False
-        if self.scene_cuts and not self.filt.is_empty:
-            # detect_scene_cut works on 64x36 thumbnails: shrink the frame once, not twice.
-            thumb = cv2.resize(frame, (64, 36), interpolation=cv2.INTER_AREA)
-            if self._prev is not None and detect_scene_cut(self._prev, thumb):
-                cut = True
-                self.cuts += 1
-            self._prev = thumb
+        cut = self.scene_cuts and not self.filt.is_empty and self._cut(frame)
+        self.cuts += cut
         if frame_mask is None and self.layout is not None and not self.filt.is_empty:
             frame_mask = self.layout.frame_mask(frame)  # user mask is in layout.static
         return self.filt.prepare(frame, frame_mask, cut=cut)

@@ -20,7 +20,7 @@ import av
 import cv2
 import numpy as np
 
-from ..automask import detect_scene_cut
+from ..scenecut import is_cut
 
 PathLike = Union[str, os.PathLike]
 VIDEO_EXTS = {".mp4", ".webm", ".mkv", ".mov", ".avi", ".m4v", ".mpg", ".ts"}
@@ -100,7 +100,7 @@ def segment_bounds(frames: Sequence[np.ndarray], times: Sequence[float], skips: 
     bounds, start = [], None
     for i, t in enumerate(times):
         skipped = any(lo <= t < hi for lo, hi in skips)
-        cut = start is not None and detect_scene_cut(frames[i - 1], frames[i])
+        cut = start is not None and is_cut(frames[i - 1], frames[i])
         if start is not None and (skipped or cut):
             bounds.append((start, i))
             start = None
