@@ -169,3 +169,21 @@ def pad_for_tiles(image: np.ndarray, plan: TilePlan) -> np.ndarray:
     extra_h = max([0] + [ch - plan.height for _, _, ch, _ in plan.cores])
     extra_w = max([0] + [cw - plan.width for _, _, _, cw in plan.cores])
     return cv2.copyMakeBorder(image, c, c + extra_h, c, c + extra_w, cv2.BORDER_REFLECT_101)
+
+
+def plan_crop(image: np.ndarray, plan: TilePlan, core: tuple[int, int, int, int]) -> np.ndarray:
+    """The crop of ``core`` (``(y, x, h, w)`` of ``plan``) from ``image`` as
+    :func:`pad_for_tiles` would give it, without padding the whole image: a view when the
+    crop lies inside, else only the crop is padded (bit-identical: both reflect about the
+    image's edge, and the reflected pixels lie inside the crop's part of the image)."""
+    y, x, h, w = core
+    c = plan.context
+    top, left, H, W = y - c, x - c, image.shape[0], image.shape[1]
+    bottom, right = top + h + 2 * c, left + w + 2 * c
+    y0, x0, y1, x1 = max(top, 0), max(left, 0), min(bottom, H), min(right, W)
+    pads = (y0 - top, bottom - y1, x0 - left, right - x1)
+    if not any(pads):
+        return image[top:bottom, left:right]
+    if max(pads[:2]) >= y1 - y0 or max(pads[2:]) >= x1 - x0:  # reflections reach outside the crop
+        return pad_for_tiles(image, plan)[y : y + h + 2 * c, x : x + w + 2 * c]
+    return cv2.copyMakeBorder(image[y0:y1, x0:x1], *pads, cv2.BORDER_REFLECT_101)

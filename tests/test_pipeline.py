@@ -213,6 +213,24 @@ def test_region_plan_covers_the_mask_inside_the_frame(seed):
     assert plan.pixels < square_cores * 96 * 96
 
 
+@pytest.mark.parametrize("shape, context", [((270, 480), 16), ((90, 150), 8), ((20, 30), 8), ((12, 40), 16), ((64, 64), 0)])
+def test_crops_without_padding_the_frame_equal_the_padded_frame_crops(shape, context):
+    """plan_crop pads only the crops that cross the frame's edge; bit-identical to cutting
+    them from the padded frame (pad_for_tiles), tiny frames and crops past both edges included."""
+    from osdfilter.masks import pad_for_tiles, plan_crop, plan_tiles
+
+    rng = np.random.default_rng(context)
+    h, w = shape
+    mask = rng.random((h, w)) > 0.99
+    mask[0, 0] = mask[-1, -1] = mask[h // 2, 0] = True  # crops past every edge
+    plan = plan_tiles(mask, 64, context)
+    image = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+    padded = pad_for_tiles(image, plan)
+    c2 = 2 * plan.context
+    for y, x, ch, cw in plan.cores:
+        assert np.array_equal(plan_crop(image, plan, (y, x, ch, cw)), padded[y : y + ch + c2, x : x + cw + c2])
+
+
 def test_region_plan_on_a_frame_smaller_than_a_core():
     """A mask spanning a 20x30 frame gets one core rounded up to 24x32 (the crop is padded)."""
     from osdfilter.filter import FilterConfig, OSDFilter
