@@ -172,9 +172,11 @@ def main() -> None:
     ap.add_argument("--psnr", action="store_true", help="end-to-end masked PSNR, auto vs GT box mask")
     ap.add_argument("--real", action="store_true", help="also run on real_overlays, save PNGs")
     ap.add_argument("--no-synthetic", action="store_true", help="skip the synthetic table")
+    ap.add_argument("--no-static-net", action="store_true",
+                    help="static camera without the learned classifier (osdfilter/automask_net.py)")
     args = ap.parse_args()
     cv2.setNumThreads(1)
-    config = AutoMaskConfig()
+    config = AutoMaskConfig(static_net=not args.no_static_net)
     if not args.no_synthetic:
         bench_synthetic(args.frames, args.looks, config, args.max_side, args.psnr, args.clips)
     if args.real:

@@ -259,3 +259,40 @@ def test_static_camera_text_beside_tall_structure_is_split_off():
     assert layout.union[10:28, 8:60][text].mean() > 0.9
     recall, _ = _score(layout, frames, masks)
     assert recall >= 0.9, recall
+
+
+def test_static_net_weights_small_and_shapes():
+    """The packaged static-camera classifier: small weights module, probabilities of the
+    input's size (sizes not a multiple of 4 are padded and cropped back)."""
+    from pathlib import Path
+
+    from osdfilter import automask_net
+
+    path = Path(automask_net.__file__).with_name("_automask_weights.py")
+    assert path.stat().st_size < 100_000
+    assert automask_net.available()
+    rng = np.random.default_rng(0)
+    mean = rng.uniform(0, 255, (37, 53, 3)).astype(np.float32)
+    feat = automask_net.features(mean, np.ones((37, 53), np.float32), np.zeros((37, 53), np.float32),
+                                 np.zeros((37, 53), bool))
+    assert feat.shape == (automask_net.N_FEATURES, 37, 53)
+    prob = automask_net.predict(feat)
+    assert prob.shape == (37, 53) and prob.dtype == np.float32
+    assert 0.0 <= prob.min() and prob.max() <= 1.0
+
+
+def test_static_net_drops_scene_strokes_keeps_text():
+    """Static camera: a railing (bright bars, dark gaps) passes the outlined-stroke cue;
+    the learned classifier removes part of it and keeps the text."""
+    frames, masks = _clip("static")
+    frames = frames.copy()
+    for f in frames:
+        for x in range(62, 90, 6):
+            f[40:150, x:x + 3] = 240
+            f[40:150, x + 3:x + 6] = 20
+    scores = {}
+    for net in (True, False):
+        layout = _detect(frames, static_net=net)
+        scores[net] = _score(layout, frames, masks)
+    assert scores[True][0] >= 0.95, scores
+    assert scores[True][1] >= scores[False][1] + 0.04, scores

@@ -1,0 +1,347 @@
+"""A small learned overlay classifier for the static-camera path of ``--mask auto``.
+
+With a static camera every textured pixel is temporally persistent, so the layout pass
+(:mod:`osdfilter.automask`) can only use the look of the *mean image*: its
+outlined-stroke candidates also take railings, leaves, text on clothes (20-33 % of the
+frame on the benchmark's static clips, precision ~0.05). This module scores every
+working-resolution pixel with a tiny U-Net (about 10k weights, three scales, receptive
+field ~40 px, i.e. about one glyph cell plus its neighbours) and the detector keeps the
+candidate pixels it scores as overlay.
+
+Input features (:func:`features`, all at the detector's working resolution): the mean
+image (RGB / 255), the temporal luma std (/ 16, clipped at 2), the fraction of frames
+where the per-frame outlined-stroke cue fired, and the static candidate mask itself.
+Output: the probability that a pixel is within the glyph mask (glyph + outline).
+
+Weights live in :mod:`osdfilter._automask_weights` (float16, base64, ~40 KB) and are
+made by this module's command, from the clips that ``../shared/data/MANIFEST.md`` marks
+``train`` and the OSD fonts *except* the held-out ``walksnail`` folder (the eval clips
+and the held-out font are never seen)::
+
+    python -m osdfilter.automask_net --clips ../shared/data/clean/train \\
+        --fonts ../shared/data/fonts --exclude-fonts walksnail --out osdfilter/_automask_weights.py
+
+Training cases are static-camera clips synthesised from the train clips: a frame frozen
+for the whole window with per-frame sensor noise and a slow brightness drift, or a
+stretch of a clip whose camera does not move (median temporal luma std below the
+detector's ``moving_std``), each with a random OSD (:class:`osdfilter.osd.OSDSynth`,
+default look or semi-transparent + noisy) and a libx264 round trip at CRF 14-28. See
+``docs/automask.md`` for the measured effect.
+
+Inference uses PyTorch (already a dependency of the filter) on the CPU; without the
+weights module the detector falls back to the plain candidates.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from functools import lru_cache
+
+import numpy as np
+
+N_FEATURES = 6
+WIDTHS = (8, 12, 16)  # channels at full, 1/2 and 1/4 working resolution
+
+
+def features(mean_rgb: np.ndarray, std: np.ndarray, cue_frac: np.ndarray,
+             cand: np.ndarray) -> np.ndarray:
+    """float32 [N_FEATURES, H, W] from the detector's accumulators (working resolution):
+    mean RGB (float, 0..255) [H, W, 3], temporal luma std [H, W], cue fraction [H, W]
+    (0..1), static candidate mask (bool) [H, W]."""
+    f = np.empty((N_FEATURES,) + std.shape, np.float32)
+    f[:3] = np.moveaxis(mean_rgb, 2, 0) / 255.0
+    f[3] = np.minimum(std / 16.0, 2.0)
+    f[4] = cue_frac
+    f[5] = cand
+    return f
+
+
+def _build():
+    import torch
+    from torch import nn
+
+    def block(cin, cout):
+        return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1, padding_mode="reflect"), nn.ReLU(),
+                             nn.Conv2d(cout, cout, 3, padding=1, padding_mode="reflect"), nn.ReLU())
+
+    a, b, c = WIDTHS
+
+    class Net(nn.Module):
+        """Three-scale U-Net: 2 convs per scale, max-pool down, nearest up + skip."""
+
+        def __init__(self):
+            super().__init__()
+            self.e1, self.e2, self.e3 = block(N_FEATURES, a), block(a, b), block(b, c)
+            self.d2 = nn.Sequential(nn.Conv2d(b + c, b, 3, padding=1, padding_mode="reflect"), nn.ReLU())
+            self.d1 = nn.Sequential(nn.Conv2d(a + b, a, 3, padding=1, padding_mode="reflect"), nn.ReLU())
+            self.head = nn.Conv2d(a, 1, 1)
+
+        def forward(self, x):
+            f = torch.nn.functional
+            x1 = self.e1(x)
+            x2 = self.e2(f.max_pool2d(x1, 2))
+            x3 = self.e3(f.max_pool2d(x2, 2))
+            y2 = self.d2(torch.cat([x2, f.interpolate(x3, scale_factor=2.0, mode="nearest")], 1))
+            y1 = self.d1(torch.cat([x1, f.interpolate(y2, scale_factor=2.0, mode="nearest")], 1))
+            return self.head(y1)[:, 0]
+
+    return Net()
+
+
+@lru_cache(maxsize=1)
+def _model():
+    """The packaged model, or None when no weights module exists."""
+    try:
+        import torch
+
+        from . import _automask_weights as W
+    except ImportError:
+        return None
+
+    net = _build()
+    arrays = np.load(io.BytesIO(base64.b64decode(W.WEIGHTS)))
+    state = {k: torch.from_numpy(arrays[k].astype(np.float32)) for k in arrays.files}
+    net.load_state_dict(state)
+    return net.eval()
+
+
+def available() -> bool:
+    return _model() is not None
+
+
+def predict(feat: np.ndarray, net=None) -> np.ndarray | None:
+    """Overlay probability float32 [H, W] for features [N_FEATURES, H, W], or None when
+    there are no weights. Sizes are reflect-padded to a multiple of 4."""
+    import torch
+
+    net = net if net is not None else _model()
+    if net is None:
+        return None
+    _, h, w = feat.shape
+    ph, pw = (-h) % 4, (-w) % 4
+    x = torch.from_numpy(np.ascontiguousarray(feat))[None]
+    if ph or pw:
+        x = torch.nn.functional.pad(x, (0, pw, 0, ph), mode="replicate")
+    with torch.no_grad():
+        y = torch.sigmoid(net(x))[0, :h, :w]
+    return y.numpy()
+
+
+def export_weights(net, path: str, note: str = "") -> int:
+    """Write the weights as a Python module (float16, base64); returns its size in bytes."""
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **{k: v.detach().cpu().numpy().astype(np.float16)
+                                for k, v in net.state_dict().items()})
+    text = base64.b64encode(buf.getvalue()).decode()
+    lines = [text[i:i + 96] for i in range(0, len(text), 96)]
+    body = ('"""Weights of osdfilter.automask_net (generated by `python -m osdfilter.automask_net`; '
+            'do not edit).\n\n' + note.strip() + '\n"""\n\nWEIGHTS = (\n'
+            + "".join(f'    "{ln}"\n' for ln in lines) + ")\n")
+    with open(path, "w") as fh:
+        fh.write(body)
+    return len(body)
+
+
+# ------------------------------------------------------------------------ training
+
+
+def _read_frames(path, max_frames: int, max_side: int) -> np.ndarray:
+    import av
+    import cv2
+
+    with av.open(str(path)) as box:
+        frames = [f.to_ndarray(format="rgb24") for _, f in zip(range(max_frames), box.decode(video=0))]
+    h, w = frames[0].shape[:2]
+    s = min(1.0, max_side / max(h, w))
+    if s < 1.0:
+        size = (int(round(w * s / 2)) * 2, int(round(h * s / 2)) * 2)
+        frames = [cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in frames]
+    return np.stack(frames)
+
+
+def _encode_decode(frames: np.ndarray, crf: int) -> np.ndarray:
+    import av
+
+    buf = io.BytesIO()
+    t, h, w = frames.shape[:3]
+    with av.open(buf, "w", format="mp4") as out:
+        vs = out.add_stream("libx264", rate=25)
+        vs.width, vs.height, vs.pix_fmt = w, h, "yuv420p"
+        vs.options = {"crf": str(crf), "preset": "veryfast"}
+        for f in frames:
+            out.mux(vs.encode(av.VideoFrame.from_ndarray(f, format="rgb24")))
+        out.mux(vs.encode())
+    buf.seek(0)
+    with av.open(buf) as box:
+        return np.stack([f.to_ndarray(format="rgb24") for f in box.decode(video=0)])
+
+
+def make_static_case(clip: np.ndarray, rng: np.random.Generator, fonts, n_frames: int = 24):
+    """One synthetic static-camera case -> (features [C, h, w], label bool [h, w], moving).
+
+    ``clip``: uint8 RGB frames of a train clip (already scaled). Frozen frame + noise and
+    drift, or (when the clip stretch does not move) the stretch itself."""
+    import cv2
+
+    from .automask import AutoMaskConfig, MaskDetector
+    from .osd import OSDStyle, OSDSynth
+
+    t_all, h, w = clip.shape[:3]
+    # random working size: small DVR frames to 960 wide (some upscaled: small fonts)
+    target_w = int(rng.choice([432, 480, 640, 854, 960]))
+    s = target_w / w
+    size = (int(round(w * s / 2)) * 2, int(round(h * s / 2)) * 2)
+    start = int(rng.integers(0, max(1, t_all - n_frames)))
+    seq = clip[start:start + n_frames]
+    if len(seq) < n_frames or rng.random() < 0.8:
+        frozen = seq[int(rng.integers(len(seq)))]
+        seq = np.repeat(frozen[None], n_frames, axis=0)
+        drift = rng.uniform(-6, 6) * np.linspace(0, 1, n_frames)
+        sigma = rng.uniform(0.3, 3.0)
+        noise = rng.normal(0, sigma, seq.shape) + drift[:, None, None, None]
+        seq = np.clip(seq + noise, 0, 255).astype(np.uint8)
+    if rng.random() < 0.3:  # dense texture (aerial city, foliage): shrunk, mirrored tiles
+        k = int(rng.integers(2, 4))
+        seq = np.stack([_tile(f, k) for f in seq])
+    seq = np.stack([cv2.resize(f, size, interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR) for f in seq])
+    hh, ww = seq.shape[1:3]
+    if rng.random() < 0.35:  # the benchmark's "noisy" DVR look
+        style = OSDStyle(p_transparent=1.0, p_noise=1.0, p_chroma_bleed=0.0, p_jpeg=0.0)
+    else:
+        style = OSDStyle(p_chroma_bleed=0.0, p_noise=0.2, p_jpeg=0.1)
+    synth = OSDSynth(hh, ww, rng=rng, fonts=fonts, style=style)
+    over, glyph, _ = synth.render_clip(seq)
+    over = _encode_decode(over, int(rng.choice([14, 14, 20, 26])))
+    det = MaskDetector(hh, ww, AutoMaskConfig())
+    for f in over:
+        det.observe(f)
+    feat = det.static_features()
+    label = glyph.any(axis=0)
+    if det.scale < 1.0:
+        label = cv2.resize(label.astype(np.float32), det.work_size, interpolation=cv2.INTER_AREA) > 0.3
+    return feat, label, det.moving
+
+
+def _tile(frame: np.ndarray, k: int) -> np.ndarray:
+    """The frame shrunk k times and tiled k x k (alternate tiles mirrored), same size."""
+    import cv2
+
+    h, w = frame.shape[:2]
+    small = cv2.resize(frame, (max(1, w // k), max(1, h // k)), interpolation=cv2.INTER_AREA)
+    row = np.concatenate([small if i % 2 == 0 else small[:, ::-1] for i in range(k)], axis=1)
+    grid = np.concatenate([row if i % 2 == 0 else row[::-1] for i in range(k)], axis=0)
+    return cv2.resize(grid, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+def _crops(feat, label, rng, n: int, size: int):
+    c, h, w = feat.shape
+    size = min(size, h, w) // 4 * 4
+    ys, xs = np.nonzero(label)
+    out_f, out_l = [], []
+    for i in range(n):
+        if i % 2 == 0 and len(ys):
+            j = int(rng.integers(len(ys)))
+            y0 = int(np.clip(ys[j] - rng.integers(size), 0, h - size))
+            x0 = int(np.clip(xs[j] - rng.integers(size), 0, w - size))
+        else:
+            y0, x0 = int(rng.integers(h - size + 1)), int(rng.integers(w - size + 1))
+        out_f.append(feat[:, y0:y0 + size, x0:x0 + size])
+        out_l.append(label[y0:y0 + size, x0:x0 + size])
+    return out_f, out_l
+
+
+def main(argv=None) -> None:
+    import argparse
+    import time
+    from pathlib import Path
+
+    import torch
+
+    from .train.data import load_fonts
+
+    ap = argparse.ArgumentParser(description="Train the static-camera overlay classifier of --mask auto.")
+    ap.add_argument("--clips", type=Path, required=True, help="folder of TRAIN clips (never eval)")
+    ap.add_argument("--fonts", type=Path, required=True)
+    ap.add_argument("--exclude-fonts", nargs="*", default=["walksnail"])
+    ap.add_argument("--cases", type=int, default=8, help="synthetic cases per clip")
+    ap.add_argument("--steps", type=int, default=3000)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--batch", type=int, default=24)
+    ap.add_argument("--crop", type=int, default=64, help="training crop (cut from the 96 px cached crops)")
+    ap.add_argument("--out", type=Path, default=None, help="weights module to write")
+    ap.add_argument("--save-data", type=Path, default=None, help="cache the cases (.npz)")
+    ap.add_argument("--load-data", type=Path, default=None)
+    args = ap.parse_args(argv)
+    torch.manual_seed(args.seed)
+    rng = np.random.default_rng(args.seed)
+    crop = 96
+    if args.load_data:
+        d = np.load(args.load_data)
+        nv = sum(k.startswith("vf") for k in d.files)
+        xf, xl = d["xf"], d["xl"]
+        vf, vl = [d[f"vf{i}"] for i in range(nv)], [d[f"vl{i}"] for i in range(nv)]
+    else:
+        fonts = load_fonts(str(args.fonts), args.exclude_fonts)
+        clips = sorted(p for p in args.clips.iterdir() if p.suffix in (".mp4", ".webm"))
+        xf, xl, vf, vl = [], [], [], []
+        t0 = time.time()
+        for ci, path in enumerate(clips):
+            clip = _read_frames(path, 96, 1280)
+            for k in range(args.cases):
+                feat, label, moving = make_static_case(clip, rng, fonts)
+                if moving >= 8.0:
+                    continue  # the moving-camera path never runs the net
+                if k == 0 and ci % 3 == 0 and len(vf) < 8:  # whole-frame validation cases
+                    vf.append(feat)  # (not trained on)
+                    vl.append(label)
+                    continue
+                f, l = _crops(feat, label, rng, 16, crop)
+                xf += f
+                xl += l
+            print(f"{path.name}: {len(xf)} crops ({time.time() - t0:.0f} s)", flush=True)
+        xf, xl = np.stack(xf).astype(np.float16), np.stack(xl)
+        if args.save_data:
+            np.savez(args.save_data, xf=xf, xl=xl, **{f"vf{i}": f for i, f in enumerate(vf)},
+                     **{f"vl{i}": lb for i, lb in enumerate(vl)})
+    net = _build()
+    opt = torch.optim.Adam(net.parameters(), lr=3e-3)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, 3e-3, total_steps=args.steps)
+    xf_t, xl_t = torch.from_numpy(xf.astype(np.float32)), torch.from_numpy(xl.astype(np.float32))
+    pos = float(xl.mean())
+    print(f"{len(xf)} crops, positive fraction {pos:.3f}, {sum(p.numel() for p in net.parameters())} weights")
+    t0 = time.time()
+    for step in range(args.steps):
+        idx = torch.from_numpy(rng.integers(0, len(xf_t), args.batch))
+        oy, ox = (int(v) for v in rng.integers(0, xf_t.shape[-1] - args.crop + 1, 2))
+        x = xf_t[idx, :, oy:oy + args.crop, ox:ox + args.crop]
+        y = xl_t[idx, oy:oy + args.crop, ox:ox + args.crop]
+        if rng.random() < 0.5:
+            x, y = x.flip(-1), y.flip(-1)
+        logit = net(x)
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(logit, y, pos_weight=torch.tensor(3.0))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+        if step % 250 == 0 or step == args.steps - 1:
+            print(f"step {step} loss {loss.item():.4f} ({time.time() - t0:.0f} s)", flush=True)
+    net.eval()
+    for t in (0.3, 0.5, 0.7):
+        rs, ps = [], []
+        for f, l in zip(vf, vl):
+            p = predict(np.asarray(f, np.float32), net) >= t
+            cand = np.asarray(f[5]) > 0.5
+            k = p & cand
+            rs.append((l & k).sum() / max(1, l.sum()))
+            ps.append((l & k).sum() / max(1, k.sum()))
+        print(f"val (exact pixels, cand & p>={t}): recall {np.mean(rs):.3f} precision {np.mean(ps):.3f}")
+    if args.out:
+        note = (f"Trained with: python -m osdfilter.automask_net --clips {args.clips} --fonts {args.fonts} "
+                f"--exclude-fonts {' '.join(args.exclude_fonts)} --cases {args.cases} --steps {args.steps} "
+                f"--seed {args.seed} --batch {args.batch} --crop {args.crop}")
+        print(f"wrote {args.out} ({export_weights(net, str(args.out), note)} bytes)")
+
+
+if __name__ == "__main__":
+    main()
