@@ -4,7 +4,7 @@ With a static camera every textured pixel is temporally persistent, so the layou
 (:mod:`osdfilter.automask`) can only use the look of the *mean image*: its
 outlined-stroke candidates also take railings, leaves, text on clothes (20-33 % of the
 frame on the benchmark's static clips, precision ~0.05). This module scores every
-working-resolution pixel with a tiny U-Net (about 10k weights, three scales, receptive
+working-resolution pixel with a tiny U-Net (11.8k weights, three scales, receptive
 field ~40 px, i.e. about one glyph cell plus its neighbours) and the detector keeps the
 candidate pixels it scores as overlay.
 
@@ -13,19 +13,21 @@ image (RGB / 255), the temporal luma std (/ 16, clipped at 2), the fraction of f
 where the per-frame outlined-stroke cue fired, and the static candidate mask itself.
 Output: the probability that a pixel is within the glyph mask (glyph + outline).
 
-Weights live in :mod:`osdfilter._automask_weights` (float16, base64, ~40 KB) and are
+Weights live in :mod:`osdfilter._automask_weights` (float16, base64, 37 KB) and are
 made by this module's command, from the clips that ``../shared/data/MANIFEST.md`` marks
 ``train`` and the OSD fonts *except* the held-out ``walksnail`` folder (the eval clips
 and the held-out font are never seen)::
 
     python -m osdfilter.automask_net --clips ../shared/data/clean/train \\
-        --fonts ../shared/data/fonts --exclude-fonts walksnail --out osdfilter/_automask_weights.py
+        --fonts ../shared/data/fonts --exclude-fonts walksnail --cases 8 --steps 1500 \\
+        --out osdfilter/_automask_weights.py
 
 Training cases are static-camera clips synthesised from the train clips: a frame frozen
 for the whole window with per-frame sensor noise and a slow brightness drift, or a
 stretch of a clip whose camera does not move (median temporal luma std below the
-detector's ``moving_std``), each with a random OSD (:class:`osdfilter.osd.OSDSynth`,
-default look or semi-transparent + noisy) and a libx264 round trip at CRF 14-28. See
+detector's ``moving_std``), 30 % of them shrunk and tiled (dense texture), each with a
+random OSD (:class:`osdfilter.osd.OSDSynth`, default look or semi-transparent + noisy)
+and a libx264 round trip at CRF 14-26. See
 ``docs/automask.md`` for the measured effect.
 
 Inference uses PyTorch (already a dependency of the filter) on the CPU; without the
@@ -204,7 +206,8 @@ def make_static_case(clip: np.ndarray, rng: np.random.Generator, fonts, n_frames
     if rng.random() < 0.3:  # dense texture (aerial city, foliage): shrunk, mirrored tiles
         k = int(rng.integers(2, 4))
         seq = np.stack([_tile(f, k) for f in seq])
-    seq = np.stack([cv2.resize(f, size, interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR) for f in seq])
+    interp = cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR
+    seq = np.stack([cv2.resize(f, size, interpolation=interp) for f in seq])
     hh, ww = seq.shape[1:3]
     if rng.random() < 0.35:  # the benchmark's "noisy" DVR look
         style = OSDStyle(p_transparent=1.0, p_noise=1.0, p_chroma_bleed=0.0, p_jpeg=0.0)
