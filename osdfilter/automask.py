@@ -73,9 +73,9 @@ Hard cases
 - **Bright sky / snow behind white text**: brightness alone would select the sky; the
   cue needs dark pixels on *both* sides of a bright run, which the glyph's own outline
   provides and open sky does not.
-- **Scene cuts**: :func:`detect_scene_cut` compares colour histograms and a blurred
-  thumbnail of consecutive frames; the stream resets its recurrent state there. The OSD
-  survives cuts, so the layout needs no reset (cuts in the window actually help).
+- **Scene cuts** (:mod:`osdfilter.scenecut`: a colour change and a shift-compensated
+  thumbnail difference): the stream resets its recurrent state and the fill there. The
+  OSD survives cuts, so the layout needs no reset (cuts in the window actually help).
 - **No OSD**: the layout is empty (``is_empty``); the caller re-encodes the input
   unchanged with a one-line note.
 - **Limitations**: a glyph that first changes after the window (a minutes digit) is
@@ -95,9 +95,6 @@ __all__ = [
     "AutoMaskConfig",
     "MaskDetector",
     "OSDLayout",
-    "detect_scene_cut",
-    "scene_cut_scores",
-    "is_scene_cut",
     "glyph_cue",
     "mask_recall_precision",
 ]
@@ -260,59 +257,6 @@ def _exclusion(h: int, w: int, rects: list[Rect]) -> np.ndarray:
     for x, y, rw, rh in rects:
         out[max(0, y):max(0, y + rh), max(0, x):max(0, x + rw)] = True
     return out
-
-
-# ---------------------------------------------------------------------- scene cuts
-
-
-def _thumb(frame: np.ndarray) -> np.ndarray:
-    return cv2.resize(frame, (64, 36), interpolation=cv2.INTER_AREA)
-
-
-def _hsv_hist(thumb: np.ndarray) -> np.ndarray:
-    hsv = cv2.cvtColor(thumb, cv2.COLOR_RGB2HSV)
-    hist = cv2.calcHist([hsv], [0, 1, 2], None, [8, 4, 8], [0, 180, 0, 256, 0, 256])
-    return cv2.normalize(hist, hist).flatten()
-
-
-def _motion_compensated_diff(a: np.ndarray, b: np.ndarray, r: int = 3) -> float:
-    """Smallest mean abs difference of two thumbnails over shifts of up to r px."""
-    a, b = a.astype(np.float32), b.astype(np.float32)
-    h, w = a.shape[:2]
-    best = np.inf
-    for dy in range(-r, r + 1):
-        for dx in range(-r, r + 1):
-            pa = a[max(0, dy):h + min(0, dy), max(0, dx):w + min(0, dx)]
-            pb = b[max(0, -dy):h + min(0, -dy), max(0, -dx):w + min(0, -dx)]
-            best = min(best, float(np.abs(pa - pb).mean()))
-    return best
-
-
-def scene_cut_scores(prev: np.ndarray, cur: np.ndarray) -> tuple[float, float]:
-    """(histogram distance 0..1, motion-compensated thumbnail difference 0..255)."""
-    ta, tb = _thumb(prev), _thumb(cur)
-    dist = cv2.compareHist(_hsv_hist(ta), _hsv_hist(tb), cv2.HISTCMP_BHATTACHARYYA)
-    return float(dist), _motion_compensated_diff(ta, tb)
-
-
-def detect_scene_cut(prev: np.ndarray, cur: np.ndarray, hist_thresh: float = 0.25,
-                     diff_thresh: float = 14.0) -> bool:
-    """Whether ``cur`` starts a new shot after ``prev`` (uint8 RGB [H, W, 3] each).
-
-    Two cues on 64x36 thumbnails: the HSV colour histogram (Bhattacharyya distance) and
-    the mean abs difference after the best shift of up to 3 thumbnail pixels (about 5%
-    of the width, so camera pans and shakes are compensated). A cut is a large
-    compensated difference together with either a histogram jump or a difference
-    twice the threshold (two shots with similar colours).
-    """
-    ta, tb = _thumb(prev), _thumb(cur)
-    if float(np.abs(ta.astype(np.float32) - tb).mean()) <= diff_thresh:
-        return False  # the best shift is never worse than none: skip the 49-shift search
-    dist, diff = scene_cut_scores(ta, tb)
-    return diff > diff_thresh and (dist > hist_thresh or diff > 2 * diff_thresh)
-
-
-is_scene_cut = detect_scene_cut  # alias used by the stream
 
 
 # -------------------------------------------------------------------------- layout

@@ -6,8 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
-from osdfilter.automask import (AutoMaskConfig, MaskDetector, OSDLayout, detect_scene_cut,
-                                glyph_cue, mask_recall_precision)
+from osdfilter.automask import AutoMaskConfig, MaskDetector, OSDLayout, glyph_cue, mask_recall_precision
+from osdfilter.scenecut import is_cut
 
 H, W, T = 192, 320, 40
 FONT = cv2.FONT_HERSHEY_SIMPLEX
@@ -121,9 +121,9 @@ def test_bright_background_behind_white_text():
 
 def test_scene_cut_fires_on_cut_not_on_motion():
     frames, _ = _clip("pan")
-    assert not any(detect_scene_cut(a, b) for a, b in zip(frames[:-1], frames[1:]))
+    assert not any(is_cut(a, b) for a, b in zip(frames[:-1], frames[1:]))
     other = _osd(np.ascontiguousarray(_texture(H, W, seed=7)[:, ::-1, ::-1]), 5)[0]
-    assert detect_scene_cut(frames[10], other)
+    assert is_cut(frames[10], other)
 
 
 def test_user_mask_and_exclusion():
