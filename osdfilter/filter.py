@@ -16,7 +16,7 @@ from typing import Any, Iterator, Optional
 
 import numpy as np
 
-from .masks import TilePlan, dilate, feather, pad_for_tiles, plan_crop, plan_tiles
+from .masks import TilePlan, dilate, feather, plan_crop, plan_tiles
 from .prefill import TemporalPrefill, get_prefill, is_temporal
 from .runners import Runner
 
@@ -83,7 +83,6 @@ class OSDFilter:
         self._prefill = None if self._temporal else get_prefill(mc.prefill)
         self._groups = self.plan.groups()
         self._alpha = feather(self.mask, config.feather)  # the static mask's alpha, computed once
-        self._mask_pad = pad_for_tiles(self.mask.view(np.uint8), self.plan)  # ... and its padded copy
         self._items: list[Prepared] = []
         self.state: Any = None
 
@@ -124,14 +123,13 @@ class OSDFilter:
             self._temporal.reset()
         filled = frame if self._temporal is None else self._temporal(frame, mask)
         plan = self.plan
-        pm = self._mask_pad if mask is self.mask else pad_for_tiles(mask.view(np.uint8), plan)
+        mask8 = mask.view(np.uint8)
         crops = []
         for (ch, cw), idx in self._groups:
             x = np.empty((len(idx), 4, ch, cw), np.float32)
             for k, i in enumerate(idx):
-                y, xx = plan.cores[i][:2]
-                # Crops of the frame one by one: padding the whole frame first cost a full copy.
-                img, m = plan_crop(filled, plan, plan.cores[i]), pm[y : y + ch, xx : xx + cw]
+                # Crops one by one: padding the whole frame (and mask) first cost a full copy.
+                img, m = plan_crop(filled, plan, plan.cores[i]), plan_crop(mask8, plan, plan.cores[i])
                 img = img if self._prefill is None else self._prefill(img, m.astype(bool))
                 x[k, :3] = img.transpose(2, 0, 1)
                 x[k, 3] = m
