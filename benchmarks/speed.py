@@ -9,8 +9,9 @@ settings (libx264, CRF 18, preset medium: process_video's defaults) for every ro
   identity   process_video with an identity network and no fill: the pipeline's own cost
              (decode, prepare, chunk, composite, encode stages) without model work
   fill       the same with the default model's classical fill (temporal): the fill's cost
-  torch      process_video, PyTorch backend
-  onnx       process_video, ONNX Runtime backend (CPU provider)
+  torch      process_video, PyTorch backend (--device; on CUDA fp16 autocast, the default there)
+  torch-fp32 the same in float32 (for the fp16 row's speed-up and output difference on CUDA)
+  onnx       process_video, ONNX Runtime backend (--provider, CPU by default; fp16 graph on a GPU provider)
   ffmpeg     ffmpeg's removelogo with the same mask (only when an ffmpeg binary is on PATH)
 
 Every row runs in a fresh subprocess, which reports its own peak RSS (getrusage
@@ -23,6 +24,7 @@ measured in the same run: on a shared machine only these ratios are comparable.
     python benchmarks/speed.py --sizes 1280x720 --seconds 10
     python benchmarks/speed.py --roi                       # + tile vs full-frame at 1080p, tile 64 vs 128
     python benchmarks/speed.py --source ../shared/data/clean/eval/davis_drift-straight
+    python benchmarks/speed.py --sizes 1920x1080 --device cuda --rows io-floor identity fill torch torch-fp32
 
 ``--source VIDEO|FRAME_FOLDER`` builds the clips from real footage (resized, played forwards then
 backwards to the length, the same OSD burned in) instead of the panning noise texture.
@@ -78,8 +80,10 @@ def write_source_clip(path: Path, source: Path, seconds: int, width: int, height
     write_frames(path, [loop[t % len(loop)] for t in range(seconds * fps)], width, height, fps)
 
 
-def prepare(workdir: Path, sizes: list[tuple[int, int]], seconds: int, preset: str, source: Path | None = None) -> dict[str, Any]:
-    """Clips, mask PNGs, the checkpoint (default.pt, else an untrained ``preset``) and its ONNX."""
+def prepare(workdir: Path, sizes: list[tuple[int, int]], seconds: int, preset: str, source: Path | None = None,
+            onnx: bool = True, fp16: bool = False) -> dict[str, Any]:
+    """Clips, mask PNGs, the checkpoint (default.pt, else an untrained ``preset``) and, if
+    ``onnx``, its ONNX graph (``fp16``: also the fp16 graph a GPU provider runs)."""
     import torch
 
     from osdfilter import ModelConfig, RecurrentUNet, save_checkpoint
@@ -94,9 +98,13 @@ def prepare(workdir: Path, sizes: list[tuple[int, int]], seconds: int, preset: s
         model_path = workdir / f"untrained_{preset}.pt"
         save_checkpoint(model_path, model)
     onnx_path = workdir / (model_path.stem + ".onnx")
-    if not onnx_path.exists() or onnx_path.stat().st_mtime < model_path.stat().st_mtime:
+    if onnx and (not onnx_path.exists() or onnx_path.stat().st_mtime < model_path.stat().st_mtime):
         export_onnx(model_path, onnx_path, chunk=CHUNK)
     cases = {"model": str(model_path), "onnx": str(onnx_path), "clips": {}}
+    if onnx and fp16:  # the graph a GPU provider runs
+        cases["onnx16"] = str(onnx_path.with_name(onnx_path.stem + "_fp16.onnx"))
+        if not Path(cases["onnx16"]).exists() or Path(cases["onnx16"]).stat().st_mtime < model_path.stat().st_mtime:
+            export_onnx(model_path, cases["onnx16"], chunk=CHUNK, fp16=True)
     for w, h in sizes:
         clip = workdir / (f"clip_{w}x{h}_{seconds}s.mp4" if source is None else f"{source.stem}_{w}x{h}_{seconds}s.mp4")
         if not clip.exists():
@@ -179,7 +187,7 @@ def child(row: str, case: dict[str, Any], args: dict[str, Any]) -> dict[str, Any
 
     from osdfilter import FilterConfig, ModelConfig, process_video
     from osdfilter.checkpoint import load_model
-    from osdfilter.runners import IdentityRunner, make_runner
+    from osdfilter.runners import IdentityRunner, TorchRunner, make_runner
 
     if args.get("torch_threads"):
         torch.set_num_threads(int(args["torch_threads"]))
@@ -199,16 +207,19 @@ def child(row: str, case: dict[str, Any], args: dict[str, Any]) -> dict[str, Any
         frames = av.open(dst).streams.video[0].frames
         result["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     else:
+        device, provider = args.get("device", "cpu"), args.get("provider", "cpu")
         runner = {"identity": lambda: IdentityRunner(ModelConfig(prefill="none")),
-                  "fill": lambda: IdentityRunner(load_model(case["model"]).config), "torch": lambda: make_runner(case["model"], "torch", "cpu"),
-                  "onnx": lambda: make_runner(case["onnx"], "onnx", provider="cpu")}[row]()
+                  "fill": lambda: IdentityRunner(load_model(case["model"]).config),
+                  "torch": lambda: make_runner(case["model"], "torch", device),
+                  "torch-fp32": lambda: TorchRunner(load_model(case["model"], device), device, half=False),
+                  "onnx": lambda: make_runner(case["onnx16" if provider != "cpu" else "onnx"], "onnx", provider=provider)}[row]()
         import osdfilter.stream as stream
 
         stream.PIPELINE_THREADS = not args.get("sequential")
         t0 = time.perf_counter()
         frames = process_video(case["clip"], dst, mask=case["mask"], model=runner, config=config, preset=PRESET, crf=CRF, quiet=True, overwrite=True).frames
         wall = time.perf_counter() - t0
-        result["model_fps"] = model_fps(runner, case["clip"], case["mask"], config) if row in ("torch", "onnx") else None
+        result["model_fps"] = model_fps(runner, case["clip"], case["mask"], config) if row in ("torch", "torch-fp32", "onnx") else None
         result.update(frames=frames, wall_s=wall)
     result.setdefault("frames", frames)
     result.setdefault("wall_s", time.perf_counter() - t0)
@@ -255,14 +266,17 @@ def main() -> None:
     p.add_argument("--sequential", action="store_true", help="process_video without the concurrent stages")
     p.add_argument("--roi", action="store_true", help="also: tile vs full-frame model at 1080p; tile 64 vs 128")
     p.add_argument("--workdir", type=Path, default=ROOT / "benchmarks" / "_work")
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="torch rows' device")
+    p.add_argument("--provider", default="cpu", choices=["cpu", "cuda", "tensorrt"], help="onnx row's provider (GPU: the fp16 graph)")
     a = p.parse_args()
     sizes = [tuple(int(v) for v in s.split("x")) for s in a.sizes]
-    prep = prepare(a.workdir, sizes, a.seconds, a.preset, a.source)  # type: ignore[arg-type]
+    prep = prepare(a.workdir, sizes, a.seconds, a.preset, a.source, onnx="onnx" in a.rows, fp16=a.provider != "cpu")  # type: ignore[arg-type]
     print(f"machine: {os.cpu_count()} CPUs ({cpu_name()}), load avg {os.getloadavg()[0]:.1f}; model {Path(prep['model']).name}; "
-          f"clip: {a.source.name if a.source else 'panning noise texture'}")
-    opts = {"torch_threads": a.torch_threads, "tile": a.tile, "context": a.context, "sequential": a.sequential}
+          f"clip: {a.source.name if a.source else 'panning noise texture'}" + (f"; GPU {gpu_name()}" if a.device == "cuda" else ""))
+    opts = {"torch_threads": a.torch_threads, "tile": a.tile, "context": a.context, "sequential": a.sequential,
+            "device": a.device, "provider": a.provider}
     for size in a.sizes:
-        case = {**prep["clips"][size], "size": size, "model": prep["model"], "onnx": prep["onnx"]}
+        case = {**prep["clips"][size], "size": size, **{k: v for k, v in prep.items() if k != "clips"}}
         rows = {}
         for row in a.rows:
             rows[row] = {"skipped": "no ffmpeg binary on PATH: skipped"} if row == "ffmpeg" and not shutil.which("ffmpeg") else run_row(row, case, opts)
@@ -341,6 +355,12 @@ def roi_report(model_path: str, width: int = 1920, height: int = 1080, n: int = 
         rows.append((f"tiles {tile}+2x16 (prep {n / prep_s:.0f} fps)", str(len(f.plan)), fps, masked_psnr(out, clean, region)))
     for name, tiles, fps, psnr in rows:
         print(f"{name:<22} {tiles:>5} {fps:>10.2f} {fps / ff_fps:>7.1f} {psnr:>15.2f}")
+
+
+def gpu_name() -> str:
+    import torch
+
+    return torch.cuda.get_device_name() if torch.cuda.is_available() else "none"
 
 
 def cpu_name() -> str:

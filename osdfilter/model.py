@@ -177,11 +177,13 @@ class RecurrentUNet(nn.Module):
 
         for up, block in zip(self.up, self.dec):
             f = block(torch.cat([up(f), skips.pop()], dim=1))
-        y = torch.tanh(self.head(f)[..., :H, :W])
+        # The head's arithmetic in float32 also under fp16 (autocast, fp16 export): near
+        # rgb = +-1 the denominator below is ~1e-3, fp16's resolution there. No-op in fp32.
+        y = torch.tanh(self.head(f)[..., :H, :W].float())
         if self.config.residual:
             # tanh(head + atanh(rgb)) by the addition formula, without atanh: ONNX Runtime's
             # Atanh is scalar code, ~10% of the CPU model time (measured); tanh is vectorised.
-            rgb = x.reshape(B * T, C, H, W)[:, :3].clamp(-0.999, 0.999)
+            rgb = x.reshape(B * T, C, H, W)[:, :3].float().clamp(-0.999, 0.999)
             y = (y + rgb) / (1.0 + y * rgb)
         return y.reshape(B, T, self.config.out_channels, H, W), state
 

@@ -41,7 +41,7 @@ from .model import ModelConfig
 
 FORMAT = "osdfilter-onnx"
 VERSION = 1  # the file contract (inputs, outputs, metadata): files of another version are refused
-GRAPH = 2  # the exported graph for the same weights: bump when export changes it (re-exports caches)
+GRAPH = 3  # the exported graph for the same weights: bump when export changes it (re-exports caches)
 METADATA_KEY = "osdfilter"
 INPUTS = ("frames", "h0", "c0")
 OUTPUTS = ("restored", "h1", "c1")

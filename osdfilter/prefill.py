@@ -19,7 +19,10 @@ Two kinds of fill:
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Callable, Optional, Sequence
 
 import cv2
@@ -94,6 +97,7 @@ class TemporalConfig:
     max_residual: float = 14.0  # ... and at which it is not trusted at all
     radius: int = 3  # Telea radius for the fallback
     max_samples: int = 800  # ring samples per group for the motion and brightness fits (speed)
+    workers: int = 0  # threads filling groups at once; 0 = one per CPU (max 8). Output is the same
 
 
 @dataclass(frozen=True)
@@ -193,13 +197,24 @@ def temporal_step(
         small = _blur_fill(_downscale(gray, cfg.flow_scale), geo.hole, geo.hole_weight)
         flow = dis.calc(small, state.gray, None) / cfg.flow_scale
     out_gray = gray.copy()
-    for group in geo.groups:
+    fill = lambda group: _fill_group(image, group, state if flow is not None else None, flow, cfg)  # noqa: E731
+    workers = cfg.workers or min(8, os.cpu_count() or 1)
+    # Groups are independent (each reads the input frame and the previous state only): the
+    # OpenCV and NumPy calls inside release the GIL, so on a many-core machine (a GPU box)
+    # the fill no longer caps the pipeline at one core. Written back in order: same output.
+    results = _pool(workers).map(fill, geo.groups) if workers > 1 and len(geo.groups) > 1 else map(fill, geo.groups)
+    for group, (filled, carried) in zip(geo.groups, results):
         sl = group.slices
-        filled, carried = _fill_group(image, group, state if flow is not None else None, flow, cfg)
         np.copyto(out[sl], filled, where=group.inside[..., None])
         np.copyto(conf[sl], carried, where=group.inside)
         out_gray[sl] = cv2.cvtColor(out[sl], cv2.COLOR_RGB2GRAY)  # luma is per pixel: only the boxes change
     return out, TemporalState(out, conf, _downscale(out_gray, cfg.flow_scale), geo)
+
+
+@lru_cache(maxsize=None)
+def _pool(workers: int) -> ThreadPoolExecutor:
+    """One shared pool per size, made on first use (threads idle between frames)."""
+    return ThreadPoolExecutor(workers, thread_name_prefix="osdfilter-fill")
 
 
 def _geometry(mask: np.ndarray, cfg: TemporalConfig) -> _Geometry:
