@@ -2,15 +2,16 @@
 
 For each size, one generated clip (panning texture, a Betaflight-like OSD layout covering a
 few percent of the frame, AAC stereo; see benchmarks/memory.py) and the same encoder
-settings (libx264, CRF 18, preset medium: process_video's defaults) for every row:
+settings (libx264, CRF 18, preset medium: process_video's defaults; ``--codec`` for another
+encoder, e.g. h264_nvenc on a GPU machine) for every row:
 
   io-floor   plain PyAV decode -> encode (what any transcode costs)
   telea      decode -> OpenCV Telea on every full frame -> encode
   identity   process_video with an identity network and no fill: the pipeline's own cost
              (decode, prepare, chunk, composite, encode stages) without model work
   fill       the same with the default model's classical fill (temporal): the fill's cost
-  torch      process_video, PyTorch backend (--device; on CUDA fp16 autocast, the default there)
-  torch-fp32 the same in float32 (for the fp16 row's speed-up and output difference on CUDA)
+  torch      process_video, PyTorch backend (--device)
+  torch-fp16 the same with fp16 autocast (TorchRunner(half=True); for a GPU)
   onnx       process_video, ONNX Runtime backend (--provider, CPU by default; fp16 graph on a GPU provider)
   ffmpeg     ffmpeg's removelogo with the same mask (only when an ffmpeg binary is on PATH)
 
@@ -24,7 +25,7 @@ measured in the same run: on a shared machine only these ratios are comparable.
     python benchmarks/speed.py --sizes 1280x720 --seconds 10
     python benchmarks/speed.py --roi                       # + tile vs full-frame at 1080p, tile 64 vs 128
     python benchmarks/speed.py --source ../shared/data/clean/eval/davis_drift-straight
-    python benchmarks/speed.py --sizes 1920x1080 --device cuda --rows io-floor identity fill torch torch-fp32
+    python benchmarks/speed.py --sizes 1920x1080 --device cuda --codec h264_nvenc --rows io-floor identity fill torch torch-fp16
 
 ``--source VIDEO|FRAME_FOLDER`` builds the clips from real footage (resized, played forwards then
 backwards to the length, the same OSD burned in) instead of the panning noise texture.
@@ -122,14 +123,14 @@ def prepare(workdir: Path, sizes: list[tuple[int, int]], seconds: int, preset: s
 # ---------------------------------------------------------------- rows (in the child)
 
 
-def transcode(src: str, dst: str, per_frame: Callable[[np.ndarray], np.ndarray] | None) -> int:
+def transcode(src: str, dst: str, per_frame: Callable[[np.ndarray], np.ndarray] | None, codec: str = "libx264") -> int:
     """Plain PyAV decode -> (per_frame on RGB) -> encode with the same settings; audio copied."""
     from osdfilter.stream import encoder_options
 
     with av.open(src) as inp, av.open(dst, "w") as out:
         vin, ain = inp.streams.video[0], inp.streams.audio[0]
         vin.thread_type = "AUTO"
-        vout = out.add_stream("libx264", rate=vin.average_rate, options=encoder_options("libx264", CRF, PRESET))
+        vout = out.add_stream(codec, rate=vin.average_rate, options=encoder_options(codec, CRF, PRESET))
         vout.width, vout.height, vout.pix_fmt = vin.codec_context.width, vin.codec_context.height, "yuv420p"
         vout.time_base = vout.codec_context.time_base = vin.time_base  # input pts kept, as process_video does
         aout = out.add_stream_from_template(ain)
@@ -196,13 +197,14 @@ def child(row: str, case: dict[str, Any], args: dict[str, Any]) -> dict[str, Any
     config = FilterConfig(chunk=CHUNK, tile=args.get("tile"), context=args.get("context"))
     result: dict[str, Any] = {}
     t0 = time.perf_counter()
+    codec = args.get("codec", "libx264")
     if row == "io-floor":
-        frames = transcode(case["clip"], dst, None)
+        frames = transcode(case["clip"], dst, None, codec)
     elif row == "telea":
-        frames = transcode(case["clip"], dst, telea_fn(case["mask"], w, h))
+        frames = transcode(case["clip"], dst, telea_fn(case["mask"], w, h), codec)
     elif row == "ffmpeg":  # removelogo with the same mask PNG and encoder settings; audio copied
         cmd = ["ffmpeg", "-v", "error", "-y", "-i", case["clip"], "-vf", f"removelogo={case['mask']}",
-               "-c:v", "libx264", "-crf", str(CRF), "-preset", PRESET, "-c:a", "copy", dst]
+               "-c:v", "libx264", "-crf", str(CRF), "-preset", PRESET, "-c:a", "copy", dst]  # (libx264 only)
         subprocess.run(cmd, check=True)
         frames = av.open(dst).streams.video[0].frames
         result["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
@@ -211,15 +213,15 @@ def child(row: str, case: dict[str, Any], args: dict[str, Any]) -> dict[str, Any
         runner = {"identity": lambda: IdentityRunner(ModelConfig(prefill="none")),
                   "fill": lambda: IdentityRunner(load_model(case["model"]).config),
                   "torch": lambda: make_runner(case["model"], "torch", device),
-                  "torch-fp32": lambda: TorchRunner(load_model(case["model"], device), device, half=False),
+                  "torch-fp16": lambda: TorchRunner(load_model(case["model"], device), device, half=True),
                   "onnx": lambda: make_runner(case["onnx16" if provider != "cpu" else "onnx"], "onnx", provider=provider)}[row]()
         import osdfilter.stream as stream
 
         stream.PIPELINE_THREADS = not args.get("sequential")
         t0 = time.perf_counter()
-        frames = process_video(case["clip"], dst, mask=case["mask"], model=runner, config=config, preset=PRESET, crf=CRF, quiet=True, overwrite=True).frames
+        frames = process_video(case["clip"], dst, mask=case["mask"], model=runner, config=config, codec=codec, preset=PRESET, crf=CRF, quiet=True, overwrite=True).frames
         wall = time.perf_counter() - t0
-        result["model_fps"] = model_fps(runner, case["clip"], case["mask"], config) if row in ("torch", "torch-fp32", "onnx") else None
+        result["model_fps"] = model_fps(runner, case["clip"], case["mask"], config) if row in ("torch", "torch-fp16", "onnx") else None
         result.update(frames=frames, wall_s=wall)
     result.setdefault("frames", frames)
     result.setdefault("wall_s", time.perf_counter() - t0)
@@ -238,9 +240,9 @@ def run_row(row: str, case: dict[str, Any], args: dict[str, Any]) -> dict[str, A
 # ---------------------------------------------------------------- the table
 
 
-def print_table(size: str, rows: dict[str, dict[str, Any]]) -> None:
+def print_table(size: str, rows: dict[str, dict[str, Any]], codec: str = "libx264") -> None:
     floor = rows["io-floor"].get("wall_s")
-    print(f"\n{size}  ({rows['io-floor'].get('frames', '?')} frames, libx264 crf {CRF} {PRESET})")
+    print(f"\n{size}  ({rows['io-floor'].get('frames', '?')} frames, {codec} crf {CRF} {PRESET})")
     print(f"{'row':<10} {'e2e fps':>8} {'x floor':>8} {'model fps':>10} {'peak RSS MiB':>13}")
     for name, r in rows.items():
         if "error" in r or "skipped" in r:
@@ -267,6 +269,7 @@ def main() -> None:
     p.add_argument("--roi", action="store_true", help="also: tile vs full-frame model at 1080p; tile 64 vs 128")
     p.add_argument("--workdir", type=Path, default=ROOT / "benchmarks" / "_work")
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="torch rows' device")
+    p.add_argument("--codec", default="libx264", help="video encoder of every row (e.g. h264_nvenc)")
     p.add_argument("--provider", default="cpu", choices=["cpu", "cuda", "tensorrt"], help="onnx row's provider (GPU: the fp16 graph)")
     a = p.parse_args()
     sizes = [tuple(int(v) for v in s.split("x")) for s in a.sizes]
@@ -274,13 +277,13 @@ def main() -> None:
     print(f"machine: {os.cpu_count()} CPUs ({cpu_name()}), load avg {os.getloadavg()[0]:.1f}; model {Path(prep['model']).name}; "
           f"clip: {a.source.name if a.source else 'panning noise texture'}" + (f"; GPU {gpu_name()}" if a.device == "cuda" else ""))
     opts = {"torch_threads": a.torch_threads, "tile": a.tile, "context": a.context, "sequential": a.sequential,
-            "device": a.device, "provider": a.provider}
+            "device": a.device, "provider": a.provider, "codec": a.codec}
     for size in a.sizes:
         case = {**prep["clips"][size], "size": size, **{k: v for k, v in prep.items() if k != "clips"}}
         rows = {}
         for row in a.rows:
             rows[row] = {"skipped": "no ffmpeg binary on PATH: skipped"} if row == "ffmpeg" and not shutil.which("ffmpeg") else run_row(row, case, opts)
-        print_table(size, rows)
+        print_table(size, rows, a.codec)
         sys.stdout.flush()
     if a.roi:
         roi_report(prep["model"])

@@ -121,7 +121,7 @@ def cli() -> None:
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True, help="Torch device; auto = CUDA if available.")
 @click.option("--backend", type=click.Choice(["auto", "torch", "onnx"]), default="auto", show_default=True, help="Inference backend; auto = ONNX Runtime on a CPU (the packaged or given .pt model is exported once and cached), PyTorch on CUDA.")
 @click.option("--provider", type=click.Choice(["auto", "tensorrt", "cuda", "cpu"]), default="auto", show_default=True, help="ONNX Runtime execution provider (--backend onnx).")
-@click.option("--codec", type=click.Choice(VIDEO_CODECS), default="libx264", show_default=True, help="Video encoder.")
+@click.option("--codec", type=click.Choice(VIDEO_CODECS), default="libx264", show_default=True, help="Video encoder; *_nvenc = NVIDIA's GPU encoder (--crf is its constant-quality level).")
 @click.option("--crf", type=click.IntRange(0, 63), default=18, show_default=True, help="Encoder constant quality (lower = better, larger).")
 @click.option("--preset", type=click.Choice(PRESETS), default="medium", show_default=True, help="Encoder speed preset (x264 names; mapped for other codecs).")
 @click.option("--format", "format", metavar="NAME", help=f"Output container, needed when OUTPUT is '-' (stdout): {', '.join(PIPE_FORMATS)}. [default: from OUTPUT's extension]")

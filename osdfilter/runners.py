@@ -41,17 +41,19 @@ def resolve_device(device: str) -> torch.device:
 class TorchRunner:
     """Runs a :class:`RecurrentUNet` in inference mode; state stays a pair of device tensors.
 
-    ``half`` (default: on CUDA) runs the convolutions in fp16 under autocast; the head's
-    arithmetic and the returned frames stay float32. On a CPU fp16 is slower, not faster.
+    ``half`` runs the convolutions in fp16 under autocast; the head's arithmetic and the
+    returned frames stay float32. Off by default, also on CUDA: the filter's tile batches
+    are small, and on an H200 fp16 measured slower than fp32 (model 131 vs 154 frames/s at
+    1080p, benchmarks/gpu_check.sh); on a CPU it is slower still.
     """
 
     name = "torch"
 
-    def __init__(self, model: RecurrentUNet, device: Union[str, torch.device] = "cpu", half: Optional[bool] = None) -> None:
+    def __init__(self, model: RecurrentUNet, device: Union[str, torch.device] = "cpu", half: bool = False) -> None:
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
         self.config = model.config
-        self.half = self.device.type == "cuda" if half is None else half
+        self.half = half
         if self.device.type == "cpu":
             torch.set_flush_denormal(True)  # denormals in the LSTM state cost a lot on CPU (FINDINGS)
             # channels_last measured ~1.2-1.4x faster on CPU here (small/tiny presets, 96x96 tiles).

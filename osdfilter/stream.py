@@ -53,8 +53,10 @@ from .yuv import supported as yuv_supported
 PathLike = Union[str, os.PathLike]
 MaskSpec = Union[None, str, os.PathLike, np.ndarray, Sequence[Union[str, os.PathLike, np.ndarray]]]
 
-VIDEO_CODECS = ("libx264", "libx265", "libvpx-vp9", "libsvtav1")
+NVENC_CODECS = ("h264_nvenc", "hevc_nvenc", "av1_nvenc")  # NVIDIA's encoder chip: the CPU stays free for the fill
+VIDEO_CODECS = ("libx264", "libx265", "libvpx-vp9", "libsvtav1", *NVENC_CODECS)
 PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
+NVENC_PRESETS = ("p1", "p1", "p2", "p3", "p3", "p4", "p5", "p6", "p7")  # x264 name -> NVENC p1 (fastest) .. p7
 PIPE_FORMATS = ("matroska", "nut", "mpegts")
 FALLBACK_AUDIO_CODEC = "aac"
 SHIFTING_MUXERS = ("matroska", "webm")  # muxers whose default timestamp shift we turn off
@@ -193,6 +195,8 @@ def encoder_options(codec: str, crf: int, preset: str) -> dict[str, str]:
         return {"crf": str(crf), "b": "0", "deadline": "good", "cpu-used": str(8 - speed), "row-mt": "1"}
     if codec == "libsvtav1":  # SVT-AV1 presets run 13 (fastest) .. 0
         return {"crf": str(crf), "preset": str(12 - speed)}
+    if codec in NVENC_CODECS:  # constant quality: VBR with no bitrate target, CQ on CRF's scale
+        return {"rc": "vbr", "cq": str(crf), "b": "0", "preset": NVENC_PRESETS[speed], "tune": "hq"}
     raise OSDFilterError(f"unsupported --codec {codec!r}; choose from {', '.join(VIDEO_CODECS)}")
 
 
@@ -207,10 +211,26 @@ def validate_encoding(codec: str, crf: int, preset: str, format: Optional[str], 
     top = 63 if codec in ("libvpx-vp9", "libsvtav1") else 51
     if not 0 <= crf <= top:
         raise OSDFilterError(f"--crf {crf} out of range for {codec} (0..{top})")
+    if codec in NVENC_CODECS:
+        probe_encoder(codec, encoder_options(codec, crf, preset))
     if format is not None and format not in av.formats_available:
         raise OSDFilterError(f"unknown --format {format!r}; for pipes use {', '.join(PIPE_FORMATS)}")
     if os.fspath(dst) == STDIO and format is None:
         raise OSDFilterError(f"writing to stdout needs --format ({', '.join(PIPE_FORMATS)})")
+
+
+def probe_encoder(codec: str, options: dict[str, str]) -> None:
+    """Open a small instance of a hardware encoder, so that a machine without one fails
+    here in one line rather than after the output was started (FFmpeg's own error for a
+    missing NVIDIA driver is a bare "Operation not permitted")."""
+    ctx = av.CodecContext.create(codec, "w")
+    ctx.width, ctx.height, ctx.pix_fmt, ctx.time_base = 256, 256, "yuv420p", Fraction(1, 30)
+    ctx.options = options
+    try:
+        ctx.open()
+    except (av.FFmpegError, OSError) as exc:
+        raise OSDFilterError(f"--codec {codec}: the NVIDIA encoder cannot start here (no NVIDIA GPU or driver?): {av_message(exc)}") from None
+    # The session is released with ``ctx`` on return (reference counting).
 
 
 def check_paths(src: PathLike, dst: PathLike, overwrite: bool) -> None:

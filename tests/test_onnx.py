@@ -102,13 +102,13 @@ def test_fp16_export_keeps_float32_io_and_stays_close(model, tmp_path):
 
 
 def test_torch_fp16_autocast_stays_close_and_keeps_float32_output(model):
-    """``half`` (the CUDA default) runs on a CPU too: same function within fp16 rounding,
+    """``half`` (fp16 autocast, an option) runs on a CPU too: same function within fp16 rounding,
     float32 frames out, and no blow-up where the RGB sits at +-1 (the head stays float32)."""
     frames = model_input(2, 2 * FRAMES_PER_CHUNK, 40, 56, seed=5)
     frames[0, :, :3, :8] = 1.0  # saturated rows: the residual head's denominator is tiny there
     frames[1, :, :3, :8] = -1.0
     half = TorchRunner(model, half=True)
-    assert half.half and not TorchRunner(model).half  # fp32 is the CPU default
+    assert half.half and not TorchRunner(model).half  # fp32 is the default
     assert max_diff_over_chunks(TorchRunner(model), half, frames, FRAMES_PER_CHUNK) <= 2e-2
     y, _ = half.step(frames, None)
     assert y.dtype == np.float32 and np.isfinite(y).all() and np.abs(y).max() <= 1.0

@@ -238,6 +238,23 @@ def test_unknown_codec_is_refused(clip, mask_png, checkpoint, tmp_path):
     invoke([clip, tmp_path / "o.mp4", "--codec", "mpeg2video"], exit_code=2)
 
 
+def test_nvenc_maps_crf_and_preset_and_fails_in_one_line_without_a_gpu(clip, mask_png, checkpoint, tmp_path):
+    from osdfilter.stream import encoder_options, probe_encoder
+
+    opts = encoder_options("hevc_nvenc", 20, "medium")
+    assert (opts["cq"], opts["preset"], opts["rc"]) == ("20", "p4", "vbr")
+    assert encoder_options("h264_nvenc", 18, "veryslow")["preset"] == "p7"
+    try:
+        probe_encoder("h264_nvenc", encoder_options("h264_nvenc", 18, "medium"))
+    except OSDFilterError:
+        pass
+    else:
+        pytest.skip("this machine has an NVIDIA encoder")
+    err = invoke([clip, tmp_path / "o.mp4", "--mask", mask_png, "--model", checkpoint, "--codec", "h264_nvenc"], exit_code=1).stderr
+    assert "NVIDIA encoder cannot start" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert leftovers(tmp_path) == []
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere")
 def test_read_only_folder(clip, args, tmp_path):
     folder = tmp_path / "ro"

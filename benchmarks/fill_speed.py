@@ -1,0 +1,60 @@
+"""Temporal fill (osdfilter/prefill.py) alone: ms per frame against the number of threads
+that fill the mask's groups at once (``TemporalConfig.workers``), on one clip and mask.
+
+The fill is the pipeline's serial stage on a many-core GPU machine (decode, model and
+encode have cores or the GPU to themselves), so its scaling with threads bounds the
+end-to-end speed there. Outputs are checked to be identical across thread counts.
+
+    python benchmarks/fill_speed.py                      # speed.py's 1080p noise clip and mask
+    python benchmarks/fill_speed.py --clip benchmarks/_work/davis_drift-straight_1920x1080_4s.mp4 --workers 1 2 4 8
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import av
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from osdfilter.masks import load_mask  # noqa: E402
+from osdfilter.prefill import TemporalConfig, TemporalPrefill  # noqa: E402
+
+WORK = ROOT / "benchmarks" / "_work"
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--clip", type=Path, default=WORK / "clip_1920x1080_4s.mp4", help="made by benchmarks/speed.py")
+    p.add_argument("--mask", type=Path, help="default: speed.py's mask_<W>x<H>.png beside the clip")
+    p.add_argument("--frames", type=int, default=60)
+    p.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4, 8])
+    a = p.parse_args()
+    with av.open(str(a.clip)) as c:
+        frames = [f.to_ndarray(format="rgb24") for _, f in zip(range(a.frames), c.decode(video=0))]
+    h, w = frames[0].shape[:2]
+    mask = load_mask(str(a.mask or a.clip.parent / f"mask_{w}x{h}.png"), h, w)
+    print(f"{a.clip.name}: {len(frames)} frames {w}x{h}, mask {mask.mean():.1%}, {os.cpu_count()} CPUs")
+    print(f"{'workers':>7} {'ms/frame':>9} {'x 1 worker':>11}")
+    reference, base = None, None
+    for n in a.workers:
+        fill = TemporalPrefill(TemporalConfig(workers=n))
+        fill(frames[0], mask)  # first frame: Telea and the mask geometry, not timed
+        t0 = time.perf_counter()
+        out = [fill(f, mask) for f in frames[1:]]
+        ms = (time.perf_counter() - t0) / (len(frames) - 1) * 1e3
+        base = base or ms
+        if reference is None:
+            reference = out
+        same = all(np.array_equal(x, y) for x, y in zip(out, reference))
+        print(f"{n:>7} {ms:>9.1f} {base / ms:>11.2f}" + ("" if same else "  OUTPUT DIFFERS"))
+
+
+if __name__ == "__main__":
+    main()
