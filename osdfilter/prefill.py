@@ -97,7 +97,10 @@ class TemporalConfig:
     max_residual: float = 14.0  # ... and at which it is not trusted at all
     radius: int = 3  # Telea radius for the fallback
     max_samples: int = 800  # ring samples per group for the motion and brightness fits (speed)
-    workers: int = 0  # threads filling groups at once; 0 = one per CPU (max 8). Output is the same
+    # Threads filling groups at once; 0 = one per CPU, at most 4 (1080p on 16 cores, real
+    # footage: 88 ms/frame with 1, 50 with 2, 44 with 4, 48 with 8; benchmarks/fill_speed.py).
+    # The output does not depend on it.
+    workers: int = 0
 
 
 @dataclass(frozen=True)
@@ -198,7 +201,7 @@ def temporal_step(
         flow = dis.calc(small, state.gray, None) / cfg.flow_scale
     out_gray = gray.copy()
     fill = lambda group: _fill_group(image, group, state if flow is not None else None, flow, cfg)  # noqa: E731
-    workers = cfg.workers or min(8, os.cpu_count() or 1)
+    workers = cfg.workers or min(4, os.cpu_count() or 1)
     # Groups are independent (each reads the input frame and the previous state only): the
     # OpenCV and NumPy calls inside release the GIL, so on a many-core machine (a GPU box)
     # the fill no longer caps the pipeline at one core. Written back in order: same output.
