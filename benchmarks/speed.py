@@ -19,7 +19,10 @@ Every row runs in a fresh subprocess, which reports its own peak RSS (getrusage
 RUSAGE_SELF in the child: RUSAGE_CHILDREN in the parent would be the maximum over all
 children so far, not per row). ``x floor`` is the row's wall time over the floor's,
 measured in the same run: on a shared machine only these ratios are comparable.
-``model fps`` is runner.step alone on the clip's tile batch (chunks of 8).
+``model fps`` is runner.step alone on the clip's tile batch (chunks of 8). ``stages busy``:
+the seconds each of process_video's concurrent stages worked, not waiting on its
+neighbours (``Report.stages``), as a share of the row's wall time: the stage near 100 %
+sets the pace.
 
     python benchmarks/speed.py                             # 480p, 720p, 1080p, 5 s each
     python benchmarks/speed.py --sizes 1280x720 --seconds 10
@@ -219,8 +222,9 @@ def child(row: str, case: dict[str, Any], args: dict[str, Any]) -> dict[str, Any
 
         stream.PIPELINE_THREADS = not args.get("sequential")
         t0 = time.perf_counter()
-        frames = process_video(case["clip"], dst, mask=case["mask"], model=runner, config=config, codec=codec, preset=PRESET, crf=CRF, quiet=True, overwrite=True).frames
-        wall = time.perf_counter() - t0
+        report = process_video(case["clip"], dst, mask=case["mask"], model=runner, config=config, codec=codec, preset=PRESET, crf=CRF, quiet=True, overwrite=True)
+        frames, wall = report.frames, time.perf_counter() - t0
+        result["stages"] = report.stages
         result["model_fps"] = model_fps(runner, case["clip"], case["mask"], config) if row in ("torch", "torch-fp16", "onnx") else None
         result.update(frames=frames, wall_s=wall)
     result.setdefault("frames", frames)
@@ -243,13 +247,14 @@ def run_row(row: str, case: dict[str, Any], args: dict[str, Any]) -> dict[str, A
 def print_table(size: str, rows: dict[str, dict[str, Any]], codec: str = "libx264") -> None:
     floor = rows["io-floor"].get("wall_s")
     print(f"\n{size}  ({rows['io-floor'].get('frames', '?')} frames, {codec} crf {CRF} {PRESET})")
-    print(f"{'row':<10} {'e2e fps':>8} {'x floor':>8} {'model fps':>10} {'peak RSS MiB':>13}")
+    print(f"{'row':<10} {'e2e fps':>8} {'x floor':>8} {'model fps':>10} {'peak RSS MiB':>13}  stages busy, % of wall (decode prepare model encode)")
     for name, r in rows.items():
         if "error" in r or "skipped" in r:
             print(f"{name:<10} {r.get('error') or r.get('skipped')}")
             continue
         mf = f"{r['model_fps']:.1f}" if r.get("model_fps") else "-"
-        print(f"{name:<10} {r['frames'] / r['wall_s']:>8.1f} {r['wall_s'] / floor:>8.2f} {mf:>10} {r['peak_rss_mib']:>13.0f}")
+        busy = " ".join(f"{100 * v / r['wall_s']:.0f}" for v in r.get("stages", {}).values())
+        print(f"{name:<10} {r['frames'] / r['wall_s']:>8.1f} {r['wall_s'] / floor:>8.2f} {mf:>10} {r['peak_rss_mib']:>13.0f}  {busy}")
 
 
 def main() -> None:

@@ -13,12 +13,17 @@ Errors: the first exception in any thread stops every thread (each checks a shar
 flag at every queue operation) and is re-raised in the caller. If the caller stops early
 (an exception, KeyboardInterrupt, ``close()``), the threads are stopped and joined too.
 Queues are bounded, so memory stays bounded by ``maxsize`` items per link.
+
+``busy`` (a list, threaded runs): filled with the seconds the source and each stage spent
+working, i.e. not blocked on a full or empty link; the stage near the wall time is the
+one that sets the pace (benchmarks/speed.py prints them).
 """
 
 from __future__ import annotations
 
 import queue
 import threading
+import time
 from typing import Any, Callable, Iterable, Iterator, Optional
 
 Stage = Callable[[Iterator[Any]], Iterable[Any]]
@@ -36,10 +41,11 @@ class _Stopped(Exception):
 class _Run:
     """Shared state of one threaded run: the stop flag and the first error."""
 
-    def __init__(self) -> None:
+    def __init__(self, links: int) -> None:
         self.stop = threading.Event()
         self.error: Optional[BaseException] = None
         self.lock = threading.Lock()
+        self.blocked = [0.0] * links  # per worker: seconds waiting on its links
 
     def fail(self, exc: BaseException) -> None:
         with self.lock:
@@ -47,31 +53,41 @@ class _Run:
                 self.error = exc
         self.stop.set()
 
-    def put(self, q: "queue.Queue[Any]", item: Any) -> None:
+    def put(self, q: "queue.Queue[Any]", item: Any, worker: int = -1) -> None:
+        t0 = time.perf_counter()
         while True:
             if self.stop.is_set():
                 raise _Stopped
             try:
                 q.put(item, timeout=POLL_S)
-                return
+                break
             except queue.Full:
                 continue
+        if worker >= 0:
+            self.blocked[worker] += time.perf_counter() - t0
 
-    def items(self, q: "queue.Queue[Any]") -> Iterator[Any]:
+    def items(self, q: "queue.Queue[Any]", worker: int = -1) -> Iterator[Any]:
         """The items of link ``q`` until its end; raises ``_Stopped`` if the run stops."""
         while True:
-            if self.stop.is_set():
-                raise _Stopped
-            try:
-                item = q.get(timeout=POLL_S)
-            except queue.Empty:
-                continue
+            t0 = time.perf_counter()
+            while True:
+                if self.stop.is_set():
+                    raise _Stopped
+                try:
+                    item = q.get(timeout=POLL_S)
+                    break
+                except queue.Empty:
+                    continue
+            if worker >= 0:
+                self.blocked[worker] += time.perf_counter() - t0
             if item is _DONE:
                 return
             yield item
 
 
-def pipeline(source: Iterable[Any], *stages: Stage, maxsize: int = 8, threaded: bool = True) -> Iterator[Any]:
+def pipeline(
+    source: Iterable[Any], *stages: Stage, maxsize: int = 8, threaded: bool = True, busy: Optional[list[float]] = None
+) -> Iterator[Any]:
     """Items of ``stages[-1](... stages[0](iter(source)))``, computed concurrently if ``threaded``."""
     if maxsize < 1:
         raise ValueError(f"maxsize must be >= 1, got {maxsize}")
@@ -80,15 +96,16 @@ def pipeline(source: Iterable[Any], *stages: Stage, maxsize: int = 8, threaded: 
         for stage in stages:
             items = stage(iter(items))
         return iter(items)
-    return _threaded(source, stages, maxsize)
+    return _threaded(source, stages, maxsize, busy)
 
 
-def _threaded(source: Iterable[Any], stages: tuple[Stage, ...], maxsize: int) -> Iterator[Any]:
-    run = _Run()
+def _threaded(source: Iterable[Any], stages: tuple[Stage, ...], maxsize: int, busy: Optional[list[float]]) -> Iterator[Any]:
+    run = _Run(len(stages) + 1)
     links: list[queue.Queue[Any]] = [queue.Queue(maxsize) for _ in range(len(stages) + 1)]
-    bodies = [lambda: source] + [_stage_input(run, stage, links[i]) for i, stage in enumerate(stages)]
+    bodies = [lambda: source] + [_stage_input(run, stage, links[i], i + 1) for i, stage in enumerate(stages)]
+    working = [0.0] * len(bodies)
     threads = [
-        threading.Thread(target=_work, args=(run, body, links[i]), name=f"osdfilter-stage{i}", daemon=True)
+        threading.Thread(target=_work, args=(run, i, body, links[i], working), name=f"osdfilter-stage{i}", daemon=True)
         for i, body in enumerate(bodies)
     ]
     for t in threads:
@@ -99,22 +116,27 @@ def _threaded(source: Iterable[Any], stages: tuple[Stage, ...], maxsize: int) ->
         run.stop.set()  # a no-op after a clean end; stops every thread after an error or interrupt
         for t in threads:
             t.join(JOIN_S)
+        if busy is not None:
+            busy[:] = [w - b for w, b in zip(working, run.blocked)]
 
 
-def _stage_input(run: _Run, stage: Stage, upstream: "queue.Queue[Any]") -> Callable[[], Iterable[Any]]:
-    return lambda: stage(run.items(upstream))
+def _stage_input(run: _Run, stage: Stage, upstream: "queue.Queue[Any]", worker: int) -> Callable[[], Iterable[Any]]:
+    return lambda: stage(run.items(upstream, worker))
 
 
-def _work(run: _Run, body: Callable[[], Iterable[Any]], out: "queue.Queue[Any]") -> None:
+def _work(run: _Run, worker: int, body: Callable[[], Iterable[Any]], out: "queue.Queue[Any]", working: list[float]) -> None:
     """Thread body: put every item ``body()`` yields into ``out``, then the end marker."""
+    t0 = time.perf_counter()
     try:
         for item in body():
-            run.put(out, item)
-        run.put(out, _DONE)
+            run.put(out, item, worker)
+        run.put(out, _DONE, worker)
     except _Stopped:
         pass
     except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
         run.fail(exc)
+    finally:
+        working[worker] = time.perf_counter() - t0
 
 
 def _results(run: _Run, last: "queue.Queue[Any]") -> Iterator[Any]:

@@ -269,3 +269,27 @@ def test_a_cut_in_prepare_equals_a_fresh_filter(clip, checkpoint):
         expected += [o for f in part for o in filt.push(f)] + filt.flush()
     assert len(out) == len(expected) == len(frames)
     assert all(np.array_equal(a, b) for a, b in zip(out, expected))
+
+
+def test_busy_counts_work_not_waiting():
+    """``busy``: the slow stage's seconds are its work; its neighbours mostly waited on it."""
+
+    def slow(items: Iterator[int]) -> Iterator[int]:
+        for x in items:
+            time.sleep(0.05)
+            yield x
+
+    def fast(items: Iterator[int]) -> Iterator[int]:
+        yield from items
+
+    busy: list[float] = []
+    assert list(pipeline(range(6), slow, fast, maxsize=1, busy=busy)) == list(range(6))
+    assert len(busy) == 3  # source, slow, fast
+    assert busy[1] >= 0.25  # six sleeps of 50 ms
+    assert busy[0] < 0.1 and busy[2] < 0.1  # waiting on the slow stage is not work
+
+
+def test_stream_reports_its_stages(tmp_path, clip, mask_png, checkpoint):
+    report = process_video(clip, tmp_path / "o.mp4", mask=mask_png, model=checkpoint, quiet=True)
+    assert list(report.stages) == ["decode", "prepare", "model", "encode"]
+    assert all(0.0 <= s <= report.seconds for s in report.stages.values())
