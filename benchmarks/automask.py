@@ -6,7 +6,8 @@ per-clip seed and style, CRF 14 round trip) and, per clip, a second "noisy" look
 the window, then a per-frame mask for every frame) and prints per-clip overlay-pixel
 recall / precision at 2 px tolerance against the synth's glyph masks. ``--psnr`` adds
 the end-to-end check: masked PSNR of osdfilter with the automatic masks vs the same run
-with the ground-truth box masks (packaged default model, else an untrained tiny model
+with the ground-truth box masks, and what each mask costs the rest of the picture ("scene":
+PSNR against the input outside the overlay, where the ideal output is the input) (packaged default model, else an untrained tiny model
 = prefill only). With --real, also runs on ../shared/data/real_overlays and writes the
 union masks to docs/automask_<name>.png for a visual check.
 
@@ -27,6 +28,7 @@ import cv2
 import numpy as np
 
 from osdfilter.automask import AutoMaskConfig, MaskDetector, mask_recall_precision
+from osdfilter.masks import dilate
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
@@ -96,7 +98,7 @@ def bench_synthetic(n_frames: int, looks: list[str], config: AutoMaskConfig, max
     method = _osdfilter_method() if psnr else None
     print(f"{'clip':26s} {'look':8s} {'size':>9s} {'T':>3s} {'recall':>7s} {'prec':>6s} "
           f"{'gt%':>5s} {'pred%':>6s} {'pass1':>6s} {'frame':>6s}"
-          + ("  mPSNR auto   box  diff" if psnr else ""))
+          + ("  mPSNR auto   box  diff  scene auto   box" if psnr else ""))
     rows, diffs = [], []
     for clip in Q.iter_clips(Q.DEFAULT_DATA, clips):
         for look in looks:
@@ -109,10 +111,15 @@ def bench_synthetic(n_frames: int, looks: list[str], config: AutoMaskConfig, max
             line = (f"{case.name[:26]:26s} {look:8s} {w:4d}x{h:<4d} {t:3d} {r:7.3f} {p:6.3f} "
                     f"{case.glyph.mean() * 100:5.2f} {np.mean(pred) * 100:6.2f} {ms1:6.1f} {ms2:6.2f}")
             if method is not None:
-                auto = Q.metrics(case, method(case.inp, np.stack(pred)), np.stack(pred))["mPSNR"]
-                box = Q.metrics(case, method(case.inp, case.box), case.box)["mPSNR"]
+                out_auto, out_box = method(case.inp, np.stack(pred)), method(case.inp, case.box)
+                auto = Q.metrics(case, out_auto, np.stack(pred))["mPSNR"]
+                box = Q.metrics(case, out_box, case.box)["mPSNR"]
                 diffs.append(auto - box)
-                line += f"  {auto:10.2f} {box:5.2f} {auto - box:+5.2f}"
+                # What a mask costs the scene: PSNR against the input outside the overlay
+                # (GT glyphs + 2 px), where the ideal output is the input itself.
+                scene = ~np.stack([dilate(g, 2) for g in case.glyph])
+                s_auto, s_box = Q.psnr(out_auto[scene], case.inp[scene]), Q.psnr(out_box[scene], case.inp[scene])
+                line += f"  {auto:10.2f} {box:5.2f} {auto - box:+5.2f}  {s_auto:10.2f} {s_box:5.2f}"
             print(line, flush=True)
     r, p = np.mean(rows, axis=0)
     print(f"{'MEAN':26s} {'':8s} {'':9s} {'':3s} {r:7.3f} {p:6.3f}   (targets: recall >= 0.97, precision >= 0.7)")

@@ -276,6 +276,7 @@ class OSDLayout:
     boxes: list[Rect]
     config: AutoMaskConfig
     scale: float = 1.0  # working / full resolution, for the per-frame cue sizes
+    still_camera: bool = False  # found from the glyphs' look alone (no temporal evidence)
     union: np.ndarray = field(init=False)
 
     def __post_init__(self) -> None:
@@ -407,7 +408,7 @@ class MaskDetector:
         static &= ~ex
         active &= ~ex
         boxes = _boxes_of(cv2.dilate(active.view(np.uint8), np.ones((9, 9), np.uint8)).view(bool))
-        return OSDLayout(static, active, boxes, c, self.scale)
+        return OSDLayout(static, active, boxes, c, self.scale, still_camera=self.n_used > 0 and self.moving < c.moving_std)
 
     def static_features(self) -> np.ndarray:
         """The static-camera classifier's input (:func:`osdfilter.automask_net.features`)

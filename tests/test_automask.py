@@ -110,6 +110,13 @@ def test_static_background_still_finds_text():
     assert recall >= 0.9, recall
 
 
+def test_the_layout_says_whether_the_camera_stood_still():
+    """A still camera gives the detector no temporal evidence: the layout says so (the run
+    then warns that the mask rests on the glyphs' look alone)."""
+    assert _detect(_clip("static")[0]).still_camera
+    assert not _detect(_clip("pan")[0]).still_camera
+
+
 def test_bright_background_behind_white_text():
     frames, masks = _clip("pan", bright=True)
     layout = _detect(frames)

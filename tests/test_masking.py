@@ -177,3 +177,17 @@ def test_a_mask_covering_much_of_the_frame_gets_a_warning(checkpoint, tmp_path):
     notes = [line for line in result.stderr.replace("\r", "\n").splitlines() if "warning" in line]
     assert cover > 0.15
     assert len(notes) == 1 and f"covers {cover:.0%}" in notes[0] and "--save-mask" in notes[0], result.stderr
+
+
+def test_a_still_camera_gets_a_warning_however_small_the_mask(checkpoint, tmp_path):
+    """With a still camera the layout rests on the glyphs' look alone: one warning, even
+    for a mask of a few %, that says why and names --save-mask."""
+    frame = np.clip(0.5 * textured_background(H, W, seed=9)[:H, :W], 0, 255).astype(np.uint8)
+    cv2.putText(frame, "12.6V", (8, 24), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 4, cv2.LINE_AA)
+    cv2.putText(frame, "12.6V", (8, 24), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 1, cv2.LINE_AA)
+    clip = _write(tmp_path / "still.mp4", [frame] * 12)
+    result = _run([clip, tmp_path / "out.mp4", "--save-mask", tmp_path / "m.png", *base(checkpoint)])
+    cover = (cv2.imread(os.fspath(tmp_path / "m.png"), cv2.IMREAD_GRAYSCALE) > 127).mean()
+    notes = [line for line in result.stderr.replace("\r", "\n").splitlines() if "warning" in line]
+    assert 0 < cover < 0.15
+    assert len(notes) == 1 and "camera hardly moves" in notes[0] and "--save-mask" in notes[0], result.stderr
