@@ -220,6 +220,11 @@ def _pool(workers: int) -> ThreadPoolExecutor:
     return ThreadPoolExecutor(workers, thread_name_prefix="osdfilter-fill")
 
 
+# A forked child (the trainer's data workers) inherits the pool object but none of its
+# threads: work submitted there would wait forever. The child makes its own on first use.
+os.register_at_fork(after_in_child=_pool.cache_clear)
+
+
 def _geometry(mask: np.ndarray, cfg: TemporalConfig) -> _Geometry:
     small_mask = _small_mask(mask, cfg.flow_scale)
     hole = cv2.dilate(small_mask.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)

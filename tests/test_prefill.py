@@ -4,6 +4,8 @@ and chunk-independent, resets, and degrades to Telea when nothing was ever seen.
 from __future__ import annotations
 
 import functools
+import multiprocessing
+import os
 
 import cv2
 import numpy as np
@@ -96,6 +98,23 @@ def test_groups_filled_in_parallel_give_the_same_frames():
     assert len(_geometry(mask, TemporalConfig()).groups) >= 2  # else the pool is never used
     serial = prefill_sequence(overlaid, [mask] * T, TemporalConfig(workers=1))
     assert np.array_equal(prefill_sequence(overlaid, [mask] * T, TemporalConfig(workers=4)), serial)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_fills_with_threads_too():
+    """The trainer forks data workers after the parent filled frames: the child inherits the
+    thread pool without its threads, and must not wait on it forever (it once hung here)."""
+    overlaid, _, _ = panned_clip()
+    from osdfilter.prefill import TemporalConfig
+
+    mask = np.zeros((H, W), bool)
+    mask[4:14, 4:40] = mask[70:90, 120:150] = True
+    cfg = TemporalConfig(workers=2)
+    parent = prefill_sequence(overlaid[:4], [mask] * 4, cfg)  # the pool exists from here
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(1) as pool:
+        child = pool.apply_async(prefill_sequence, (overlaid[:4], [mask] * 4, cfg)).get(timeout=60)
+    assert np.array_equal(child, parent)
 
 
 def test_static_camera_falls_back_to_telea():
