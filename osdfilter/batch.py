@@ -1,12 +1,17 @@
 """Several videos (files or folders) → one output folder, a bad file skipped, a summary.
 
 The model is loaded once and shared; each file goes through :func:`process_video` on its
-own, so one damaged file is reported and the rest are still processed.
+own, so one damaged file is reported and the rest are still processed. With ``jobs`` > 1,
+that many files are processed at once, each worker process with its own model: one video's
+temporal fill runs frame after frame, so on a many-core machine several videos at once are
+what use the cores (benchmarks/batch_speed.py).
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence, Union
@@ -70,32 +75,77 @@ def process_batch(
     device: str = "auto",
     provider: str = "auto",
     mask: Any = None,
+    jobs: int = 1,
     on_result: Optional[ResultCallback] = None,
     **options: Any,
 ) -> BatchReport:
     """Process every video of ``paths`` into ``out_dir`` (created if needed).
 
     Problems common to all files (model, options, output folder) raise at once; a problem
-    with one file is recorded in the report and the batch goes on.
+    with one file is recorded in the report and the batch goes on. ``jobs`` > 1 processes
+    that many files at once in worker processes (``model`` must then be a path, ``None``
+    or ``"fill"``; progress bars are off); ``on_result`` is called as files finish, the
+    report lists them in input order.
     """
     out_dir = Path(out_dir)
     if (out_dir.exists() and not out_dir.is_dir()) or (not out_dir.exists() and out_dir.suffix.lower() in VIDEO_EXTENSIONS):
         raise MediaError(f"with several inputs or a folder, OUTPUT must be a folder, not {out_dir}")
+    if jobs < 1:
+        raise OSDFilterError(f"--jobs must be at least 1, got {jobs}")
+    if jobs > 1 and not (model is None or isinstance(model, (str, os.PathLike))):
+        raise OSDFilterError("jobs > 1 loads the model in each worker: pass a model file (or none), not a loaded model")
     inputs = collect_inputs(paths)
     for item in mask if isinstance(mask, (list, tuple)) else [mask]:
         if isinstance(item, (str, os.PathLike)) and os.fspath(item) != "auto" and not Path(item).is_file():
             raise MaskError(f"mask file not found: {item}")  # would fail every file alike
     outputs = output_paths(inputs, out_dir)
+    # Built here also with jobs > 1: a bad model fails once, and the ONNX export is cached
+    # before the workers look for it.
     runner = make_runner(model, backend, device, provider)
     out_dir.mkdir(parents=True, exist_ok=True)
-    report = BatchReport()
-    for i, (src, dst) in enumerate(zip(inputs, outputs), start=1):
-        try:
-            result: Union[Report, str] = process_video(src, dst, model=runner, mask=mask, **options)
-            report.done.append((src, result))
-        except OSDFilterError as exc:
-            result = str(exc)
-            report.failed.append((src, result))
+    results: dict[int, Union[Report, str]] = {}
+
+    def record(i: int, result: Union[Report, str]) -> None:
+        results[i] = result
         if on_result is not None:
-            on_result(i, len(inputs), src, result)
+            on_result(i, len(inputs), inputs[i - 1], result)
+
+    if jobs == 1 or len(inputs) == 1:
+        for i, (src, dst) in enumerate(zip(inputs, outputs), start=1):
+            record(i, _process_one(runner, src, dst, mask, options))
+    else:
+        del runner
+        # spawn, not fork: the parent's torch / ONNX Runtime / fill thread pools do not
+        # survive a fork, and each worker loads the model once (initializer).
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(min(jobs, len(inputs)), mp_context=ctx, initializer=_init_worker,
+                                 initargs=(model, backend, device, provider)) as pool:
+            futures = {pool.submit(_worker_one, src, dst, mask, {**options, "quiet": True}): i
+                       for i, (src, dst) in enumerate(zip(inputs, outputs), start=1)}
+            for future in as_completed(futures):
+                record(futures[future], future.result())
+    report = BatchReport()
+    for i, src in enumerate(inputs, start=1):
+        result = results[i]
+        (report.done if isinstance(result, Report) else report.failed).append((src, result))  # type: ignore[arg-type]
     return report
+
+
+def _process_one(runner: Any, src: Path, dst: Path, mask: Any, options: dict) -> Union[Report, str]:
+    """One file: its report, or the one-line message of what was wrong with it."""
+    try:
+        return process_video(src, dst, model=runner, mask=mask, **options)
+    except OSDFilterError as exc:
+        return str(exc)
+
+
+_WORKER_RUNNER: Any = None  # the model of this worker process (jobs > 1)
+
+
+def _init_worker(model: Any, backend: str, device: str, provider: str) -> None:
+    global _WORKER_RUNNER
+    _WORKER_RUNNER = make_runner(model, backend, device, provider)
+
+
+def _worker_one(src: Path, dst: Path, mask: Any, options: dict) -> Union[Report, str]:
+    return _process_one(_WORKER_RUNNER, src, dst, mask, options)

@@ -125,9 +125,10 @@ def cli() -> None:
 @click.option("--crf", type=click.IntRange(0, 63), default=18, show_default=True, help="Encoder constant quality (lower = better, larger).")
 @click.option("--preset", type=click.Choice(PRESETS), default="medium", show_default=True, help="Encoder speed preset (x264 names; mapped for other codecs).")
 @click.option("--format", "format", metavar="NAME", help=f"Output container, needed when OUTPUT is '-' (stdout): {', '.join(PIPE_FORMATS)}. [default: from OUTPUT's extension]")
+@click.option("--jobs", type=click.IntRange(1, 256), default=1, show_default=True, help="With several inputs or a folder: process this many files at once, each in its own process with its own model (no progress bars). One video's fill runs frame after frame; on a many-core machine several videos at once are what use the cores.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or warnings.")
 @click.option("-y", "--overwrite", is_flag=True, help="Replace OUTPUT if it exists.")
-def run(paths: tuple[str, ...], dilate: int, chunk: int, quiet: bool, fast: bool, **options: Any) -> None:
+def run(paths: tuple[str, ...], dilate: int, chunk: int, quiet: bool, fast: bool, jobs: int, **options: Any) -> None:
     """Remove the OSD inside the mask from INPUT and write OUTPUT.
 
     Audio, subtitle and data streams are copied unchanged; the video keeps its size,
@@ -145,7 +146,7 @@ def run(paths: tuple[str, ...], dilate: int, chunk: int, quiet: bool, fast: bool
     inputs, output = paths[:-1], paths[-1]
     config = FilterConfig(chunk=chunk, dilate=dilate)
     if len(inputs) > 1 or Path(inputs[0]).is_dir():
-        return run_batch(inputs, output, config, quiet, options)
+        return run_batch(inputs, output, config, quiet, {**options, "jobs": jobs})
     report = process_video(inputs[0], output, config=config, quiet=quiet, **options)
     if not quiet:
         for warning in report.warnings:

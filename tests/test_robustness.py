@@ -362,6 +362,30 @@ def test_folder_batch_skips_a_bad_file_and_summarises(media_dir, args, tmp_path)
     assert sorted(p.name for p in (tmp_path / "clean").iterdir()) == ["a.mp4", "c.mkv"]
 
 
+def test_batch_jobs_process_files_at_once_with_the_same_results(media_dir, args, tmp_path):
+    """--jobs 2: worker processes, each with its own model; a bad file is still one line,
+    the summary counts the same, and every output is what one job writes."""
+    folder = tmp_path / "flights"
+    folder.mkdir()
+    for name, ext in (("a", "mp4"), ("c", "mkv")):
+        (folder / f"{name}.{ext}").write_bytes(make_clip(media_dir, ext=ext).read_bytes())
+    (folder / "b.mp4").write_text("this one is broken")
+    serial = invoke([folder, tmp_path / "one", *args], exit_code=1, one_line_error=False)
+    result = invoke([folder, tmp_path / "two", *args, "--jobs", "2"], exit_code=1, one_line_error=False)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 2 and any("b.mp4: error: cannot read" in line for line in lines), lines
+    assert lines[-1] == serial.stderr.strip().splitlines()[-1].replace(str(tmp_path / "one"), str(tmp_path / "two"))
+    for name in ("a.mp4", "c.mkv"):
+        assert np.array_equal(np.stack(rgb_frames(tmp_path / "two" / name)), np.stack(rgb_frames(tmp_path / "one" / name)))
+
+
+def test_batch_jobs_need_a_model_file_not_a_loaded_model(clip, tmp_path):
+    from osdfilter import ModelConfig, RecurrentUNet, process_batch
+
+    with pytest.raises(OSDFilterError, match="model file"):
+        process_batch([clip, clip], tmp_path / "out", model=RecurrentUNet(ModelConfig.preset("tiny")), jobs=2)
+
+
 def test_several_files_batch_all_good(media_dir, args, tmp_path):
     a, b = make_clip(media_dir), make_clip(media_dir, audio=None)
     result = invoke([a, b, tmp_path / "out", *args], exit_code=0)
