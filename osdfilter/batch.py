@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
+import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -117,13 +119,17 @@ def process_batch(
         del runner
         # spawn, not fork: the parent's torch / ONNX Runtime / fill thread pools do not
         # survive a fork, and each worker loads the model once (initializer).
-        ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(min(jobs, len(inputs)), mp_context=ctx, initializer=_init_worker,
-                                 initargs=(model, backend, device, provider)) as pool:
+        pool = ProcessPoolExecutor(min(jobs, len(inputs)), mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_init_worker, initargs=(model, backend, device, provider))
+        try:
             futures = {pool.submit(_worker_one, src, dst, mask, {**options, "quiet": True}): i
                        for i, (src, dst) in enumerate(zip(inputs, outputs), start=1)}
             for future in as_completed(futures):
                 record(futures[future], future.result())
+        except BaseException:
+            _stop(pool)
+            raise
+        pool.shutdown()
     report = BatchReport()
     for i, src in enumerate(inputs, start=1):
         result = results[i]
@@ -140,12 +146,36 @@ def _process_one(runner: Any, src: Path, dst: Path, mask: Any, options: dict) ->
 
 
 _WORKER_RUNNER: Any = None  # the model of this worker process (jobs > 1)
+_WORKER_STOPPING = False  # set by SIGTERM: files already queued to this worker are skipped
 
 
 def _init_worker(model: Any, backend: str, device: str, provider: str) -> None:
     global _WORKER_RUNNER
+    # Ctrl-C reaches the whole terminal's process group: the parent alone decides, and
+    # stops a worker with SIGTERM, which unwinds its file like Ctrl-C does (no partial output).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _worker_stop)
     _WORKER_RUNNER = make_runner(model, backend, device, provider)
 
 
+def _worker_stop(signum: int, frame: Any) -> None:
+    global _WORKER_STOPPING
+    _WORKER_STOPPING = True
+    sys.exit(128 + signum)
+
+
+def _stop(pool: ProcessPoolExecutor) -> None:
+    """Interrupted: no new files, and the ones in progress stop and remove their output."""
+    workers = list((getattr(pool, "_processes", None) or {}).values())  # the only handle on them
+    pool.shutdown(wait=False, cancel_futures=True)
+    for proc in workers:
+        if proc.is_alive():
+            proc.terminate()
+    for proc in workers:
+        proc.join(30)
+
+
 def _worker_one(src: Path, dst: Path, mask: Any, options: dict) -> Union[Report, str]:
+    if _WORKER_STOPPING:
+        return "interrupted"
     return _process_one(_WORKER_RUNNER, src, dst, mask, options)

@@ -97,6 +97,40 @@ def test_ctrl_c_exits_130_and_leaves_nothing(media_dir, mask_png, checkpoint, tm
     assert list(tmp_path.iterdir()) == []
 
 
+def test_ctrl_c_stops_a_jobs_batch_and_leaves_nothing(media_dir, mask_png, checkpoint, tmp_path):
+    """Ctrl-C (SIGINT to the terminal's process group) during --jobs 2 with files still
+    queued: exit 130, the files in progress removed, none started after, no worker left."""
+    folder, out = tmp_path / "in", tmp_path / "out"
+    folder.mkdir()
+    src = make_clip(media_dir, frames=120, audio=None)
+    for i in range(4):
+        (folder / f"c{i}.mp4").write_bytes(src.read_bytes())
+    cmd = [sys.executable, "-m", "osdfilter.cli", folder, out, "--mask", mask_png, "--model", checkpoint,
+           "--device", "cpu", "--chunk", "1", "--jobs", "2", "-q"]
+    proc = subprocess.Popen(list(map(os.fspath, cmd)), stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while not (out.is_dir() and leftovers(out)) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert out.is_dir() and leftovers(out), "no partial output appeared"
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=90)
+    assert proc.returncode == 130, err
+    assert list(out.iterdir()) == [], list(out.iterdir())  # 120 frames at --chunk 1 take longer than this test
+    assert _group_gone(proc.pid, 10), "a worker outlived the batch"
+
+
+def _group_gone(pgid: int, seconds: float) -> bool:
+    """Whether no process of group ``pgid`` is left within ``seconds`` (exiting takes a moment)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.1)
+    return False
+
+
 def test_output_that_is_the_input_is_refused(clip, args, tmp_path):
     """Same file by another path, a hard link or a symlink: refused even with -y."""
     copy = tmp_path / "in.mp4"
