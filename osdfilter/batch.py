@@ -14,6 +14,7 @@ import os
 import signal
 import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence, Union
@@ -126,6 +127,9 @@ def process_batch(
                        for i, (src, dst) in enumerate(zip(inputs, outputs), start=1)}
             for future in as_completed(futures):
                 record(futures[future], future.result())
+        except BrokenProcessPool:
+            _stop(pool)
+            raise OSDFilterError(f"a --jobs worker process died (out of memory?): try fewer than {jobs} jobs") from None
         except BaseException:
             _stop(pool)
             raise
