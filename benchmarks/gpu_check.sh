@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The GPU figures for README/MODEL_CARD in one call on a lent CUDA machine: speed.py at 1080p on the generated noise clip and on real footage,
-# with libx264 and h264_nvenc, the fill's thread scaling, and ONNX Runtime on a GPU provider when
-# the installed onnxruntime has one. Needs PyAV beside the machine's torch: wheels in .whl/
+# The GPU figures for README/MODEL_CARD in one call on a lent CUDA machine: speed.py at
+# 1080p on the generated noise clip and on real footage, with libx264 and h264_nvenc, the
+# fill's thread scaling, and ONNX Runtime on a GPU provider when the installed onnxruntime
+# has one. Needs PyAV beside the machine's torch: wheels in .whl/
 # (pip download av), installed to /tmp/site. Clips already in benchmarks/_work are reused.
 #
 #   bash benchmarks/gpu_check.sh [OUT_DIR]
