@@ -222,7 +222,8 @@ def _pool(workers: int) -> ThreadPoolExecutor:
 
 # A forked child (the trainer's data workers) inherits the pool object but none of its
 # threads: work submitted there would wait forever. The child makes its own on first use.
-os.register_at_fork(after_in_child=_pool.cache_clear)
+if hasattr(os, "register_at_fork"):  # POSIX only; Windows has no fork
+    os.register_at_fork(after_in_child=_pool.cache_clear)
 
 
 def _geometry(mask: np.ndarray, cfg: TemporalConfig) -> _Geometry:
