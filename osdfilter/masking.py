@@ -136,9 +136,10 @@ def plan_masks(
             # A still camera gives no temporal evidence: bright outlined scene detail passes
             # for text (benchmarks/automask.py --psnr: still-camera masks 12-21% of the frame,
             # the scene outside the OSD at 18-21 dB vs 28-39 dB with the true OSD boxes).
-            why = "the camera hardly moves, so the OSD was found by its look alone and scene detail may pass for text" \
-                if layout.still_camera else "an OSD is usually a few %"
-            note = (f"the automatic mask covers {union.mean():.0%} of the frame ({why}): check it with --save-mask, "
+            why = (f"the picture hardly changes in the first {window_s:g} s, so the OSD was found by its look alone "
+                   "and scene detail may pass for text") if layout.still_camera else "an OSD is usually a few %"
+            cover = union.mean()
+            note = (f"the automatic mask covers {cover:.1%} of the frame ({why}): check it with --save-mask, "
                     "then pass --mask FILE or --exclude x,y,w,h")
     else:
         union = user.copy()
