@@ -17,36 +17,21 @@ union masks to docs/automask_<name>.png for a visual check.
 from __future__ import annotations
 
 import argparse
-import glob
 import os
 import sys
 import time
 from pathlib import Path
 
-import av
 import cv2
 import numpy as np
 
 from osdfilter.automask import AutoMaskConfig, MaskDetector, mask_recall_precision
 from osdfilter.masks import dilate
+from osdfilter.train.sources import read_clip
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
 sys.path.insert(0, str(ROOT / "benchmarks"))
-
-
-def read_clip(path: Path, max_frames: int) -> np.ndarray:
-    """uint8 RGB [T, H, W, 3] from a JPEG folder or a video file."""
-    if path.is_dir():
-        files = sorted(glob.glob(str(path / "*.jpg")))[:max_frames]
-        return np.stack([cv2.imread(f)[..., ::-1] for f in files])
-    frames = []
-    with av.open(str(path)) as box:
-        for frame in box.decode(video=0):
-            frames.append(frame.to_ndarray(format="rgb24"))
-            if len(frames) >= max_frames:
-                break
-    return np.stack(frames)
 
 
 def eval_clips() -> list[Path]:

@@ -45,6 +45,7 @@ from osdfilter.filter import FilterConfig, OSDFilter  # noqa: E402
 from osdfilter.masks import dilate, feather  # noqa: E402
 from osdfilter.osd import OSDStyle, OSDSynth, load_font_dir  # noqa: E402
 from osdfilter.prefill import TemporalPrefill  # noqa: E402
+from osdfilter.train.sources import read_clip  # noqa: E402,F401  (speed.py and automask.py use it from here too)
 
 EVAL_SEED = 90_001  # training seeds are small integers; keep eval layouts apart
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "clean" / "eval"
@@ -52,22 +53,6 @@ DEFAULT_FONTS = ROOT.parent / "shared" / "data" / "fonts" / "walksnail"
 
 
 # ---------------------------------------------------------------- data
-
-def read_clip(path: Path, max_frames: int, max_side: int) -> np.ndarray:
-    """uint8 RGB [T, H, W, 3] from a video file or a folder of JPEG/PNG frames."""
-    if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))[:max_frames]
-        frames = [cv2.cvtColor(cv2.imread(str(p)), cv2.COLOR_BGR2RGB) for p in files]
-    else:
-        with av.open(str(path)) as c:
-            frames = [f.to_ndarray(format="rgb24") for _, f in zip(range(max_frames), c.decode(video=0))]
-    h, w = frames[0].shape[:2]
-    scale = min(1.0, max_side / max(h, w))
-    if scale < 1.0:
-        size = (int(round(w * scale / 2)) * 2, int(round(h * scale / 2)) * 2)
-        frames = [cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in frames]
-    return np.stack(frames)
-
 
 def encode_decode(frames: np.ndarray, fps: int = 25, crf: int = 14) -> np.ndarray:
     """libx264 CRF ``crf`` yuv420p + an AAC track into memory, decoded back to RGB."""

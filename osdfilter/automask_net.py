@@ -148,20 +148,6 @@ def export_weights(net, path: str, note: str = "") -> int:
 # ------------------------------------------------------------------------ training
 
 
-def _read_frames(path, max_frames: int, max_side: int) -> np.ndarray:
-    import av
-    import cv2
-
-    with av.open(str(path)) as box:
-        frames = [f.to_ndarray(format="rgb24") for _, f in zip(range(max_frames), box.decode(video=0))]
-    h, w = frames[0].shape[:2]
-    s = min(1.0, max_side / max(h, w))
-    if s < 1.0:
-        size = (int(round(w * s / 2)) * 2, int(round(h * s / 2)) * 2)
-        frames = [cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in frames]
-    return np.stack(frames)
-
-
 def _encode_decode(frames: np.ndarray, crf: int) -> np.ndarray:
     import av
 
@@ -262,6 +248,7 @@ def main(argv=None) -> None:
     import torch
 
     from .train.data import load_fonts
+    from .train.sources import read_clip
 
     ap = argparse.ArgumentParser(description="Train the static-camera overlay classifier of --mask auto.")
     ap.add_argument("--clips", type=Path, required=True, help="folder of TRAIN clips (never eval)")
@@ -290,7 +277,7 @@ def main(argv=None) -> None:
         xf, xl, vf, vl = [], [], [], []
         t0 = time.time()
         for ci, path in enumerate(clips):
-            clip = _read_frames(path, 96, 1280)
+            clip = read_clip(path, 96, 1280)
             for k in range(args.cases):
                 feat, label, moving = make_static_case(clip, rng, fonts)
                 if moving >= 8.0:

@@ -79,6 +79,24 @@ def _shrink(rgb: np.ndarray, max_short: int) -> np.ndarray:
     return cv2.resize(rgb, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA)
 
 
+def read_clip(path: PathLike, max_frames: int, max_side: int = 1 << 30) -> np.ndarray:
+    """The first ``max_frames`` frames of a video or a frame folder, uint8 RGB ``[T, H, W, 3]``,
+    shrunk (even sides) so that the longer side is at most ``max_side``. For evaluation and
+    the auto-mask classifier's cases; training reads whole sources with :func:`decode_source`."""
+    path = Path(path)
+    if path.is_dir():
+        frames = [cv2.cvtColor(cv2.imread(str(p)), cv2.COLOR_BGR2RGB) for p in _images_in(path)[:max_frames]]
+    else:
+        with av.open(str(path)) as container:
+            frames = [f.to_ndarray(format="rgb24") for _, f in zip(range(max_frames), container.decode(video=0))]
+    h, w = frames[0].shape[:2]
+    scale = min(1.0, max_side / max(h, w))
+    if scale < 1.0:
+        size = (int(round(w * scale / 2)) * 2, int(round(h * scale / 2)) * 2)
+        frames = [cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in frames]
+    return np.stack(frames)
+
+
 def decode_source(path: Path, max_short: int) -> tuple[list[np.ndarray], list[float]]:
     """All frames of a video or frame folder (RGB uint8, shrunk) and their times in seconds."""
     if path.is_dir():
