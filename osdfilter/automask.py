@@ -399,7 +399,8 @@ class MaskDetector:
         else:
             static_w, active_w = self._layout_w()
         static, active = self._to_full(static_w), self._to_full(active_w)
-        d = c.moving_dilate_px if self.moving >= c.moving_std else c.dilate_px
+        still = self.moving < c.moving_std  # no temporal evidence
+        d = c.dilate_px if still else c.moving_dilate_px
         if d > 0:
             static = cv2.dilate(static.view(np.uint8), _disk(d)).view(bool)
         if user_mask is not None:
@@ -408,7 +409,7 @@ class MaskDetector:
         static &= ~ex
         active &= ~ex
         boxes = _boxes_of(cv2.dilate(active.view(np.uint8), np.ones((9, 9), np.uint8)).view(bool))
-        return OSDLayout(static, active, boxes, c, self.scale, still_camera=self.n_used > 0 and self.moving < c.moving_std)
+        return OSDLayout(static, active, boxes, c, self.scale, still_camera=still and self.n_used > 0)
 
     def static_features(self) -> np.ndarray:
         """The static-camera classifier's input (:func:`osdfilter.automask_net.features`)

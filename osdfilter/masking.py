@@ -130,15 +130,15 @@ def plan_masks(
         cfg = config or AutoMaskConfig(window_s=window_s)
         layout = detect_layout(src, height, width, fps, cfg, user, exclude)
         union = layout.union.copy()
+        cover = layout.coverage
         if layout.is_empty:
             note = f"no OSD found in the first {window_s:g} s: the output is the input re-encoded"
-        elif layout.still_camera or union.mean() > LARGE_AUTO_MASK:
+        elif layout.still_camera or cover > LARGE_AUTO_MASK:
             # A still camera gives no temporal evidence: bright outlined scene detail passes
             # for text (benchmarks/automask.py --psnr: still-camera masks 12-21% of the frame,
             # the scene outside the OSD at 18-21 dB vs 28-39 dB with the true OSD boxes).
             why = (f"the picture hardly changes in the first {window_s:g} s, so the OSD was found by its look alone "
                    "and scene detail may pass for text") if layout.still_camera else "an OSD is usually a few %"
-            cover = union.mean()
             note = (f"the automatic mask covers {cover:.1%} of the frame ({why}): check it with --save-mask, "
                     "then pass --mask FILE or --exclude x,y,w,h")
     else:

@@ -45,7 +45,8 @@ class _Run:
         self.stop = threading.Event()
         self.error: Optional[BaseException] = None
         self.lock = threading.Lock()
-        self.blocked = [0.0] * links  # per worker: seconds waiting on its links
+        self.blocked = [0.0] * links  # per worker: seconds waiting on its links ...
+        self.running = [0.0] * links  # ... of the seconds it ran
 
     def fail(self, exc: BaseException) -> None:
         with self.lock:
@@ -103,9 +104,8 @@ def _threaded(source: Iterable[Any], stages: tuple[Stage, ...], maxsize: int, bu
     run = _Run(len(stages) + 1)
     links: list[queue.Queue[Any]] = [queue.Queue(maxsize) for _ in range(len(stages) + 1)]
     bodies = [lambda: source] + [_stage_input(run, stage, links[i], i + 1) for i, stage in enumerate(stages)]
-    working = [0.0] * len(bodies)
     threads = [
-        threading.Thread(target=_work, args=(run, i, body, links[i], working), name=f"osdfilter-stage{i}", daemon=True)
+        threading.Thread(target=_work, args=(run, i, body, links[i]), name=f"osdfilter-stage{i}", daemon=True)
         for i, body in enumerate(bodies)
     ]
     for t in threads:
@@ -117,14 +117,14 @@ def _threaded(source: Iterable[Any], stages: tuple[Stage, ...], maxsize: int, bu
         for t in threads:
             t.join(JOIN_S)
         if busy is not None:
-            busy[:] = [w - b for w, b in zip(working, run.blocked)]
+            busy[:] = [r - b for r, b in zip(run.running, run.blocked)]
 
 
 def _stage_input(run: _Run, stage: Stage, upstream: "queue.Queue[Any]", worker: int) -> Callable[[], Iterable[Any]]:
     return lambda: stage(run.items(upstream, worker))
 
 
-def _work(run: _Run, worker: int, body: Callable[[], Iterable[Any]], out: "queue.Queue[Any]", working: list[float]) -> None:
+def _work(run: _Run, worker: int, body: Callable[[], Iterable[Any]], out: "queue.Queue[Any]") -> None:
     """Thread body: put every item ``body()`` yields into ``out``, then the end marker."""
     t0 = time.perf_counter()
     try:
@@ -136,7 +136,7 @@ def _work(run: _Run, worker: int, body: Callable[[], Iterable[Any]], out: "queue
     except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
         run.fail(exc)
     finally:
-        working[worker] = time.perf_counter() - t0
+        run.running[worker] = time.perf_counter() - t0
 
 
 def _results(run: _Run, last: "queue.Queue[Any]") -> Iterator[Any]:
