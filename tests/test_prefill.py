@@ -162,3 +162,25 @@ def test_telea_on_the_mask_box_equals_telea_on_the_whole_image(seed):
     mask[0, int(rng.integers(0, 200))] = True  # touching the border
     expected = cv2.inpaint(img, mask.astype(np.uint8), 3, cv2.INPAINT_TELEA)
     assert np.array_equal(telea(img, mask), expected)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_blur_fill_per_component_equals_blurring_the_whole_image(seed):
+    """The flow's blur fill blurs only around each hole component: the same values as the
+    whole-image blur, with components touching the border and lying close together."""
+    from osdfilter.prefill import BLUR_SIGMA, _blur_fill, _geometry, TemporalConfig
+
+    rng = np.random.default_rng(seed)
+    mask = np.zeros((480, 800), bool)  # the blur runs at half this size
+    for _ in range(5):
+        y, x = int(rng.integers(0, 460)), int(rng.integers(0, 760))
+        mask[y : y + int(rng.integers(2, 16)), x : x + int(rng.integers(3, 40))] = True
+    mask[:8, 770:] = True  # in a corner
+    mask[200:206, 20:60] = mask[200:206, 68:108] = True  # two components 8 px apart (4 at half size)
+    geo = _geometry(mask, TemporalConfig())
+    assert len(geo.hole_boxes) > 3  # really per component, not one whole-image box
+    gray = cv2.GaussianBlur(rng.integers(0, 256, geo.hole.shape, dtype=np.uint8), (5, 5), 0)
+    num = cv2.GaussianBlur(gray.astype(np.float32) * (~geo.hole), (0, 0), BLUR_SIGMA)
+    expected = gray.copy()
+    expected[geo.hole] = np.clip(num[geo.hole] / np.maximum(geo.hole_weight[geo.hole], 1e-3) + 0.5, 0, 255).astype(np.uint8)
+    assert np.array_equal(_blur_fill(gray, geo), expected)
