@@ -22,7 +22,9 @@ measured in the same run: on a shared machine only these ratios are comparable.
 ``model fps`` is runner.step alone on the clip's tile batch (chunks of 8). ``stages busy``:
 the seconds each of process_video's concurrent stages worked, not waiting on its
 neighbours (``Report.stages``), as a share of the row's wall time: the stage near 100 %
-sets the pace.
+sets the pace. ``CPU ms/frame``: user + system CPU time of the row (all threads) per frame;
+N cores give N x 1000 / fps of it at a given frame rate (2 cores at 10 fps: 200 ms), so it
+says which rows a core count can run at a target rate (less sensitive to other load than wall time).
 
     python benchmarks/speed.py                             # 480p, 720p, 1080p, 5 s each
     python benchmarks/speed.py --sizes 1280x720 --seconds 10
@@ -199,7 +201,7 @@ def child(row: str, case: dict[str, Any], args: dict[str, Any]) -> dict[str, Any
     dst = str(Path(case["clip"]).with_suffix(f".{row}.mp4"))
     config = FilterConfig(chunk=CHUNK, tile=args.get("tile"), context=args.get("context"))
     result: dict[str, Any] = {}
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), cpu_seconds()
     codec = args.get("codec", "libx264")
     if row == "io-floor":
         frames = transcode(case["clip"], dst, None, codec)
@@ -209,6 +211,7 @@ def child(row: str, case: dict[str, Any], args: dict[str, Any]) -> dict[str, Any
         cmd = ["ffmpeg", "-v", "error", "-y", "-i", case["clip"], "-vf", f"removelogo={case['mask']}",
                "-c:v", "libx264", "-crf", str(CRF), "-preset", PRESET, "-c:a", "copy", dst]  # (libx264 only)
         subprocess.run(cmd, check=True)
+        result["cpu_s"] = cpu_seconds(resource.RUSAGE_CHILDREN)
         frames = av.open(dst).streams.video[0].frames
         result["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     else:
@@ -221,16 +224,24 @@ def child(row: str, case: dict[str, Any], args: dict[str, Any]) -> dict[str, Any
         import osdfilter.stream as stream
 
         stream.PIPELINE_THREADS = not args.get("sequential")
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), cpu_seconds()
         report = process_video(case["clip"], dst, mask=case["mask"], model=runner, config=config, codec=codec, preset=PRESET, crf=CRF, quiet=True, overwrite=True)
         frames, wall = report.frames, time.perf_counter() - t0
+        result["cpu_s"] = cpu_seconds() - cpu0
         result["stages"] = report.stages
         result["model_fps"] = model_fps(runner, case["clip"], case["mask"], config) if row in ("torch", "torch-fp16", "onnx") else None
         result.update(frames=frames, wall_s=wall)
     result.setdefault("frames", frames)
     result.setdefault("wall_s", time.perf_counter() - t0)
+    result.setdefault("cpu_s", cpu_seconds() - cpu0)
     result.setdefault("peak_rss_mib", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     return result
+
+
+def cpu_seconds(who: int = resource.RUSAGE_SELF) -> float:
+    """User + system CPU seconds of this process (all its threads) or of its waited-for children."""
+    r = resource.getrusage(who)
+    return r.ru_utime + r.ru_stime
 
 
 def run_row(row: str, case: dict[str, Any], args: dict[str, Any]) -> dict[str, Any]:
@@ -247,14 +258,14 @@ def run_row(row: str, case: dict[str, Any], args: dict[str, Any]) -> dict[str, A
 def print_table(size: str, rows: dict[str, dict[str, Any]], codec: str = "libx264") -> None:
     floor = rows["io-floor"].get("wall_s")
     print(f"\n{size}  ({rows['io-floor'].get('frames', '?')} frames, {codec} crf {CRF} {PRESET})")
-    print(f"{'row':<10} {'e2e fps':>8} {'x floor':>8} {'model fps':>10} {'peak RSS MiB':>13}  stages busy, % of wall (decode prepare model encode)")
+    print(f"{'row':<10} {'e2e fps':>8} {'x floor':>8} {'model fps':>10} {'peak RSS MiB':>13} {'CPU ms/frame':>13}  stages busy, % of wall (decode prepare model encode)")
     for name, r in rows.items():
         if "error" in r or "skipped" in r:
             print(f"{name:<10} {r.get('error') or r.get('skipped')}")
             continue
         mf = f"{r['model_fps']:.1f}" if r.get("model_fps") else "-"
         busy = " ".join(f"{100 * v / r['wall_s']:.0f}" for v in r.get("stages", {}).values())
-        print(f"{name:<10} {r['frames'] / r['wall_s']:>8.1f} {r['wall_s'] / floor:>8.2f} {mf:>10} {r['peak_rss_mib']:>13.0f}  {busy}")
+        print(f"{name:<10} {r['frames'] / r['wall_s']:>8.1f} {r['wall_s'] / floor:>8.2f} {mf:>10} {r['peak_rss_mib']:>13.0f} {1000 * r['cpu_s'] / r['frames']:>13.0f}  {busy}")
 
 
 def main() -> None:
