@@ -43,7 +43,9 @@ from functools import lru_cache
 import numpy as np
 
 N_FEATURES = 6
-WIDTHS = (8, 12, 16)  # channels at full, 1/2 and 1/4 working resolution
+WIDTHS = (8, 16, 24, 32)  # channels at full, 1/2, 1/4 and 1/8 working resolution
+HCTX = 8  # row context at the coarsest scale: a 1 x 17 convolution (136 px at full res)
+LEGACY = {"widths": (8, 12, 16), "hctx": 0}  # a weights module without ARCH
 
 
 def features(mean_rgb: np.ndarray, std: np.ndarray, cue_frac: np.ndarray,
@@ -59,36 +61,55 @@ def features(mean_rgb: np.ndarray, std: np.ndarray, cue_frac: np.ndarray,
     return f
 
 
-def _build():
+def _build(widths=WIDTHS, hctx: int = HCTX):
+    """U-Net with ``len(widths)`` scales (2 convs per scale, max-pool down, nearest up +
+    skip). ``hctx`` > 0 adds a residual 1 x (2 hctx + 1) convolution at the coarsest scale:
+    context along text rows (OSD glyphs come in rows of equal-height cells)."""
     import torch
     from torch import nn
 
-    def block(cin, cout):
-        return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1, padding_mode="reflect"), nn.ReLU(),
-                             nn.Conv2d(cout, cout, 3, padding=1, padding_mode="reflect"), nn.ReLU())
+    def conv(cin, cout, k=3):
+        return nn.Conv2d(cin, cout, k, padding=(k // 2) if isinstance(k, int) else (k[0] // 2, k[1] // 2),
+                         padding_mode="reflect")
 
-    a, b, c = WIDTHS
+    def block(cin, cout):
+        return nn.Sequential(conv(cin, cout), nn.ReLU(), conv(cout, cout), nn.ReLU())
+
+    levels = len(widths)
 
     class Net(nn.Module):
-        """Three-scale U-Net: 2 convs per scale, max-pool down, nearest up + skip."""
-
         def __init__(self):
             super().__init__()
-            self.e1, self.e2, self.e3 = block(N_FEATURES, a), block(a, b), block(b, c)
-            self.d2 = nn.Sequential(nn.Conv2d(b + c, b, 3, padding=1, padding_mode="reflect"), nn.ReLU())
-            self.d1 = nn.Sequential(nn.Conv2d(a + b, a, 3, padding=1, padding_mode="reflect"), nn.ReLU())
-            self.head = nn.Conv2d(a, 1, 1)
+            cin = N_FEATURES
+            for i, w in enumerate(widths):  # names e1.., d1.. (the first weights' layout)
+                setattr(self, f"e{i + 1}", block(cin, w))
+                cin = w
+            for i in range(levels - 1):
+                setattr(self, f"d{i + 1}", nn.Sequential(conv(widths[i] + widths[i + 1], widths[i]), nn.ReLU()))
+            if hctx:
+                self.hctx = nn.Sequential(conv(widths[-1], widths[-1], (1, 2 * hctx + 1)), nn.ReLU())
+            self.head = nn.Conv2d(widths[0], 1, 1)
 
         def forward(self, x):
             f = torch.nn.functional
-            x1 = self.e1(x)
-            x2 = self.e2(f.max_pool2d(x1, 2))
-            x3 = self.e3(f.max_pool2d(x2, 2))
-            y2 = self.d2(torch.cat([x2, f.interpolate(x3, scale_factor=2.0, mode="nearest")], 1))
-            y1 = self.d1(torch.cat([x1, f.interpolate(y2, scale_factor=2.0, mode="nearest")], 1))
-            return self.head(y1)[:, 0]
+            skips = []
+            for i in range(levels):
+                x = getattr(self, f"e{i + 1}")(x if i == 0 else f.max_pool2d(x, 2))
+                skips.append(x)
+            y = skips[-1]
+            if hctx:
+                y = y + self.hctx(y)
+            for i in range(levels - 2, -1, -1):
+                up = f.interpolate(y, size=skips[i].shape[-2:], mode="nearest")
+                y = getattr(self, f"d{i + 1}")(torch.cat([skips[i], up], 1))
+            return self.head(y)[:, 0]
 
-    return Net()
+    net = Net()
+    net.arch = {"widths": list(widths), "hctx": hctx}
+    net.multiple = 2 ** (levels - 1)
+    # reflect padding needs the coarsest scale larger than its kernels' reach
+    net.min_size = (2 * net.multiple, (hctx + 1) * net.multiple)  # (h, w)
+    return net
 
 
 @lru_cache(maxsize=1)
@@ -101,7 +122,8 @@ def _model():
     except ImportError:
         return None
 
-    net = _build()
+    arch = getattr(W, "ARCH", LEGACY)
+    net = _build(tuple(arch["widths"]), int(arch["hctx"]))
     arrays = np.load(io.BytesIO(base64.b64decode(W.WEIGHTS)))
     state = {k: torch.from_numpy(arrays[k].astype(np.float32)) for k in arrays.files}
     net.load_state_dict(state)
@@ -114,14 +136,17 @@ def available() -> bool:
 
 def predict(feat: np.ndarray, net=None) -> np.ndarray | None:
     """Overlay probability float32 [H, W] for features [N_FEATURES, H, W], or None when
-    there are no weights. Sizes are reflect-padded to a multiple of 4."""
+    there are no weights. Sizes are padded (edge) to a multiple of 2^(scales - 1), and small
+    frames to the size the coarsest scale's kernels need."""
     import torch
 
     net = net if net is not None else _model()
     if net is None:
         return None
     _, h, w = feat.shape
-    ph, pw = (-h) % 4, (-w) % 4
+    m = getattr(net, "multiple", 4)
+    min_h, min_w = getattr(net, "min_size", (m, m))
+    ph, pw = max((-h) % m, min_h - h), max((-w) % m, min_w - w)
     x = torch.from_numpy(np.ascontiguousarray(feat))[None]
     if ph or pw:
         x = torch.nn.functional.pad(x, (0, pw, 0, ph), mode="replicate")
@@ -138,7 +163,8 @@ def export_weights(net, path: str, note: str = "") -> int:
     text = base64.b64encode(buf.getvalue()).decode()
     lines = [text[i:i + 96] for i in range(0, len(text), 96)]
     body = ('"""Weights of osdfilter.automask_net (generated by `python -m osdfilter.automask_net`; '
-            'do not edit).\n\n' + note.strip() + '\n"""\n\nWEIGHTS = (\n'
+            'do not edit).\n\n' + note.strip() + '\n"""\n\n'
+            + f"ARCH = {getattr(net, 'arch', {'widths': list(WIDTHS), 'hctx': 0})!r}\n\n" + 'WEIGHTS = (\n'
             + "".join(f'    "{ln}"\n' for ln in lines) + ")\n")
     with open(path, "w") as fh:
         fh.write(body)
@@ -165,7 +191,8 @@ def _encode_decode(frames: np.ndarray, crf: int) -> np.ndarray:
         return np.stack([f.to_ndarray(format="rgb24") for f in box.decode(video=0)])
 
 
-def make_static_case(clip: np.ndarray, rng: np.random.Generator, fonts, n_frames: int = 24):
+def make_static_case(clip: np.ndarray, rng: np.random.Generator, fonts, n_frames: int = 24,
+                     p_movers: float = 0.0):
     """One synthetic static-camera case -> (features [C, h, w], label bool [h, w], moving).
 
     ``clip``: uint8 RGB frames of a train clip (already scaled). Frozen frame + noise and
@@ -185,6 +212,8 @@ def make_static_case(clip: np.ndarray, rng: np.random.Generator, fonts, n_frames
     if len(seq) < n_frames or rng.random() < 0.8:
         frozen = seq[int(rng.integers(len(seq)))]
         seq = np.repeat(frozen[None], n_frames, axis=0)
+        if p_movers > 0 and rng.random() < p_movers:  # people / cars moving in front of a still camera
+            seq = _add_movers(seq, clip, rng)
         drift = rng.uniform(-6, 6) * np.linspace(0, 1, n_frames)
         sigma = rng.uniform(0.3, 3.0)
         noise = rng.normal(0, sigma, seq.shape) + drift[:, None, None, None]
@@ -210,6 +239,34 @@ def make_static_case(clip: np.ndarray, rng: np.random.Generator, fonts, n_frames
     if det.scale < 1.0:
         label = cv2.resize(label.astype(np.float32), det.work_size, interpolation=cv2.INTER_AREA) > 0.3
     return feat, label, det.moving
+
+
+def _add_movers(seq: np.ndarray, clip: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """1-3 elliptical patches of other clip frames sliding across the frozen frames."""
+    import cv2
+
+    t, h, w = seq.shape[:3]
+    seq = seq.astype(np.float32)
+    for _ in range(int(rng.integers(1, 4))):
+        ph = int(h * rng.uniform(0.12, 0.4))
+        pw = max(8, int(ph * rng.uniform(0.3, 1.0)))
+        src = clip[int(rng.integers(len(clip)))]
+        sy, sx = int(rng.integers(0, h - ph + 1)), int(rng.integers(0, w - pw + 1))
+        patch = src[sy:sy + ph, sx:sx + pw].astype(np.float32)
+        alpha = np.zeros((ph, pw), np.float32)
+        cv2.ellipse(alpha, (pw // 2, ph // 2), (max(1, pw // 2 - 1), max(1, ph // 2 - 1)), 0, 0, 360, 1.0, -1)
+        alpha = cv2.GaussianBlur(alpha, (0, 0), 1.5)[..., None]
+        y0, x0 = rng.uniform(0, h - ph), rng.uniform(-pw / 2, w - pw / 2)
+        vy, vx = rng.normal(0, 0.5), rng.uniform(1, 5) * rng.choice([-1, 1])
+        for i in range(t):
+            y, x = int(round(y0 + vy * i)), int(round(x0 + vx * i))
+            ya, xa = max(0, y), max(0, x)
+            yb, xb = min(h, y + ph), min(w, x + pw)
+            if ya >= yb or xa >= xb:
+                continue
+            a = alpha[ya - y:yb - y, xa - x:xb - x]
+            seq[i, ya:yb, xa:xb] = a * patch[ya - y:yb - y, xa - x:xb - x] + (1 - a) * seq[i, ya:yb, xa:xb]
+    return np.clip(seq, 0, 255).astype(np.uint8)
 
 
 def _tile(frame: np.ndarray, k: int) -> np.ndarray:
@@ -240,6 +297,33 @@ def _crops(feat, label, rng, n: int, size: int):
     return out_f, out_l
 
 
+def val_scores(net, vf, vl, thresholds=(0.15, 0.3, 0.5)) -> dict:
+    """Recall / precision on whole-frame validation cases, the benchmark's way: the
+    candidates kept at each threshold, specks dropped, dilated 1 px (the detector), then
+    overlay pixels at 2 px tolerance (:func:`osdfilter.automask.mask_recall_precision`)
+    against the label at working resolution. {threshold: (recall, precision, fraction)};
+    threshold None = the candidates alone."""
+    import cv2
+
+    from .automask import AutoMaskConfig, _disk, _drop_specks, mask_recall_precision
+
+    c = AutoMaskConfig()
+    probs = [predict(np.asarray(f, np.float32), net) for f in vf]
+    out = {}
+    for t in (None,) + tuple(thresholds):
+        rows = []
+        for f, lb, p in zip(vf, vl, probs):
+            k = np.asarray(f[5]) > 0.5
+            if t is not None:
+                k &= p >= t
+            k = _drop_specks(k, c.min_area)
+            k = cv2.dilate(k.view(np.uint8), _disk(1)).view(bool)
+            r, pr = mask_recall_precision(k, lb)
+            rows.append((r, pr, k.mean()))
+        out[t] = tuple(np.mean(rows, axis=0))
+    return out
+
+
 def main(argv=None) -> None:
     import argparse
     import time
@@ -255,61 +339,89 @@ def main(argv=None) -> None:
     ap.add_argument("--fonts", type=Path, required=True)
     ap.add_argument("--exclude-fonts", nargs="*", default=["walksnail"])
     ap.add_argument("--cases", type=int, default=8, help="synthetic cases per clip")
-    ap.add_argument("--steps", type=int, default=3000)
+    ap.add_argument("--steps", type=int, default=1500, help="0: synthesise and --save-data only")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--batch", type=int, default=24)
-    ap.add_argument("--crop", type=int, default=64, help="training crop (cut from the 96 px cached crops)")
+    ap.add_argument("--batch", type=int, default=12)
+    ap.add_argument("--crop", type=int, default=96, help="training crop (cut from the cached crops)")
+    ap.add_argument("--cache-crop", type=int, default=128, help="crop size cached per case")
+    ap.add_argument("--crops-per-case", type=int, default=20)
+    ap.add_argument("--val-every", type=int, default=1,
+                    help="hold out the first case of every n-th clip (whole frame, not trained on)")
+    ap.add_argument("--max-val", type=int, default=20)
+    ap.add_argument("--widths", type=int, nargs="+", default=list(WIDTHS), help="channels per scale")
+    ap.add_argument("--hctx", type=int, default=HCTX, help="row-context kernel half width at the coarsest scale")
+    ap.add_argument("--p-movers", type=float, default=0.0,
+                    help="fraction of frozen-frame cases with moving patches (people, cars)")
+    ap.add_argument("--bg-weight", type=float, default=0.2,
+                    help="loss weight of pixels that are neither candidates nor overlay")
+    ap.add_argument("--lr", type=float, default=3e-3)
+    ap.add_argument("--pos-weight", type=float, default=3.0)
     ap.add_argument("--out", type=Path, default=None, help="weights module to write")
     ap.add_argument("--save-data", type=Path, default=None, help="cache the cases (.npz)")
-    ap.add_argument("--load-data", type=Path, default=None)
+    ap.add_argument("--load-data", type=Path, nargs="+", default=None, help="cached cases (.npz), concatenated")
+    ap.add_argument("--part", default="0/1", help="K/N: synthesise from every N-th clip starting at K")
     args = ap.parse_args(argv)
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
-    crop = 96
+    crop = args.cache_crop
     if args.load_data:
-        d = np.load(args.load_data)
-        nv = sum(k.startswith("vf") for k in d.files)
-        xf, xl = d["xf"], d["xl"]
-        vf, vl = [d[f"vf{i}"] for i in range(nv)], [d[f"vl{i}"] for i in range(nv)]
+        xf, xl, vf, vl = [], [], [], []
+        for path in args.load_data:
+            d = np.load(path)
+            nv = sum(k.startswith("vf") for k in d.files)
+            xf.append(d["xf"])
+            xl.append(d["xl"])
+            vf += [d[f"vf{i}"] for i in range(nv)]
+            vl += [d[f"vl{i}"] for i in range(nv)]
+        xf, xl = np.concatenate(xf), np.concatenate(xl)
     else:
         fonts = load_fonts(str(args.fonts), args.exclude_fonts)
-        clips = sorted(p for p in args.clips.iterdir() if p.suffix in (".mp4", ".webm"))
+        k0, n_parts = (int(v) for v in args.part.split("/"))
+        clips = sorted(p for p in args.clips.iterdir() if p.suffix in (".mp4", ".webm"))[k0::n_parts]
         xf, xl, vf, vl = [], [], [], []
         t0 = time.time()
         for ci, path in enumerate(clips):
             clip = read_clip(path, 96, 1280)
             for k in range(args.cases):
-                feat, label, moving = make_static_case(clip, rng, fonts)
+                feat, label, moving = make_static_case(clip, rng, fonts, p_movers=args.p_movers)
                 if moving >= 8.0:
                     continue  # the moving-camera path never runs the net
-                if k == 0 and ci % 3 == 0 and len(vf) < 8:  # whole-frame validation cases
-                    vf.append(feat)  # (not trained on)
+                if k == 0 and ci % args.val_every == 0 and len(vf) < args.max_val:  # whole-frame
+                    vf.append(feat)  # validation cases (not trained on)
                     vl.append(label)
                     continue
-                f, l = _crops(feat, label, rng, 16, crop)
-                xf += f
-                xl += l
+                f, l = _crops(feat, label, rng, args.crops_per_case, crop)
+                xf += [np.pad(a, ((0, 0), (0, crop - a.shape[1]), (0, crop - a.shape[2])), mode="edge")
+                       for a in f]
+                xl += [np.pad(a, ((0, crop - a.shape[0]), (0, crop - a.shape[1])), mode="edge") for a in l]
             print(f"{path.name}: {len(xf)} crops ({time.time() - t0:.0f} s)", flush=True)
         xf, xl = np.stack(xf).astype(np.float16), np.stack(xl)
         if args.save_data:
             np.savez(args.save_data, xf=xf, xl=xl, **{f"vf{i}": f for i, f in enumerate(vf)},
                      **{f"vl{i}": lb for i, lb in enumerate(vl)})
-    net = _build()
-    opt = torch.optim.Adam(net.parameters(), lr=3e-3)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, 3e-3, total_steps=args.steps)
-    xf_t, xl_t = torch.from_numpy(xf.astype(np.float32)), torch.from_numpy(xl.astype(np.float32))
+    if args.steps == 0:
+        return  # synthesis only (--save-data)
+    net = _build(tuple(args.widths), args.hctx)
+    opt = torch.optim.Adam(net.parameters(), lr=args.lr)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, args.lr, total_steps=args.steps)
+    xf_t, xl_t = torch.from_numpy(xf), torch.from_numpy(xl)
     pos = float(xl.mean())
-    print(f"{len(xf)} crops, positive fraction {pos:.3f}, {sum(p.numel() for p in net.parameters())} weights")
+    print(f"{len(xf)} crops, positive fraction {pos:.3f}, {sum(p.numel() for p in net.parameters())} weights, "
+          f"{len(vf)} validation cases")
     t0 = time.time()
     for step in range(args.steps):
         idx = torch.from_numpy(rng.integers(0, len(xf_t), args.batch))
         oy, ox = (int(v) for v in rng.integers(0, xf_t.shape[-1] - args.crop + 1, 2))
-        x = xf_t[idx, :, oy:oy + args.crop, ox:ox + args.crop]
-        y = xl_t[idx, oy:oy + args.crop, ox:ox + args.crop]
+        x = xf_t[idx, :, oy:oy + args.crop, ox:ox + args.crop].float()
+        y = xl_t[idx, oy:oy + args.crop, ox:ox + args.crop].float()
         if rng.random() < 0.5:
             x, y = x.flip(-1), y.flip(-1)
         logit = net(x)
-        loss = torch.nn.functional.binary_cross_entropy_with_logits(logit, y, pos_weight=torch.tensor(3.0))
+        wt = None
+        if args.bg_weight != 1.0:  # pixels neither candidate nor overlay: the easy part
+            wt = torch.where((x[:, 5] > 0.5) | (y > 0.5), 1.0, args.bg_weight)
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(logit, y, weight=wt,
+                                                                    pos_weight=torch.tensor(args.pos_weight))
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -317,19 +429,16 @@ def main(argv=None) -> None:
         if step % 250 == 0 or step == args.steps - 1:
             print(f"step {step} loss {loss.item():.4f} ({time.time() - t0:.0f} s)", flush=True)
     net.eval()
-    for t in (0.3, 0.5, 0.7):
-        rs, ps = [], []
-        for f, l in zip(vf, vl):
-            p = predict(np.asarray(f, np.float32), net) >= t
-            cand = np.asarray(f[5]) > 0.5
-            k = p & cand
-            rs.append((l & k).sum() / max(1, l.sum()))
-            ps.append((l & k).sum() / max(1, k.sum()))
-        print(f"val (exact pixels, cand & p>={t}): recall {np.mean(rs):.3f} precision {np.mean(ps):.3f}")
+    for t, (r, p, m) in (val_scores(net, vf, vl, (0.15, 0.25, 0.35, 0.5)) if vf else {}).items():
+        print(f"val (2 px, candidates{'' if t is None else f' & p>={t}'}): recall {r:.3f} precision {p:.3f} "
+              f"mask {m * 100:.1f} %")
     if args.out:
         note = (f"Trained with: python -m osdfilter.automask_net --clips {args.clips} --fonts {args.fonts} "
                 f"--exclude-fonts {' '.join(args.exclude_fonts)} --cases {args.cases} --steps {args.steps} "
-                f"--seed {args.seed} --batch {args.batch} --crop {args.crop}")
+                f"--seed {args.seed} --batch {args.batch} --crop {args.crop} --cache-crop {args.cache_crop} "
+                f"--crops-per-case {args.crops_per_case} --widths {' '.join(map(str, args.widths))} "
+                f"--hctx {args.hctx} --bg-weight {args.bg_weight}"
+                + (f" --load-data {' '.join(p.name for p in args.load_data)}" if args.load_data else ""))
         print(f"wrote {args.out} ({export_weights(net, str(args.out), note)} bytes)")
 
 
