@@ -43,9 +43,9 @@ from functools import lru_cache
 import numpy as np
 
 N_FEATURES = 6
-WIDTHS = (8, 16, 24, 32)  # channels at full, 1/2, 1/4 and 1/8 working resolution
-HCTX = 8  # row context at the coarsest scale: a 1 x 17 convolution (136 px at full res)
-LEGACY = {"widths": (8, 12, 16), "hctx": 0}  # a weights module without ARCH
+WIDTHS = (8, 12, 16)  # channels per scale: full, 1/2 and 1/4 working resolution
+HCTX = 0  # row-context kernel half width at the coarsest scale (0: none)
+LEGACY = {"widths": WIDTHS, "hctx": HCTX}  # a weights module without ARCH (the first one)
 
 
 def features(mean_rgb: np.ndarray, std: np.ndarray, cue_frac: np.ndarray,
@@ -341,18 +341,18 @@ def main(argv=None) -> None:
     ap.add_argument("--cases", type=int, default=8, help="synthetic cases per clip")
     ap.add_argument("--steps", type=int, default=1500, help="0: synthesise and --save-data only")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--batch", type=int, default=12)
-    ap.add_argument("--crop", type=int, default=96, help="training crop (cut from the cached crops)")
-    ap.add_argument("--cache-crop", type=int, default=128, help="crop size cached per case")
-    ap.add_argument("--crops-per-case", type=int, default=20)
-    ap.add_argument("--val-every", type=int, default=1,
+    ap.add_argument("--batch", type=int, default=24)
+    ap.add_argument("--crop", type=int, default=64, help="training crop (cut from the cached crops)")
+    ap.add_argument("--cache-crop", type=int, default=96, help="crop size cached per case")
+    ap.add_argument("--crops-per-case", type=int, default=16)
+    ap.add_argument("--val-every", type=int, default=3,
                     help="hold out the first case of every n-th clip (whole frame, not trained on)")
-    ap.add_argument("--max-val", type=int, default=20)
+    ap.add_argument("--max-val", type=int, default=8)
     ap.add_argument("--widths", type=int, nargs="+", default=list(WIDTHS), help="channels per scale")
     ap.add_argument("--hctx", type=int, default=HCTX, help="row-context kernel half width at the coarsest scale")
     ap.add_argument("--p-movers", type=float, default=0.0,
                     help="fraction of frozen-frame cases with moving patches (people, cars)")
-    ap.add_argument("--bg-weight", type=float, default=0.2,
+    ap.add_argument("--bg-weight", type=float, default=1.0,
                     help="loss weight of pixels that are neither candidates nor overlay")
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--pos-weight", type=float, default=3.0)

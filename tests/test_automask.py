@@ -289,11 +289,11 @@ def test_static_net_weights_small_and_shapes():
 
 
 def test_static_net_arch_any_size():
-    """The training command's default architecture (4 scales, row context at 1/8): any
-    frame size, down to 1 px, comes back at its own size (edge-padded)."""
+    """A 4-scale net with row context at 1/8 (docs/automask.md, not shipped): any frame
+    size, down to 1 px, comes back at its own size (edge-padded)."""
     from osdfilter import automask_net
 
-    net = automask_net._build().eval()
+    net = automask_net._build((8, 16, 24, 32), 8).eval()
     for h, w in ((1, 1), (5, 3), (37, 53), (61, 90)):
         feat = automask_net.features(np.zeros((h, w, 3), np.float32), np.ones((h, w), np.float32),
                                      np.zeros((h, w), np.float32), np.zeros((h, w), bool))
