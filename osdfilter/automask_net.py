@@ -108,7 +108,7 @@ def _build(widths=WIDTHS, hctx: int = HCTX):
     net.arch = {"widths": list(widths), "hctx": hctx}
     net.multiple = 2 ** (levels - 1)
     # reflect padding needs the coarsest scale larger than its kernels' reach
-    net.min_size = (2 * net.multiple, (hctx + 1) * net.multiple)  # (h, w)
+    net.min_size = (2 * net.multiple, max(2, hctx + 1) * net.multiple)  # (h, w)
     return net
 
 

@@ -289,16 +289,16 @@ def test_static_net_weights_small_and_shapes():
 
 
 def test_static_net_arch_any_size():
-    """A 4-scale net with row context at 1/8 (docs/automask.md, not shipped): any frame
-    size, down to 1 px, comes back at its own size (edge-padded)."""
+    """The shipped net and a 4-scale one with row context at 1/8 (docs/automask.md, not
+    shipped): any frame size, down to 1 px, comes back at its own size (edge-padded)."""
     from osdfilter import automask_net
 
-    net = automask_net._build((8, 16, 24, 32), 8).eval()
-    for h, w in ((1, 1), (5, 3), (37, 53), (61, 90)):
-        feat = automask_net.features(np.zeros((h, w, 3), np.float32), np.ones((h, w), np.float32),
-                                     np.zeros((h, w), np.float32), np.zeros((h, w), bool))
-        prob = automask_net.predict(feat, net)
-        assert prob.shape == (h, w), (h, w)
+    for net in (automask_net._build((8, 16, 24, 32), 8).eval(), automask_net._model()):
+        for h, w in ((1, 1), (5, 3), (37, 53), (61, 90)):
+            feat = automask_net.features(np.zeros((h, w, 3), np.float32), np.ones((h, w), np.float32),
+                                         np.zeros((h, w), np.float32), np.zeros((h, w), bool))
+            prob = automask_net.predict(feat, net)
+            assert prob.shape == (h, w), (h, w)
 
 
 def test_static_net_drops_scene_strokes_keeps_text():
