@@ -192,7 +192,7 @@ def _encode_decode(frames: np.ndarray, crf: int) -> np.ndarray:
 
 
 def make_static_case(clip: np.ndarray, rng: np.random.Generator, fonts, n_frames: int = 24,
-                     p_movers: float = 0.0):
+                     p_movers: float = 0.0, p_noisy: float = 0.35):
     """One synthetic static-camera case -> (features [C, h, w], label bool [h, w], moving).
 
     ``clip``: uint8 RGB frames of a train clip (already scaled). Frozen frame + noise and
@@ -224,7 +224,7 @@ def make_static_case(clip: np.ndarray, rng: np.random.Generator, fonts, n_frames
     interp = cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR
     seq = np.stack([cv2.resize(f, size, interpolation=interp) for f in seq])
     hh, ww = seq.shape[1:3]
-    if rng.random() < 0.35:  # the benchmark's "noisy" DVR look
+    if rng.random() < p_noisy:  # the benchmark's "noisy" DVR look (semi-transparent)
         style = OSDStyle(p_transparent=1.0, p_noise=1.0, p_chroma_bleed=0.0, p_jpeg=0.0)
     else:
         style = OSDStyle(p_chroma_bleed=0.0, p_noise=0.2, p_jpeg=0.1)
@@ -352,6 +352,8 @@ def main(argv=None) -> None:
     ap.add_argument("--hctx", type=int, default=HCTX, help="row-context kernel half width at the coarsest scale")
     ap.add_argument("--p-movers", type=float, default=0.0,
                     help="fraction of frozen-frame cases with moving patches (people, cars)")
+    ap.add_argument("--p-noisy", type=float, default=0.35,
+                    help="fraction of cases with the semi-transparent + noisy OSD look")
     ap.add_argument("--bg-weight", type=float, default=1.0,
                     help="loss weight of pixels that are neither candidates nor overlay")
     ap.add_argument("--lr", type=float, default=3e-3)
@@ -383,7 +385,8 @@ def main(argv=None) -> None:
         for ci, path in enumerate(clips):
             clip = read_clip(path, 96, 1280)
             for k in range(args.cases):
-                feat, label, moving = make_static_case(clip, rng, fonts, p_movers=args.p_movers)
+                feat, label, moving = make_static_case(clip, rng, fonts, p_movers=args.p_movers,
+                                                       p_noisy=args.p_noisy)
                 if moving >= 8.0:
                     continue  # the moving-camera path never runs the net
                 if k == 0 and ci % args.val_every == 0 and len(vf) < args.max_val:  # whole-frame
