@@ -174,10 +174,6 @@ class AutoMaskConfig:
     # 0.5: 0.790 / 0.156; without: 0.919 / 0.051. Recall first, so 0.15.
     static_net: bool = True
     static_prob: float = 0.15
-    # Also keep pixels outside the candidates scored >= this (> 1: off). Off: raises
-    # recall (static eval 0.898 -> 0.920 with a retrained net, add 0.9) but takes the
-    # parts of a railing the stroke cue missed (tests/test_automask.py; docs/automask.md).
-    static_add_prob: float = 2.0
     exclude: list[Rect] = field(default_factory=list)  # regions never masked
 
     def window_frames(self, fps: float) -> int:
@@ -488,10 +484,7 @@ class MaskDetector:
     def _net_filter(self, cand: np.ndarray, prob: np.ndarray) -> np.ndarray:
         """Candidate pixels the classifier scores as overlay (static camera)."""
         c = self.config
-        keep = cand & (prob >= c.static_prob)
-        if c.static_add_prob <= 1.0:
-            keep |= prob >= c.static_add_prob
-        return keep
+        return cand & (prob >= c.static_prob)
 
     def _text_boxes(self, static_w: np.ndarray) -> np.ndarray:
         """Boxes around text lines of the static layout, grown along the line by about
