@@ -123,6 +123,16 @@ class _Group:
 
 
 @dataclass(frozen=True)
+class _HoleBox:
+    """One component of the hole, in its box grown by the blur's reach (flow resolution)."""
+
+    box: tuple[slice, slice]
+    component: np.ndarray  # bool [h, w] this component's pixels in the box
+    keep: np.ndarray  # float32 [h, w] 1 outside the hole (the pixels the blur averages), 0 in it
+    norm: np.ndarray  # float32 [n] the blurred ``keep`` of the whole image at ``component`` (>= 1e-3)
+
+
+@dataclass(frozen=True)
 class _Geometry:
     """Everything the temporal fill derives from a mask alone. An OSD mask rarely changes
     from frame to frame, so it is computed once and reused while the mask stays equal."""
@@ -130,8 +140,7 @@ class _Geometry:
     mask: np.ndarray  # bool [H, W]
     small_mask: np.ndarray  # bool [h, w] at flow resolution
     hole: np.ndarray  # bool [h, w] the small mask grown by 1: smoothed over before the flow
-    hole_weight: np.ndarray  # float32 [h, w] Gaussian-blurred ``~hole`` (the blur fill's normaliser)
-    hole_boxes: list[tuple[tuple[slice, slice], np.ndarray]]  # per component of ``hole``: its box grown by the blur's reach, and the component in it
+    hole_boxes: list[_HoleBox]  # where and how the blur fill fills ``hole``
     groups: list[_Group]
 
 
@@ -230,8 +239,7 @@ if hasattr(os, "register_at_fork"):  # POSIX only; Windows has no fork
 def _geometry(mask: np.ndarray, cfg: TemporalConfig) -> _Geometry:
     small_mask = _small_mask(mask, cfg.flow_scale)
     hole = cv2.dilate(small_mask.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
-    hole_weight = cv2.GaussianBlur((~hole).astype(np.float32), (0, 0), BLUR_SIGMA)
-    hole_boxes = _grown_boxes(hole, BLUR_REACH)
+    hole_boxes = _hole_boxes(hole)
     groups = []
     for box in _group_boxes(small_mask, mask.shape, cfg):
         x0, y0, x1, y1 = box
@@ -253,7 +261,7 @@ def _geometry(mask: np.ndarray, cfg: TemporalConfig) -> _Geometry:
             centre = (xs.mean(), ys.mean())
             design = np.stack([xs - centre[0], ys - centre[1], np.ones_like(xs)], 1)
         groups.append(_Group(box, inside, ring, np.nonzero(inside), points, design, centre, flow_index))
-    return _Geometry(mask, small_mask, hole, hole_weight, hole_boxes, groups)
+    return _Geometry(mask, small_mask, hole, hole_boxes, groups)
 
 
 def _fill_group(
@@ -315,34 +323,39 @@ BLUR_REACH = (int(round(8 * BLUR_SIGMA + 1)) | 1) // 2
 
 def _blur_fill(gray: np.ndarray, geo: _Geometry) -> np.ndarray:
     """``gray`` with ``geo.hole`` replaced by a normalized Gaussian average of the pixels around
-    it (``geo.hole_weight``: the blurred ``~hole``), so that the static OSD's strong edges do
-    not pull the flow around it towards zero.
+    it, so that the static OSD's strong edges do not pull the flow around it towards zero.
 
     Blurred only in each hole component's box grown by the kernel's reach: the values at
     the hole are the same as from blurring the whole image (tested), at a fraction of the
     cost (an OSD covers a few percent of the frame).
     """
     out = gray.copy()
-    for box, component in geo.hole_boxes:
+    for hb in geo.hole_boxes:
+        num = cv2.GaussianBlur(gray[hb.box].astype(np.float32) * hb.keep, (0, 0), BLUR_SIGMA)
         # Only this component's pixels: another's may lie too near this box's edge.
-        num = cv2.GaussianBlur(gray[box].astype(np.float32) * (~geo.hole[box]), (0, 0), BLUR_SIGMA)
-        fill = num[component] / np.maximum(geo.hole_weight[box][component], 1e-3)
-        out[box][component] = np.clip(fill + 0.5, 0, 255).astype(np.uint8)
+        out[hb.box][hb.component] = np.clip(num[hb.component] / hb.norm + 0.5, 0, 255).astype(np.uint8)
     return out
 
 
-def _grown_boxes(mask: np.ndarray, reach: int) -> list[tuple[tuple[slice, slice], np.ndarray]]:
-    """Per 8-connected component of ``mask``: its bounding box grown by ``reach`` (clipped),
-    and the component's pixels in that box (bool). One whole-image box instead when the
-    boxes together would cover more than half the image (many scattered components)."""
-    h, w = mask.shape
-    _, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+def _hole_boxes(hole: np.ndarray) -> list[_HoleBox]:
+    """Per 8-connected component of ``hole``: its bounding box grown by ``BLUR_REACH``
+    (clipped) and what the blur fill needs there that depends on the mask alone. One
+    whole-image box instead when the boxes together would cover more than half the image
+    (many scattered components)."""
+    h, w = hole.shape
+    keep = (~hole).astype(np.float32)
+    norm = np.maximum(cv2.GaussianBlur(keep, (0, 0), BLUR_SIGMA), 1e-3)
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(hole.astype(np.uint8), connectivity=8)
+    r = BLUR_REACH
+    boxes = [((slice(max(0, y - r), min(h, y + bh + r)), slice(max(0, x - r), min(w, x + bw + r))), k)
+             for k, (x, y, bw, bh, _) in enumerate(stats[1:].tolist(), start=1)]
+    if sum((ys.stop - ys.start) * (xs.stop - xs.start) for (ys, xs), _ in boxes) > 0.5 * h * w:
+        whole = (slice(0, h), slice(0, w))
+        return [_HoleBox(whole, hole, keep, norm[hole])]
     out = []
-    for k, (x, y, bw, bh, _) in enumerate(stats[1:].tolist(), start=1):
-        box = (slice(max(0, y - reach), min(h, y + bh + reach)), slice(max(0, x - reach), min(w, x + bw + reach)))
-        out.append((box, labels[box] == k))
-    if sum(c.size for _, c in out) > 0.5 * h * w:
-        return [((slice(0, h), slice(0, w)), mask.astype(bool))]
+    for box, k in boxes:
+        component = labels[box] == k
+        out.append(_HoleBox(box, component, keep[box], norm[box][component]))
     return out
 
 
