@@ -12,6 +12,7 @@ PSNR against the input outside the overlay, where the ideal output is the input)
 union masks to docs/automask_<name>.png for a visual check.
 
     python benchmarks/automask.py [--frames 40] [--looks quality noisy] [--psnr] [--real]
+    python benchmarks/automask.py --still-start 24 --frames 24   # a still start, then flight
 """
 
 from __future__ import annotations
@@ -20,12 +21,13 @@ import argparse
 import os
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from osdfilter.automask import AutoMaskConfig, MaskDetector, mask_recall_precision
+from osdfilter.automask import AutoMaskConfig, LayoutScan, MaskDetector, mask_recall_precision
 from osdfilter.masks import dilate
 from osdfilter.train.sources import read_clip
 
@@ -39,20 +41,26 @@ def eval_clips() -> list[Path]:
     return sorted(p for p in ev.iterdir() if p.is_dir() or p.suffix == ".mp4")
 
 
-def make_bench_case(path: Path, frames: int, max_side: int, fonts, look: str):
+def make_bench_case(path: Path, frames: int, max_side: int, fonts, look: str, still: int = 0):
     """The quality benchmark's case (held-out walksnail font, per-clip seed, CRF 14).
 
     ``look``: ``"quality"`` = exactly ``quality.make_case`` (its own random style per clip:
     transparent, blurred, coloured icons ...); ``"noisy"`` = the same clip with another seed
     and a forced semi-transparent OSD plus sensor noise over the whole frame (DVR look).
+    ``still`` > 0: that many frames of the clip's first frame come first (a quad on the
+    ground before take-off: sensor noise only), the OSD drawn over all of them.
     """
     import quality as Q
 
+    clean = Q.read_clip(path, frames, max_side)
+    if still:
+        rng = np.random.default_rng(Q.EVAL_SEED + 11 + sum(map(ord, path.name)))
+        noise = rng.normal(0.0, 1.5, (still, *clean.shape[1:]))
+        clean = np.concatenate([np.clip(clean[0] + noise + 0.5, 0, 255).astype(np.uint8), clean])
     if look == "quality":
-        return Q.make_case(path, frames, max_side, fonts)
+        return Q.make_case(path, frames, max_side, fonts, clean=clean)
     from osdfilter.osd import OSDStyle, OSDSynth
 
-    clean = Q.read_clip(path, frames, max_side)
     t, h, w = clean.shape[:3]
     style = OSDStyle(p_transparent=1.0, p_noise=1.0, p_chroma_bleed=0.0, p_jpeg=0.0)
     rng = np.random.default_rng(Q.EVAL_SEED + 7 + 31 * sum(map(ord, path.name)))
@@ -72,6 +80,44 @@ def run_detector(frames: np.ndarray, config: AutoMaskConfig):
     masks = [layout.frame_mask(f) for f in frames]
     t2 = time.perf_counter()
     return layout, masks, (t1 - t0) / t * 1e3, (t2 - t1) / t * 1e3
+
+
+def run_scan(frames: np.ndarray, config: AutoMaskConfig, window: int, scan: bool = True):
+    """As the CLI's first pass (LayoutScan, windows of ``window`` frames, as far as the clip
+    goes; ``scan=False``: the first window only), then per-frame masks for every frame."""
+    t, h, w = frames.shape[:3]
+    cfg = replace(config, window_s=float(window), scan_s=float(t if scan else 0))
+    scan = LayoutScan(h, w, cfg, fps=1.0)
+    for f in frames:
+        if scan.observe(f):
+            break
+    layout = scan.finish()
+    return layout, [layout.frame_mask(f) for f in frames]
+
+
+def bench_still_start(n_frames: int, still: int, looks: list[str], config: AutoMaskConfig,
+                      max_side: int, clips: list[str] | None = None) -> None:
+    """Clips that open with ``still`` frozen frames (``still`` = the window): recall /
+    precision over all frames with the first window's layout vs LayoutScan's."""
+    import quality as Q
+    from osdfilter.osd import load_font_dir
+
+    fonts = load_font_dir(Q.DEFAULT_FONTS) if Q.DEFAULT_FONTS.exists() else None
+    print(f"{still} still frames, then {n_frames} of the clip; window = {still} frames")
+    print(f"{'clip':26s} {'look':8s} {'first window: recall':>20s} {'prec':>6s}   {'scan: recall':>12s} {'prec':>6s}  window used")
+    rows = []
+    for clip in Q.iter_clips(Q.DEFAULT_DATA, clips):
+        for look in looks:
+            case = make_bench_case(clip, n_frames, max_side, fonts, look, still=still)
+            row = []
+            for scan in (False, True):
+                layout, pred = run_scan(case.inp, config, still, scan)
+                row += list(np.mean([mask_recall_precision(p, g) for p, g in zip(pred, case.glyph)], axis=0))
+            rows.append(row)
+            print(f"{case.name[:26]:26s} {look:8s} {row[0]:20.3f} {row[1]:6.3f}   {row[2]:12.3f} {row[3]:6.3f}  "
+                  f"{layout.window[0]}-{layout.window[1]}{' (still)' if layout.still_camera else ''}", flush=True)
+    m = np.mean(rows, axis=0)
+    print(f"{'MEAN':26s} {'':8s} {m[0]:20.3f} {m[1]:6.3f}   {m[2]:12.3f} {m[3]:6.3f}")
 
 
 def bench_synthetic(n_frames: int, looks: list[str], config: AutoMaskConfig, max_side: int,
@@ -164,12 +210,16 @@ def main() -> None:
     ap.add_argument("--psnr", action="store_true", help="end-to-end masked PSNR, auto vs GT box mask")
     ap.add_argument("--real", action="store_true", help="also run on real_overlays, save PNGs")
     ap.add_argument("--no-synthetic", action="store_true", help="skip the synthetic table")
+    ap.add_argument("--still-start", type=int, default=0, metavar="K",
+                    help="instead: clips opening with K frozen frames (window = K), first window vs scan")
     ap.add_argument("--no-static-net", action="store_true",
                     help="static camera without the learned classifier (osdfilter/automask_net.py)")
     args = ap.parse_args()
     cv2.setNumThreads(1)
     config = AutoMaskConfig(static_net=not args.no_static_net)
-    if not args.no_synthetic:
+    if args.still_start:
+        bench_still_start(args.frames, args.still_start, args.looks, config, args.max_side, args.clips)
+    elif not args.no_synthetic:
         bench_synthetic(args.frames, args.looks, config, args.max_side, args.psnr, args.clips)
     if args.real:
         bench_real(args.frames, config, ROOT / "docs")

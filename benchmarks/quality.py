@@ -86,8 +86,9 @@ class Case:
     box: np.ndarray  # bool [T, H, W]
 
 
-def make_case(path: Path, frames: int, max_side: int, fonts) -> Case:
-    clean = read_clip(path, frames, max_side)
+def make_case(path: Path, frames: int, max_side: int, fonts, clean: np.ndarray | None = None) -> Case:
+    """The case of ``path`` (``clean``: these frames instead of the clip's, same OSD draw)."""
+    clean = read_clip(path, frames, max_side) if clean is None else clean
     t, h, w = clean.shape[:3]
     # A digital HD OSD: no whole-frame DVR degradations (the CRF 14 encode is the degradation),
     # so outside the overlay the input equals the clean clip up to compression.

@@ -93,6 +93,7 @@ import numpy as np
 
 __all__ = [
     "AutoMaskConfig",
+    "LayoutScan",
     "MaskDetector",
     "OSDLayout",
     "glyph_cue",
@@ -107,6 +108,11 @@ class AutoMaskConfig:
     """Settings for automatic mask detection. Pixel sizes are at working resolution."""
 
     window_s: float = 10.0  # seconds of video the layout pass observes
+    # A still window (a quad on the ground before take-off, waiting for GPS) gives the
+    # static camera's weak masks (precision ~0.1): the first pass then looks on, window by
+    # window, up to this many seconds into the video for one where the camera moves
+    # (LayoutScan). 0: the first window only.
+    scan_s: float = 120.0
     stride: int = 1  # observe every stride-th frame (cheaper first pass at high fps)
     max_work_width: int = 960  # the first pass downscales wider frames to this width
     bright: int = 150  # glyph body: max(R, G, B) at least this
@@ -179,6 +185,10 @@ class AutoMaskConfig:
     def window_frames(self, fps: float) -> int:
         """Number of frames the layout pass should observe at this frame rate."""
         return max(1, int(round(self.window_s * fps)))
+
+    def scan_frames(self, fps: float) -> int:
+        """Frames the first pass may read in all, looking past still windows."""
+        return max(self.window_frames(fps), int(round(self.scan_s * fps)))
 
 
 # ----------------------------------------------------------------------------- cues
@@ -277,6 +287,8 @@ class OSDLayout:
     config: AutoMaskConfig
     scale: float = 1.0  # working / full resolution, for the per-frame cue sizes
     still_camera: bool = False  # found from the glyphs' look alone (no temporal evidence)
+    window: tuple[int, int] = (0, 0)  # frames [first, end) of the video the layout came from
+    scanned: int = 0  # frames the first pass read (LayoutScan: past still windows)
     union: np.ndarray = field(init=False)
 
     def __post_init__(self) -> None:
@@ -411,6 +423,18 @@ class MaskDetector:
         boxes = _boxes_of(cv2.dilate(active.view(np.uint8), np.ones((9, 9), np.uint8)).view(bool))
         return OSDLayout(static, active, boxes, c, self.scale, still_camera=still and self.n_used > 0)
 
+    def camera_motion(self) -> float:
+        """Camera motion of the frames observed so far: the median pixel's temporal luma
+        std (a static camera leaves most pixels at noise level even when people move in
+        the scene). Below ``config.moving_std`` the layout takes the static-camera path."""
+        if self.n_used == 0:
+            return 0.0
+        luma_mean = cv2.cvtColor(self._sum_rgb / float(self.n_used), cv2.COLOR_RGB2GRAY)
+        return float(np.median(self._temporal_std(luma_mean)[::2, ::2]))
+
+    def _temporal_std(self, luma_mean: np.ndarray) -> np.ndarray:
+        return np.sqrt(np.maximum(self._sum_sq / float(self.n_used) - luma_mean * luma_mean, 0))
+
     def static_features(self) -> np.ndarray:
         """The static-camera classifier's input (:func:`osdfilter.automask_net.features`)
         for the frames observed so far, whatever the camera motion (training data)."""
@@ -433,9 +457,7 @@ class MaskDetector:
                 & cv2.dilate(((gy >= c.weak_grad) & (py >= c.persist)).view(np.uint8), k5)).view(bool)
         strong = (g >= c.mean_grad) & (persist >= c.persist) & both
         weak = (g >= c.weak_grad) & (persist >= c.weak_persist)
-        # Camera motion: the median pixel's temporal luma std (a static camera leaves
-        # most pixels at noise level even when people move in the scene).
-        std = np.sqrt(np.maximum(self._sum_sq / n - luma_mean * luma_mean, 0))
+        std = self._temporal_std(luma_mean)
         self.moving = float(np.median(std[::2, ::2]))
         static_cam = force_static or self.moving < c.moving_std
         if not static_cam:
@@ -569,6 +591,64 @@ class MaskDetector:
         up = cv2.resize(mask_w.view(np.uint8), (self.width, self.height),
                         interpolation=cv2.INTER_NEAREST)
         return up.view(bool)
+
+
+class LayoutScan:
+    """The first pass over successive windows: the layout of the first window in which the
+    camera moves, looking at most ``config.scan_s`` seconds into the video.
+
+    A DVR often starts with the quad on the ground (armed, waiting for GPS): a still first
+    window leaves only the glyphs' look to go by, which also takes bright scene detail
+    (static-camera precision ~0.1, docs/automask.md), while a window in flight separates
+    the screen-fixed OSD from the scene. The first window is kept as the fallback (a video
+    that never moves); each later one is a fresh :class:`MaskDetector`, so memory stays at
+    two detectors' accumulators whatever the scan length.
+
+    ``observe`` frames in order until it returns True (or the video ends), then ``finish``.
+    """
+
+    def __init__(self, height: int, width: int, config: AutoMaskConfig | None = None,
+                 fps: float | None = None):
+        self.height, self.width, self.fps = height, width, fps
+        self.config = config or AutoMaskConfig()
+        self.first = self.current = MaskDetector(height, width, self.config, fps=fps)
+        self.limit = self.config.scan_frames(fps) if fps else None
+        self.n_seen = 0
+        self.start = 0  # first frame of ``current``
+        self.chosen: MaskDetector | None = None  # a window that moved
+
+    def observe(self, frame: np.ndarray) -> bool:
+        """Feed the next frame; True once the layout is decided (stop reading)."""
+        if self.chosen is not None:
+            return True
+        self.current.observe(frame)
+        self.n_seen += 1
+        if not self.current.full:
+            return False
+        if self.current.camera_motion() >= self.config.moving_std:
+            self.chosen = self.current
+            return True
+        if self.limit is None or self.n_seen >= self.limit:
+            return True
+        self.current = MaskDetector(self.height, self.width, self.config, fps=self.fps)
+        self.start = self.n_seen
+        return False
+
+    def finish(self, user_mask: np.ndarray | None = None,
+               exclude: list[Rect] | None = None) -> OSDLayout:
+        """:meth:`MaskDetector.finish` of the window that moved; else of the first window.
+        A later window cut short by the end of the video counts if it holds at least half a
+        window of frames (fewer leave the scene's edges persistent in the mean)."""
+        det, start = self.chosen, self.start
+        cur = self.current
+        if det is None and cur is not self.first and cur.max_frames and 2 * cur.n_seen >= cur.max_frames \
+                and cur.camera_motion() >= self.config.moving_std:
+            det = cur
+        if det is None:
+            det, start = self.first, 0
+        layout = det.finish(user_mask=user_mask, exclude=exclude)
+        layout.window, layout.scanned = (start, start + det.n_seen), self.n_seen
+        return layout
 
 
 def _enclosed_cue(rgb: np.ndarray, bright: int, contrast: int, stroke_px: int,

@@ -5,8 +5,10 @@
 
 * ``None`` or ``"auto"`` (the default): a streaming first pass over the first
   ``window_s`` seconds (:class:`osdfilter.automask.MaskDetector`, a few full-frame
-  accumulators, never the frames) estimates the OSD layout; the input is then re-opened
-  for the main pass. stdin cannot be re-opened, so a pipe needs an explicit mask.
+  accumulators, never the frames) estimates the OSD layout; if the camera hardly moves
+  there, later windows are tried, up to ``scan_s`` seconds in
+  (:class:`osdfilter.automask.LayoutScan`). The input is then re-opened for the main
+  pass. stdin cannot be re-opened, so a pipe needs an explicit mask.
 * a path / bool array: that mask only.
 * a list of the above, e.g. ``["osd.png", "auto"]``: their union.
 
@@ -19,14 +21,14 @@ automatic layout it passes each frame its own mask (changing digits) to
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Optional, Sequence
 
 import av
 import cv2
 import numpy as np
 
-from .automask import AutoMaskConfig, MaskDetector, OSDLayout
+from .automask import AutoMaskConfig, LayoutScan, OSDLayout
 from .errors import MaskError, MediaError
 from .scenecut import SceneCutDetector
 
@@ -108,13 +110,16 @@ def plan_masks(
     load_user: Callable[[Any], np.ndarray],
     *,
     window_s: float = 10.0,
+    scan_s: Optional[float] = None,
     exclude: Sequence[Rect] = (),
     save_mask: Any = None,
     config: Optional[AutoMaskConfig] = None,
 ) -> MaskPlan:
     """Resolve ``mask`` (see the module doc) for a ``width x height`` video at ``fps``.
 
-    ``load_user(spec)`` turns a path or array into a bool mask (validated). Raises
+    ``scan_s``: how far the first pass may look for a window with camera motion (None:
+    ``AutoMaskConfig.scan_s``). ``load_user(spec)`` turns a path or array into a bool mask
+    (validated). Raises
     :class:`MaskError` for a pipe with automatic detection or a bad rectangle.
     """
     exclude = [validate_rect(r, height, width) for r in exclude]
@@ -128,16 +133,21 @@ def plan_masks(
             raise MaskError("automatic mask detection reads the start of the video twice, which a pipe cannot do: "
                             "pass --mask FILE (white = overlay) when reading stdin")
         cfg = config or AutoMaskConfig(window_s=window_s)
+        if scan_s is not None:
+            cfg = replace(cfg, scan_s=scan_s)
         layout = detect_layout(src, height, width, fps, cfg, user, exclude)
         union = layout.union.copy()
         cover = layout.coverage
+        a, b = (f / max(fps, 1e-6) for f in layout.window)
+        where = f"the first {b:.3g} s" if a == 0 else f"{a:.3g}-{b:.3g} s"
         if layout.is_empty:
-            note = f"no OSD found in the first {window_s:g} s: the output is the input re-encoded"
+            note = f"no OSD found in {where} of the video: the output is the input re-encoded"
         elif layout.still_camera or cover > LARGE_AUTO_MASK:
             # A still camera gives no temporal evidence: bright outlined scene detail passes
             # for text (benchmarks/automask.py --psnr: still-camera masks 12-21% of the frame,
             # the scene outside the OSD at 18-21 dB vs 28-39 dB with the true OSD boxes).
-            why = (f"the picture hardly changes in the first {window_s:g} s, so the OSD was found by its look alone "
+            read = layout.scanned / max(fps, 1e-6)
+            why = (f"the picture hardly changes in the first {read:.3g} s, so the OSD was found by its look alone "
                    "and scene detail may pass for text") if layout.still_camera else "an OSD is usually a few %"
             note = (f"the automatic mask covers {cover:.1%} of the frame ({why}): check it with --save-mask, "
                     "then pass --mask FILE or --exclude x,y,w,h")
@@ -155,17 +165,17 @@ def plan_masks(
 
 def detect_layout(src: Any, height: int, width: int, fps: float, config: AutoMaskConfig,
                   user_mask: Optional[np.ndarray] = None, exclude: Sequence[Rect] = ()) -> OSDLayout:
-    """First pass: observe the first ``config.window_s`` seconds of ``src``'s first video
-    stream (decoded one frame at a time), then the layout (user mask unioned in)."""
-    det = MaskDetector(height, width, config, fps=fps)
+    """First pass: observe ``src``'s first video stream (decoded one frame at a time) over
+    the first ``config.window_s`` seconds, or later windows while the camera is still
+    (:class:`LayoutScan`), then the layout (user mask unioned in)."""
+    det = LayoutScan(height, width, config, fps=fps)
     try:
         with av.open(os.fspath(src)) as box:
             stream = box.streams.video[0]
             for frame in _frames(box, stream):
                 if frame.width != width or frame.height != height:
                     continue
-                det.observe(frame.to_ndarray(format="rgb24"))
-                if det.full:
+                if det.observe(frame.to_ndarray(format="rgb24")):
                     break
     except av.FFmpegError as exc:
         if det.n_seen == 0:

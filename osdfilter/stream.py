@@ -112,6 +112,7 @@ def process_video(
     overwrite: bool = False,
     format: Optional[str] = None,
     auto_window: float = 10.0,
+    auto_scan: float = 120.0,
     save_mask: Optional[PathLike] = None,
     exclude: Sequence[Any] = (),
 ) -> Report:
@@ -119,7 +120,8 @@ def process_video(
 
     ``mask``: a PNG/JPG path (white = overlay, any size, resized to the video), a bool array
     ``[H, W]``, ``None``/``"auto"`` for automatic detection (a first pass over the first
-    ``auto_window`` seconds; not for stdin), or a list of these (union). ``exclude``: ``(x, y,
+    ``auto_window`` seconds, or, while the camera is still there, over later windows up to
+    ``auto_scan`` seconds in; not for stdin), or a list of these (union). ``exclude``: ``(x, y,
     w, h)`` rectangles never masked; ``save_mask``: write the union mask PNG there. ``model``: a checkpoint path,
     a :class:`RecurrentUNet`, a :class:`Runner`, ``"fill"`` for the classical fill without a
     network (faster, slightly lower quality), or ``None`` for the packaged default.
@@ -137,7 +139,7 @@ def process_video(
         vin = first_video_stream(inp, src)
         h, w = vin.codec_context.height, vin.codec_context.width
         fps = float(vin.average_rate or vin.guessed_rate or 30)
-        masks = plan_masks(src, mask, h, w, fps, lambda m: resolve_mask(m, h, w), window_s=auto_window, exclude=exclude, save_mask=save_mask)
+        masks = plan_masks(src, mask, h, w, fps, lambda m: resolve_mask(m, h, w), window_s=auto_window, scan_s=auto_scan, exclude=exclude, save_mask=save_mask)
         if masks.note:
             report.warn(masks.note)
         filt = masks.wrap(OSDFilter(runner, masks.union, config))

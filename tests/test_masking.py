@@ -191,3 +191,48 @@ def test_a_still_camera_gets_a_warning_however_small_the_mask(checkpoint, tmp_pa
     notes = [line for line in result.stderr.replace("\r", "\n").splitlines() if "warning" in line]
     assert 0 < cover < 0.15
     assert len(notes) == 1 and "picture hardly changes" in notes[0] and "--save-mask" in notes[0], result.stderr
+
+
+def _still_then_flying(directory: Path) -> tuple[Path, np.ndarray, np.ndarray]:
+    """12 frames of a quad on the ground (sensor noise only), then 12 panning: a scene with
+    outlined white lettering of its own (a sign) behind the OSD. Returns the clip, the OSD
+    mask and the sign's pixels in the still frames."""
+    gt, text = osd_layer(H, W)
+    bg = np.clip(textured_background(H, W, seed=4), 0, 255).astype(np.uint8)
+    sign = np.zeros(bg.shape[:2], np.uint8)
+    for row, word in enumerate(("GATE 7", "EXIT 24")):
+        org = (40, 110 + 22 * row)
+        cv2.putText(bg, word, org, cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 4, cv2.LINE_AA)
+        cv2.putText(bg, word, org, cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 1, cv2.LINE_AA)
+        cv2.putText(sign, word, org, cv2.FONT_HERSHEY_SIMPLEX, 0.6, 255, 1, cv2.LINE_AA)
+    rng = np.random.default_rng(0)
+    frames = []
+    for t in range(24):
+        dy, dx = (0, 0) if t < 12 else (2 * (t - 11), 3 * (t - 11))
+        f = np.clip(bg[dy:dy + H, dx:dx + W].astype(np.float32) + rng.normal(0, 1.0, (H, W, 3)), 0, 255).astype(np.uint8)
+        f[gt] = text[gt]
+        frames.append(f)
+    return _write(directory / "still_then_flying.mp4", frames), gt, (sign[:H, :W] > 0) & ~dilate_px(gt, 3)
+
+
+def dilate_px(mask: np.ndarray, px: int) -> np.ndarray:
+    return cv2.dilate(mask.astype(np.uint8), np.ones((2 * px + 1, 2 * px + 1), np.uint8)) > 0
+
+
+def test_a_still_start_is_skipped_for_a_window_with_motion(checkpoint, tmp_path):
+    """A DVR that opens on the ground: the first window (0.5 s) is still, so its layout
+    rests on the glyphs' look and takes the scene's lettering too; the scan's next window
+    (in flight) finds the OSD by its temporal evidence, without the sign and without the
+    still-camera warning. --auto-scan 0 keeps the first window (the old behaviour)."""
+    clip, gt, sign = _still_then_flying(tmp_path)
+    masks, notes = {}, {}
+    for scan in ("0", "120"):
+        png = tmp_path / f"m{scan}.png"
+        result = _run([clip, tmp_path / f"o{scan}.mp4", "--auto-window", "0.5", "--auto-scan", scan,
+                       "--save-mask", png, *base(checkpoint)])
+        masks[scan] = cv2.imread(os.fspath(png), cv2.IMREAD_GRAYSCALE) > 127
+        notes[scan] = [line for line in result.stderr.replace("\r", "\n").splitlines() if "warning" in line]
+    assert masks["0"][sign].mean() > 0.3 and any("hardly changes" in n for n in notes["0"]), notes["0"]
+    recall, precision = mask_recall_precision(masks["120"], gt)
+    assert recall >= 0.97 and precision >= 0.7, (recall, precision)
+    assert masks["120"][sign].mean() < 0.05 and not notes["120"], notes["120"]
