@@ -163,7 +163,7 @@ def _example_inputs(config: ModelConfig, chunk: int, size: int = 96, n: int = 2,
     rng = np.random.default_rng(seed)
     frames = rng.uniform(-1, 1, (n, chunk, config.in_channels, size, size)).astype(np.float32)
     frames[:, :, 3] = rng.uniform(0, 1, (n, chunk, size, size)) < 0.3
-    h0 = np.zeros((n, config.widths[3], size // 8, size // 8), np.float32)
+    h0 = np.zeros((n, config.widths[3], size // config.multiple, size // config.multiple), np.float32)
     return [frames, h0, h0.copy()]
 
 

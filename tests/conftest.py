@@ -170,11 +170,11 @@ def make_mask_png(directory: str, width: int, height: int, video_width: Optional
     return path
 
 
-def tiny_model(seed: int = 0) -> RecurrentUNet:
-    """A tiny-preset model whose head is nonzero, so it really changes pixels."""
+def tiny_model(seed: int = 0, preset: str = "tiny") -> RecurrentUNet:
+    """A small model (``preset``) whose head is nonzero, so it really changes pixels."""
     torch.manual_seed(seed)
     # Small tiles keep the tests fast on 2 shared cores.
-    model = RecurrentUNet(ModelConfig.preset("tiny", tile=32, context=8))
+    model = RecurrentUNet(ModelConfig.preset(preset, tile=32, context=8))
     torch.nn.init.normal_(model.head.weight, std=0.2)
     torch.nn.init.normal_(model.head.bias, std=0.05)
     return model.eval()

@@ -67,6 +67,21 @@ def test_torch_and_onnx_match_over_chunks_with_state(model, step_onnx, height, w
     assert diff <= 1e-4, f"{height}x{width}: max abs diff {diff}"
 
 
+@pytest.mark.parametrize("height,width", [(64, 64), (70, 90)])
+def test_space_to_depth_model_matches_in_onnx_over_chunks(height, width, tmp_path_factory):
+    """The fast preset (a 2x2 space-to-depth stem: pads to 16, state at 1/16): same
+    output and state from ONNX Runtime as from PyTorch, from a chunked (T=2) file."""
+    fast = tiny_model(seed=5, preset="fast")
+    path = export_onnx(fast, tmp_path_factory.mktemp("onnx") / "fast_T2.onnx", chunk=2, log=lambda _: None)
+    runner = OnnxRunner(path, provider="cpu")
+    frames = model_input(2, 5, height, width, seed=2)
+    assert max_diff_over_chunks(TorchRunner(fast), runner, frames, 2) <= 1e-4
+    _, (h, _) = runner.step(frames[:, :1], None)
+    assert h.shape == (2, 64, -(-height // 16), -(-width // 16))
+    y, _ = TorchRunner(fast).step(frames, None)
+    assert float(np.abs(y - frames[:, :, :3]).mean()) > 1e-3  # its nonzero head changes pixels
+
+
 def test_state_shapes_and_none_means_zeros(model, step_onnx):
     runner = OnnxRunner(step_onnx, provider="cpu")
     frames = model_input(3, 2, 70, 90)

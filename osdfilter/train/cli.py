@@ -13,6 +13,7 @@ from typing import Any, Optional
 import click
 
 from ..errors import OSDFilterError
+from ..model import PRESETS
 from .config import build_config, config_fields
 
 try:
@@ -49,7 +50,7 @@ def _flags(**kw: Any) -> dict[str, Any]:
 @click.option("--fonts", type=click.Path(exists=True, file_okay=False), help="OSD font folder (.mcm / PNG sheets); default: built-in glyphs only.")
 @click.option("--exclude-fonts", multiple=True, help="Font sub-folder never trained on, e.g. walksnail (repeatable).")
 @click.option("--run-dir", help="Run folder: config.toml, checkpoints/, tb/, model.pt.")
-@click.option("--preset", type=click.Choice(["tiny", "small", "large"]), help="Model widths preset (ignored when resuming).")
+@click.option("--preset", type=click.Choice(sorted(PRESETS)), help="Model preset: widths, and for fast a space-to-depth stem (ignored when resuming).")
 @click.option("--steps", type=click.IntRange(0), help="Total steps (a resumed run continues to this).")
 @click.option("--batch", type=click.IntRange(1), help="Tiles per step per process.")
 @click.option("--frames", type=click.IntRange(1), help="Frames per clip (T).")
