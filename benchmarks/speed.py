@@ -87,16 +87,17 @@ def write_source_clip(path: Path, source: Path, seconds: int, width: int, height
 
 
 def prepare(workdir: Path, sizes: list[tuple[int, int]], seconds: int, preset: str, source: Path | None = None,
-            onnx: bool = True, fp16: bool = False) -> dict[str, Any]:
-    """Clips, mask PNGs, the checkpoint (default.pt, else an untrained ``preset``) and, if
-    ``onnx``, its ONNX graph (``fp16``: also the fp16 graph a GPU provider runs)."""
+            onnx: bool = True, fp16: bool = False, model: Path | None = None) -> dict[str, Any]:
+    """Clips, mask PNGs, the checkpoint (``model``, else default.pt, else an untrained
+    ``preset``) and, if ``onnx``, its ONNX graph (``fp16``: also the fp16 graph a GPU
+    provider runs)."""
     import torch
 
     from osdfilter import ModelConfig, RecurrentUNet, save_checkpoint
     from osdfilter.onnx import export_onnx
 
     workdir.mkdir(parents=True, exist_ok=True)
-    model_path = DEFAULT_WEIGHTS
+    model_path = model or DEFAULT_WEIGHTS
     if not model_path.exists():
         torch.manual_seed(0)
         model = RecurrentUNet(ModelConfig.preset(preset))
@@ -277,6 +278,7 @@ def main() -> None:
     p.add_argument("--seconds", type=int, default=5)
     p.add_argument("--rows", nargs="+", default=["io-floor", "telea", "identity", "fill", "torch", "onnx", "ffmpeg"])
     p.add_argument("--source", type=Path, help="build the clips from this video instead of a noise texture")
+    p.add_argument("--model", type=Path, help="checkpoint of the torch / onnx rows (default: the packaged default.pt)")
     p.add_argument("--preset", default="tiny", help="untrained model preset when default.pt is absent")
     p.add_argument("--torch-threads", type=int, default=0, help="torch.set_num_threads in the child (0 = torch's default)")
     p.add_argument("--tile", type=int, default=None)
@@ -289,7 +291,7 @@ def main() -> None:
     p.add_argument("--provider", default="cpu", choices=["cpu", "cuda", "tensorrt"], help="onnx row's provider (GPU: the fp16 graph)")
     a = p.parse_args()
     sizes = [tuple(int(v) for v in s.split("x")) for s in a.sizes]
-    prep = prepare(a.workdir, sizes, a.seconds, a.preset, a.source, onnx="onnx" in a.rows, fp16=a.provider != "cpu")  # type: ignore[arg-type]
+    prep = prepare(a.workdir, sizes, a.seconds, a.preset, a.source, onnx="onnx" in a.rows, fp16=a.provider != "cpu", model=a.model)  # type: ignore[arg-type]
     print(f"machine: {os.cpu_count()} CPUs ({cpu_name()}), load avg {os.getloadavg()[0]:.1f}; model {Path(prep['model']).name}; "
           f"clip: {a.source.name if a.source else 'panning noise texture'}" + (f"; GPU {gpu_name()}" if a.device == "cuda" else ""))
     opts = {"torch_threads": a.torch_threads, "tile": a.tile, "context": a.context, "sequential": a.sequential,

@@ -595,14 +595,17 @@ class MaskDetector:
 
 class LayoutScan:
     """The first pass over successive windows: the layout of the first window in which the
-    camera moves, looking at most ``config.scan_s`` seconds into the video.
+    camera moves and an OSD is found, looking at most ``config.scan_s`` seconds in.
 
     A DVR often starts with the quad on the ground (armed, waiting for GPS): a still first
     window leaves only the glyphs' look to go by, which also takes bright scene detail
     (static-camera precision ~0.1, docs/automask.md), while a window in flight separates
-    the screen-fixed OSD from the scene. The first window is kept as the fallback (a video
-    that never moves); each later one is a fresh :class:`MaskDetector`, so memory stays at
-    two detectors' accumulators whatever the scan length.
+    the screen-fixed OSD from the scene. An analog receiver's snow before the quad powers
+    up moves but holds no OSD, so a moving window without one does not end the scan
+    either. In the end: a moving window with an OSD, else a moving one without (the
+    video has none), else the first window (it never moves). Each window is a fresh
+    :class:`MaskDetector`; memory stays at three detectors' accumulators (the first, the
+    first moving one without an OSD, the current one), whatever the scan length.
 
     ``observe`` frames in order until it returns True (or the video ends), then ``finish``.
     """
@@ -615,7 +618,8 @@ class LayoutScan:
         self.limit = self.config.scan_frames(fps) if fps else None
         self.n_seen = 0
         self.start = 0  # first frame of ``current``
-        self.chosen: MaskDetector | None = None  # a window that moved
+        self.chosen: tuple[MaskDetector, int] | None = None  # moving, with an OSD: done
+        self.no_osd: tuple[MaskDetector, int] | None = None  # the first moving window without one
 
     def observe(self, frame: np.ndarray) -> bool:
         """Feed the next frame; True once the layout is decided (stop reading)."""
@@ -625,27 +629,31 @@ class LayoutScan:
         self.n_seen += 1
         if not self.current.full:
             return False
-        if self.current.camera_motion() >= self.config.moving_std:
-            self.chosen = self.current
-            return True
-        if self.limit is None or self.n_seen >= self.limit:
+        self._judge(self.current)
+        if self.chosen is not None or self.limit is None or self.n_seen >= self.limit:
             return True
         self.current = MaskDetector(self.height, self.width, self.config, fps=self.fps)
         self.start = self.n_seen
         return False
 
+    def _judge(self, det: MaskDetector) -> None:
+        if det.camera_motion() < self.config.moving_std:
+            return
+        if det.finish().is_empty:
+            if self.no_osd is None:
+                self.no_osd = (det, self.start)
+        else:
+            self.chosen = (det, self.start)
+
     def finish(self, user_mask: np.ndarray | None = None,
                exclude: list[Rect] | None = None) -> OSDLayout:
-        """:meth:`MaskDetector.finish` of the window that moved; else of the first window.
-        A later window cut short by the end of the video counts if it holds at least half a
-        window of frames (fewer leave the scene's edges persistent in the mean)."""
-        det, start = self.chosen, self.start
+        """:meth:`MaskDetector.finish` of the chosen window (class doc). A later window cut
+        short by the end of the video counts if it holds at least half a window of frames
+        (fewer leave the scene's edges persistent in the mean)."""
         cur = self.current
-        if det is None and cur is not self.first and cur.max_frames and 2 * cur.n_seen >= cur.max_frames \
-                and cur.camera_motion() >= self.config.moving_std:
-            det = cur
-        if det is None:
-            det, start = self.first, 0
+        if self.chosen is None and cur is not self.first and cur.max_frames and 2 * cur.n_seen >= cur.max_frames:
+            self._judge(cur)
+        det, start = self.chosen or self.no_osd or (self.first, 0)
         layout = det.finish(user_mask=user_mask, exclude=exclude)
         layout.window, layout.scanned = (start, start + det.n_seen), self.n_seen
         return layout

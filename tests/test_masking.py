@@ -236,3 +236,22 @@ def test_a_still_start_is_skipped_for_a_window_with_motion(checkpoint, tmp_path)
     recall, precision = mask_recall_precision(masks["120"], gt)
     assert recall >= 0.97 and precision >= 0.7, (recall, precision)
     assert masks["120"][sign].mean() < 0.05 and not notes["120"], notes["120"]
+
+
+def test_snow_before_the_quad_powers_up_does_not_end_the_scan(checkpoint, tmp_path):
+    """An analog receiver shows snow until the quad powers up: that window moves but holds
+    no OSD, so the scan goes on to the flight (and does not report 'no OSD found')."""
+    gt, text = osd_layer(H, W)
+    bg = np.clip(textured_background(H, W, seed=6), 0, 255).astype(np.uint8)
+    rng = np.random.default_rng(1)
+    frames = [rng.integers(0, 256, (H, W, 3), dtype=np.uint8) for _ in range(24)]
+    for t in range(24):
+        f = bg[2 * t:2 * t + H, 3 * t:3 * t + W].copy()
+        f[gt] = text[gt]
+        frames.append(f)
+    clip = _write(tmp_path / "snow_then_flying.mp4", frames)
+    png = tmp_path / "m.png"
+    result = _run([clip, tmp_path / "o.mp4", "--auto-window", "1", "--save-mask", png, *base(checkpoint)])
+    notes = [line for line in result.stderr.replace("\r", "\n").splitlines() if "warning" in line]
+    recall, precision = mask_recall_precision(cv2.imread(os.fspath(png), cv2.IMREAD_GRAYSCALE) > 127, gt)
+    assert recall >= 0.97 and precision >= 0.7 and not notes, (recall, precision, notes)
