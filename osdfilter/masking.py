@@ -138,15 +138,13 @@ def plan_masks(
         layout = detect_layout(src, height, width, fps, cfg, user, exclude)
         union = layout.union.copy()
         cover = layout.coverage
-        a, b = (f / max(fps, 1e-6) for f in layout.window)
-        where = f"the first {b:.3g} s" if a == 0 else f"{a:.3g}-{b:.3g} s"
+        read = layout.scanned / max(fps, 1e-6)  # seconds the first pass read
         if layout.is_empty:
-            note = f"no OSD found in {where} of the video: the output is the input re-encoded"
+            note = f"no OSD found in the first {read:.3g} s: the output is the input re-encoded"
         elif layout.still_camera or cover > LARGE_AUTO_MASK:
             # A still camera gives no temporal evidence: bright outlined scene detail passes
             # for text (benchmarks/automask.py --psnr: still-camera masks 12-21% of the frame,
             # the scene outside the OSD at 18-21 dB vs 28-39 dB with the true OSD boxes).
-            read = layout.scanned / max(fps, 1e-6)
             why = (f"the picture hardly changes in the first {read:.3g} s, so the OSD was found by its look alone "
                    "and scene detail may pass for text") if layout.still_camera else "an OSD is usually a few %"
             note = (f"the automatic mask covers {cover:.1%} of the frame ({why}): check it with --save-mask, "
