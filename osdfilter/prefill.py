@@ -96,6 +96,12 @@ class TemporalConfig:
     ok_residual: float = 6.0  # mean ring residual (0-255) up to which a group's warp is fully trusted
     max_residual: float = 14.0  # ... and at which it is not trusted at all
     radius: int = 3  # Telea radius for the fallback
+    # Seam matching: the carried fill is shifted towards the frame by the smoothed residual
+    # on the ``seam`` px just outside the mask, else its mismatch there is carried into the
+    # mask next frame and draws the mask's outline (the "ghost" of the OSD). 0 = off.
+    seam: int = 2
+    seam_sigma: float = 2.0  # px, reach of that correction into the mask
+    seam_edge: float = 30.0  # luma gradient (Sobel) at which a seam pixel counts half: misregistered edges
     max_samples: int = 800  # ring samples per group for the motion and brightness fits (speed)
     # Threads filling groups at once; 0 = one per CPU, at most 4 (1080p on 16 cores, real
     # footage: 88 ms/frame with 1, 50 with 2, 44 with 4, 48 with 8; benchmarks/fill_speed.py).
@@ -110,6 +116,9 @@ class _Group:
     box: tuple[int, int, int, int]  # (x0, y0, x1, y1) full resolution
     inside: np.ndarray  # bool [h, w] the mask in the box
     ring: np.ndarray  # bool [h, w] where motion and brightness are measured
+    seam_box: tuple[slice, slice]  # box-local: the mask and its seam plus the seam blur's reach
+    seam: np.ndarray  # float32 in ``seam_box``: 1 within ``cfg.seam`` px outside the mask, else 0
+    seam_index: np.ndarray  # flat indices in ``seam_box`` of ``inside_yx``
     inside_yx: tuple[np.ndarray, np.ndarray]  # box-local rows, columns of ``inside``
     points: Optional[np.ndarray]  # float64 [n, 2] full-frame (x, y) of the ring samples (None: too few)
     design: Optional[np.ndarray]  # float64 [n, 3] the affine fit's centred design for ``points``
@@ -246,6 +255,10 @@ def _geometry(mask: np.ndarray, cfg: TemporalConfig) -> _Geometry:
         inside = mask[y0:y1, x0:x1]
         dist = cv2.distanceTransform((~inside).astype(np.uint8), cv2.DIST_L2, 3)
         ring = (dist > cfg.gap) & (dist <= cfg.ring)
+        seam = (dist > 0) & (dist <= cfg.seam)
+        sy, sx = seam_box = _grown_box(inside | seam, _blur_reach(cfg.seam_sigma))
+        iy, ix = np.nonzero(inside)
+        seam_index = (iy - sy.start) * (sx.stop - sx.start) + (ix - sx.start)
         xs, ys = _ring_samples(ring, cfg.max_samples)
         points = design = None
         centre, flow_index = (0.0, 0.0), (xs, ys)
@@ -260,7 +273,8 @@ def _geometry(mask: np.ndarray, cfg: TemporalConfig) -> _Geometry:
             # Centred coordinates keep the normal equations well conditioned.
             centre = (xs.mean(), ys.mean())
             design = np.stack([xs - centre[0], ys - centre[1], np.ones_like(xs)], 1)
-        groups.append(_Group(box, inside, ring, np.nonzero(inside), points, design, centre, flow_index))
+        seam = seam[seam_box].astype(np.float32)
+        groups.append(_Group(box, inside, ring, seam_box, seam, seam_index, (iy, ix), points, design, centre, flow_index))
     return _Geometry(mask, small_mask, hole, hole_boxes, groups)
 
 
@@ -311,14 +325,27 @@ def _group_boxes(small_mask: np.ndarray, full_hw: tuple[int, int], cfg: Temporal
     return boxes
 
 
+def _blur_reach(sigma: float) -> int:
+    """Half the kernel OpenCV builds for a float32 Gaussian blur of ``sigma`` (size round(8 sigma + 1) | 1)."""
+    return (int(round(8 * sigma + 1)) | 1) // 2
+
+
+def _grown_box(where: np.ndarray, margin: int) -> tuple[slice, slice]:
+    """Bounding box of ``where`` (bool [h, w]) grown by ``margin``, clipped (all of it if empty)."""
+    ys, xs = np.flatnonzero(where.any(1)), np.flatnonzero(where.any(0))
+    h, w = where.shape
+    if not len(ys):
+        return slice(0, h), slice(0, w)
+    return slice(max(0, ys[0] - margin), min(h, ys[-1] + 1 + margin)), slice(max(0, xs[0] - margin), min(w, xs[-1] + 1 + margin))
+
+
 def _downscale(gray: np.ndarray, scale: float) -> np.ndarray:
     """Luma at flow resolution."""
     return cv2.resize(gray, _small_size(gray.shape, scale), interpolation=cv2.INTER_AREA)
 
 
 BLUR_SIGMA = 6.0  # px at flow resolution: the blur fill of the mask before the flow
-# Half the kernel OpenCV builds for BLUR_SIGMA on float32 (size round(8 sigma + 1) | 1).
-BLUR_REACH = (int(round(8 * BLUR_SIGMA + 1)) | 1) // 2
+BLUR_REACH = _blur_reach(BLUR_SIGMA)
 
 
 def _blur_fill(gray: np.ndarray, geo: _Geometry) -> np.ndarray:
@@ -409,8 +436,9 @@ def _warp_group(
     crop: np.ndarray, state: TemporalState, affine: np.ndarray, group: _Group, cfg: TemporalConfig
 ) -> tuple[np.ndarray, np.ndarray]:
     """Memory warped into one group's box by ``affine``, brightness-corrected against the
-    ring (uint8 [h, w, 3], computed only inside the mask), and a per-pixel confidence: the
-    carried confidence, capped by how well the warped ring agrees with the frame."""
+    ring and matched to the frame at the mask's edge (uint8 [h, w, 3], computed only inside
+    the mask), and a per-pixel confidence: the carried confidence, capped by how well the
+    warped ring agrees with the frame."""
     bh, bw = group.ring.shape
     x0, y0 = group.box[:2]
     # Box-local destination (u, v) -> full-frame source: A @ [u + x0, v + y0, 1].
@@ -429,9 +457,41 @@ def _warp_group(
     gx = (xs.astype(np.float32) / bw - 0.5)[:, None]
     gy = (ys.astype(np.float32) / bh - 0.5)[:, None]
     plane = gx * c[0] + gy * c[1] + c[2]
+    if cfg.seam > 0:
+        offset, near = _seam_match(crop, warped, group, cfg)
+        # Near the seam the local residual takes over from the group's plane.
+        plane = plane * (1.0 - near)[:, None] + offset
     cand = warped.copy()
     cand[ys, xs] = np.clip(warped[ys, xs].astype(np.float32) + plane + 0.5, 0, 255).astype(np.uint8)
     return cand, np.minimum(conf, trust)
+
+
+def _seam_match(crop: np.ndarray, warped: np.ndarray, group: _Group, cfg: TemporalConfig) -> tuple[np.ndarray, np.ndarray]:
+    """At the mask's pixels: ``crop - warped`` on the seam, Gaussian-averaged into the mask
+    (float32 [n, 3]), and how near the seam each pixel is (float32 [n], 1 at it, 0 a few
+    ``seam_sigma`` away: there the average fades out).
+
+    The memory's fill did not match the frame at the mask's edge everywhere, and the carry
+    moves that mismatch into the mask: where the old fill meets freshly carried background
+    it drew the mask's outline, shifted, inside the fill. Seam pixels on strong edges of the
+    warp count less: there the residual is misregistration, not an offset.
+    """
+    # Computed in ``seam_box`` only: its margin is the blur's reach, so the values at the
+    # mask are those of the whole box.
+    sy, sx = group.seam_box
+    warped = warped[sy, sx]
+    h, w = warped.shape[:2]
+    gray = cv2.cvtColor(warped, cv2.COLOR_RGB2GRAY)
+    edge = np.abs(cv2.Sobel(gray, cv2.CV_32F, 1, 0)) + np.abs(cv2.Sobel(gray, cv2.CV_32F, 0, 1))
+    weight = group.seam / (1.0 + (edge / cfg.seam_edge) ** 2)
+    residual = cv2.subtract(crop[sy, sx], warped, dtype=cv2.CV_32F).reshape(h, w * 3)
+    residual *= np.repeat(weight, 3, axis=1)  # [h, w * 3]: NumPy loops over rows, not 3 channels
+    num = cv2.GaussianBlur(residual.reshape(h, w, 3), (0, 0), cfg.seam_sigma).reshape(-1, 3)
+    total = cv2.GaussianBlur(weight, (0, 0), cfg.seam_sigma).reshape(-1)
+    num, total = np.take(num, group.seam_index, axis=0), np.take(total, group.seam_index)
+    # + 0.05: the average falls to 0 away from the seam instead of reaching across the mask.
+    den = total + 0.05
+    return num / den[:, None], total / den
 
 
 def _brightness_fit(crop: np.ndarray, warped: np.ndarray, ring: np.ndarray, max_samples: int) -> tuple[np.ndarray, float]:
