@@ -87,11 +87,11 @@ def run_scan(frames: np.ndarray, config: AutoMaskConfig, window: int, scan: bool
     goes; ``scan=False``: the first window only), then per-frame masks for every frame."""
     t, h, w = frames.shape[:3]
     cfg = replace(config, window_s=float(window), scan_s=float(t if scan else 0))
-    scan = LayoutScan(h, w, cfg, fps=1.0)
+    first_pass = LayoutScan(h, w, cfg, fps=1.0)
     for f in frames:
-        if scan.observe(f):
+        if first_pass.observe(f):
             break
-    layout = scan.finish()
+    layout = first_pass.finish()
     return layout, [layout.frame_mask(f) for f in frames]
 
 

@@ -19,6 +19,7 @@ from typing import Any, Optional, Union
 
 import click
 
+from .automask import AutoMaskConfig
 from .errors import OSDFilterError
 from .filter import FilterConfig
 from .batch import process_batch
@@ -111,8 +112,8 @@ def cli() -> None:
 )
 @click.argument("paths", nargs=-1, required=True, type=click.Path(allow_dash=True, path_type=str), metavar="INPUT OUTPUT")
 @click.option("--mask", "mask", multiple=True, metavar="FILE|auto", help="Mask image (PNG/JPG, any size; white = overlay) or 'auto' (detect the OSD; the default). Repeat to combine (union), e.g. --mask osd.png --mask auto.")
-@click.option("--auto-window", type=click.FloatRange(0.1, 3600), default=10.0, show_default=True, help="Seconds at the start the automatic detection looks at (a first pass; stdin needs --mask FILE).")
-@click.option("--auto-scan", type=click.FloatRange(0, 86400), default=120.0, show_default=True, help="If the camera is still in that window (a quad on the ground) or it shows no OSD, look on for a window with motion and an OSD, up to this many seconds into the video; 0 = the first window only.")
+@click.option("--auto-window", type=click.FloatRange(0.1, 3600), default=AutoMaskConfig.window_s, show_default=True, help="Seconds at the start the automatic detection looks at (a first pass; stdin needs --mask FILE).")
+@click.option("--auto-scan", type=click.FloatRange(0, 86400), default=AutoMaskConfig.scan_s, show_default=True, help="If the camera is still in that window (a quad on the ground) or it shows no OSD, look on for a window with motion and an OSD, up to this many seconds into the video; 0 = the first window only.")
 @click.option("--save-mask", type=click.Path(dir_okay=False), help="Write the (union) mask used as a PNG.")
 @click.option("--exclude", multiple=True, metavar="x,y,w,h", callback=lambda ctx, p, v: _rects(v), help="Never mask this rectangle (pixels; repeatable).")
 @click.option("--dilate", type=click.IntRange(0, 64), default=2, show_default=True, help="Grow the mask by this many pixels.")

@@ -109,7 +109,7 @@ def plan_masks(
     fps: float,
     load_user: Callable[[Any], np.ndarray],
     *,
-    window_s: float = 10.0,
+    window_s: float = AutoMaskConfig.window_s,
     scan_s: Optional[float] = None,
     exclude: Sequence[Rect] = (),
     save_mask: Any = None,

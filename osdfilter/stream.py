@@ -43,6 +43,7 @@ from tqdm import tqdm
 
 from .errors import MaskError, MediaError, OSDFilterError
 from .filter import FilterConfig, OSDFilter, Restored
+from .automask import AutoMaskConfig
 from .masking import plan_masks
 from .masks import load_mask
 from .pipeline import pipeline
@@ -111,8 +112,8 @@ def process_video(
     quiet: bool = False,
     overwrite: bool = False,
     format: Optional[str] = None,
-    auto_window: float = 10.0,
-    auto_scan: float = 120.0,
+    auto_window: float = AutoMaskConfig.window_s,
+    auto_scan: float = AutoMaskConfig.scan_s,
     save_mask: Optional[PathLike] = None,
     exclude: Sequence[Any] = (),
 ) -> Report:
