@@ -333,10 +333,15 @@ def _blur_reach(sigma: float) -> int:
 def _grown_box(where: np.ndarray, margin: int) -> tuple[slice, slice]:
     """Bounding box of ``where`` (bool [h, w]) grown by ``margin``, clipped (all of it if empty)."""
     ys, xs = np.flatnonzero(where.any(1)), np.flatnonzero(where.any(0))
-    h, w = where.shape
     if not len(ys):
-        return slice(0, h), slice(0, w)
-    return slice(max(0, ys[0] - margin), min(h, ys[-1] + 1 + margin)), slice(max(0, xs[0] - margin), min(w, xs[-1] + 1 + margin))
+        return slice(0, where.shape[0]), slice(0, where.shape[1])
+    return _grow((ys[0], xs[0], ys[-1] + 1 - ys[0], xs[-1] + 1 - xs[0]), margin, where.shape)
+
+
+def _grow(box: tuple[int, int, int, int], margin: int, shape: tuple[int, ...]) -> tuple[slice, slice]:
+    """``box`` (y, x, h, w) grown by ``margin`` on every side, clipped to ``shape``."""
+    y, x, bh, bw = box
+    return slice(max(0, y - margin), min(shape[0], y + bh + margin)), slice(max(0, x - margin), min(shape[1], x + bw + margin))
 
 
 def _downscale(gray: np.ndarray, scale: float) -> np.ndarray:
@@ -373,8 +378,7 @@ def _hole_boxes(hole: np.ndarray) -> list[_HoleBox]:
     keep = (~hole).astype(np.float32)
     norm = np.maximum(cv2.GaussianBlur(keep, (0, 0), BLUR_SIGMA), 1e-3)
     _, labels, stats, _ = cv2.connectedComponentsWithStats(hole.astype(np.uint8), connectivity=8)
-    r = BLUR_REACH
-    boxes = [((slice(max(0, y - r), min(h, y + bh + r)), slice(max(0, x - r), min(w, x + bw + r))), k)
+    boxes = [(_grow((y, x, bh, bw), BLUR_REACH, hole.shape), k)
              for k, (x, y, bw, bh, _) in enumerate(stats[1:].tolist(), start=1)]
     if sum((ys.stop - ys.start) * (xs.stop - xs.start) for (ys, xs), _ in boxes) > 0.5 * h * w:
         whole = (slice(0, h), slice(0, w))
