@@ -122,9 +122,10 @@ def method_temporal(frames: np.ndarray, masks: np.ndarray) -> np.ndarray:
     return np.stack([fill(f, dilate(m, 2)) for f, m in zip(frames, masks)])
 
 
-def method_osdfilter(runner_factory: Callable[[], object], chunk: int = 8, context: int | None = None) -> Method:
+def method_osdfilter(runner_factory: Callable[[], object], chunk: int = 8, context: int | None = None,
+                     gate: float | None = FilterConfig.gate) -> Method:
     def run(frames: np.ndarray, masks: np.ndarray) -> np.ndarray:
-        filt = OSDFilter(runner_factory(), masks.any(0), FilterConfig(chunk=chunk, context=context))
+        filt = OSDFilter(runner_factory(), masks.any(0), FilterConfig(chunk=chunk, context=context, gate=gate))
         out: list[np.ndarray] = []
         for f, m in zip(frames, masks):
             out += filt.push(f, m)
@@ -187,7 +188,7 @@ def build_methods(args: argparse.Namespace) -> dict[str, Method]:
     }
     if model_path.exists():
         model = load_model(model_path)
-        methods["osdfilter"] = method_osdfilter(lambda: TorchRunner(model), context=args.context)
+        methods["osdfilter"] = method_osdfilter(lambda: TorchRunner(model), context=args.context, gate=args.gate)
         if args.onnx:
             try:
                 from osdfilter.onnx import OnnxRunner, export_onnx
@@ -213,6 +214,9 @@ def main() -> None:
     ap.add_argument("--methods", nargs="*", help="subset of methods")
     ap.add_argument("--onnx", action="store_true", help="also run the ONNX Runtime backend")
     ap.add_argument("--context", type=int, help="context margin around each region (default: the model's)")
+    ap.add_argument("--gate", type=lambda v: None if v == "none" else float(v), default=FilterConfig.gate,
+                    help="FilterConfig.gate: skip the network where the fill carried all but this fraction "
+                         "('none' = always run it)")
     ap.add_argument("--masks", nargs="*", default=["exact", "box"], help="mask conditions")
     args = ap.parse_args()
 

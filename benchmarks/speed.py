@@ -19,7 +19,8 @@ Every row runs in a fresh subprocess, which reports its own peak RSS (getrusage
 RUSAGE_SELF in the child: RUSAGE_CHILDREN in the parent would be the maximum over all
 children so far, not per row). ``x floor`` is the row's wall time over the floor's,
 measured in the same run: on a shared machine only these ratios are comparable.
-``model fps`` is runner.step alone on the clip's tile batch (chunks of 8). ``stages busy``:
+``--gate``: FilterConfig.gate (default: the filter's; ``none`` = the network on every region
+in every frame). ``model fps`` is runner.step alone on the clip's tile batch (chunks of 8). ``stages busy``:
 the seconds each of process_video's concurrent stages worked, not waiting on its
 neighbours (``Report.stages``), as a share of the row's wall time: the stage near 100 %
 sets the pace. ``CPU ms/frame``: user + system CPU time of the row (all threads) per frame;
@@ -200,7 +201,7 @@ def child(row: str, case: dict[str, Any], args: dict[str, Any]) -> dict[str, Any
         torch.set_num_threads(int(args["torch_threads"]))
     w, h = (int(v) for v in case["size"].split("x"))
     dst = str(Path(case["clip"]).with_suffix(f".{row}.mp4"))
-    config = FilterConfig(chunk=CHUNK, tile=args.get("tile"), context=args.get("context"))
+    config = FilterConfig(chunk=CHUNK, tile=args.get("tile"), context=args.get("context"), gate=args["gate"])
     result: dict[str, Any] = {}
     t0, cpu0 = time.perf_counter(), cpu_seconds()
     codec = args.get("codec", "libx264")
@@ -270,6 +271,8 @@ def print_table(size: str, rows: dict[str, dict[str, Any]], codec: str = "libx26
 
 
 def main() -> None:
+    from osdfilter.filter import FilterConfig
+
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
         print(json.dumps(child(sys.argv[2], json.loads(sys.argv[3]), json.loads(sys.argv[4]))))
         return
@@ -283,6 +286,8 @@ def main() -> None:
     p.add_argument("--torch-threads", type=int, default=0, help="torch.set_num_threads in the child (0 = torch's default)")
     p.add_argument("--tile", type=int, default=None)
     p.add_argument("--context", type=int, default=None)
+    p.add_argument("--gate", type=lambda v: None if v == "none" else float(v), default=FilterConfig.gate,
+                   help="FilterConfig.gate ('none' = the network on every region in every frame)")
     p.add_argument("--sequential", action="store_true", help="process_video without the concurrent stages")
     p.add_argument("--roi", action="store_true", help="also: tile vs full-frame model at 1080p; tile 64 vs 128")
     p.add_argument("--workdir", type=Path, default=ROOT / "benchmarks" / "_work")
@@ -294,7 +299,7 @@ def main() -> None:
     prep = prepare(a.workdir, sizes, a.seconds, a.preset, a.source, onnx="onnx" in a.rows, fp16=a.provider != "cpu", model=a.model)  # type: ignore[arg-type]
     print(f"machine: {os.cpu_count()} CPUs ({cpu_name()}), load avg {os.getloadavg()[0]:.1f}; model {Path(prep['model']).name}; "
           f"clip: {a.source.name if a.source else 'panning noise texture'}" + (f"; GPU {gpu_name()}" if a.device == "cuda" else ""))
-    opts = {"torch_threads": a.torch_threads, "tile": a.tile, "context": a.context, "sequential": a.sequential,
+    opts = {"torch_threads": a.torch_threads, "tile": a.tile, "context": a.context, "sequential": a.sequential, "gate": a.gate,
             "device": a.device, "provider": a.provider, "codec": a.codec}
     for size in a.sizes:
         case = {**prep["clips"][size], "size": size, **{k: v for k, v in prep.items() if k != "clips"}}

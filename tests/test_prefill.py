@@ -10,8 +10,10 @@ import os
 import cv2
 import numpy as np
 import pytest
+import torch
 
 from osdfilter.filter import FilterConfig, OSDFilter
+from osdfilter.masks import dilate
 from osdfilter.model import ModelConfig, RecurrentUNet
 from osdfilter.prefill import TemporalPrefill, get_prefill, is_temporal, prefill_sequence, telea
 from osdfilter.runners import TorchRunner
@@ -236,3 +238,66 @@ def test_carried_fill_does_not_draw_the_mask_outline():
     assert edge_step(off, mask) > truth + 3.0  # the clip shows the ghost at all
     assert edge_step(on, mask) < truth + 1.0
     assert masked_psnr(on, clean[later], full) > masked_psnr(off, clean[later], full) + 3.0
+
+
+class CountingRunner:
+    """A real runner that counts the frames it is asked to run (the gate's work saved)."""
+
+    def __init__(self, inner: TorchRunner) -> None:
+        self.inner, self.config, self.frames = inner, inner.config, 0
+
+    def step(self, x: np.ndarray, state):
+        self.frames += x.shape[0] * x.shape[1]
+        return self.inner.step(x, state)
+
+
+def perturbed_temporal_model() -> RecurrentUNet:
+    """A tiny temporal-prefill model whose head really changes pixels (unlike a fresh one)."""
+    torch.manual_seed(0)
+    model = RecurrentUNet(ModelConfig.preset("tiny", prefill="temporal", tile=32, context=8))
+    torch.nn.init.normal_(model.head.weight, std=0.2)
+    torch.nn.init.normal_(model.head.bias, std=0.05)
+    return model.eval()
+
+
+def run_filter(runner, mask: np.ndarray, frames: np.ndarray, config: FilterConfig) -> np.ndarray:
+    filt = OSDFilter(runner, mask, config)
+    return np.stack([o for f in frames for o in filt.push(f)] + filt.flush())
+
+
+def test_gate_skips_the_network_where_the_fill_carried_everything():
+    """In a pan, the fill carries the hidden background from earlier frames: those regions
+    and frames skip the network and keep the fill; the first frame (all Telea) runs it.
+    A fast diagonal pan: the box is carried whole from frame 5 on, the text from frame 8."""
+    overlaid, _, mask = panned_clip(10, 3)
+    model = perturbed_temporal_model()
+    always, gated = CountingRunner(TorchRunner(model)), CountingRunner(TorchRunner(model))
+    full = run_filter(always, mask, overlaid, FilterConfig(chunk=4, gate=None))
+    out = run_filter(gated, mask, overlaid, FilterConfig(chunk=4, gate=0.0))
+    filt = OSDFilter(always, mask, FilterConfig(chunk=4))
+    fill = prefill_sequence(overlaid, [filt.mask] * T)
+    n_regions = len(filt.plan)
+    assert always.frames == T * n_regions
+    assert 0 < gated.frames <= always.frames - 8  # measured: 11 of 24 region-frames skipped
+    # Skipped = the output is the fill there; run = the network changed it.
+    same = [np.abs(out[t][filt.mask].astype(int) - fill[t][filt.mask]).max() <= 1 for t in range(T)]
+    assert not same[0]  # first frame: Telea everywhere, so the network ran
+    assert any(same[1:])
+    assert np.abs(full[0].astype(int) - out[0]).max() <= 1
+    # Outside the mask and its feather band nothing changes either way.
+    away = ~dilate(filt.mask, 4)
+    assert np.array_equal(out[:, away], overlaid[:, away])
+
+
+def test_gated_output_does_not_depend_on_chunk_size():
+    """The gate decides per frame, not per chunk: chunking still leaves the output alone."""
+    overlaid, _, mask = panned_clip(10, 3)
+    model = perturbed_temporal_model()
+    a = run_filter(TorchRunner(model), mask, overlaid, FilterConfig(chunk=1, gate=0.0))
+    b = run_filter(TorchRunner(model), mask, overlaid, FilterConfig(chunk=5, gate=0.0))
+    assert np.abs(a.astype(int) - b).max() <= 1
+
+
+def test_gate_must_be_a_fraction():
+    with pytest.raises(ValueError, match="gate"):
+        FilterConfig(gate=1.0)
