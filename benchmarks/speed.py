@@ -2,7 +2,7 @@
 
 For each size, one generated clip (panning texture, a Betaflight-like OSD layout covering a
 few percent of the frame, AAC stereo; see benchmarks/memory.py) and the same encoder
-settings (libx264, CRF 18, preset medium: process_video's defaults; ``--codec`` for another
+settings (libx264, CRF 18, preset medium: process_video's defaults; ``--codec`` and ``--encoder-preset`` for another
 encoder, e.g. h264_nvenc on a GPU machine) for every row:
 
   io-floor   plain PyAV decode -> encode (what any transcode costs)
@@ -130,14 +130,15 @@ def prepare(workdir: Path, sizes: list[tuple[int, int]], seconds: int, preset: s
 # ---------------------------------------------------------------- rows (in the child)
 
 
-def transcode(src: str, dst: str, per_frame: Callable[[np.ndarray], np.ndarray] | None, codec: str = "libx264") -> int:
+def transcode(src: str, dst: str, per_frame: Callable[[np.ndarray], np.ndarray] | None, codec: str = "libx264",
+              preset: str = PRESET) -> int:
     """Plain PyAV decode -> (per_frame on RGB) -> encode with the same settings; audio copied."""
     from osdfilter.stream import encoder_options
 
     with av.open(src) as inp, av.open(dst, "w") as out:
         vin, ain = inp.streams.video[0], inp.streams.audio[0]
         vin.thread_type = "AUTO"
-        vout = out.add_stream(codec, rate=vin.average_rate, options=encoder_options(codec, CRF, PRESET))
+        vout = out.add_stream(codec, rate=vin.average_rate, options=encoder_options(codec, CRF, preset))
         vout.width, vout.height, vout.pix_fmt = vin.codec_context.width, vin.codec_context.height, "yuv420p"
         vout.time_base = vout.codec_context.time_base = vin.time_base  # input pts kept, as process_video does
         aout = out.add_stream_from_template(ain)
@@ -204,14 +205,14 @@ def child(row: str, case: dict[str, Any], args: dict[str, Any]) -> dict[str, Any
     config = FilterConfig(chunk=CHUNK, tile=args.get("tile"), context=args.get("context"), gate=args["gate"])
     result: dict[str, Any] = {}
     t0, cpu0 = time.perf_counter(), cpu_seconds()
-    codec = args.get("codec", "libx264")
+    codec, preset = args.get("codec", "libx264"), args.get("encoder_preset", PRESET)
     if row == "io-floor":
-        frames = transcode(case["clip"], dst, None, codec)
+        frames = transcode(case["clip"], dst, None, codec, preset)
     elif row == "telea":
-        frames = transcode(case["clip"], dst, telea_fn(case["mask"], w, h), codec)
+        frames = transcode(case["clip"], dst, telea_fn(case["mask"], w, h), codec, preset)
     elif row == "ffmpeg":  # removelogo with the same mask PNG and encoder settings; audio copied
         cmd = ["ffmpeg", "-v", "error", "-y", "-i", case["clip"], "-vf", f"removelogo={case['mask']}",
-               "-c:v", "libx264", "-crf", str(CRF), "-preset", PRESET, "-c:a", "copy", dst]  # (libx264 only)
+               "-c:v", "libx264", "-crf", str(CRF), "-preset", preset, "-c:a", "copy", dst]  # (libx264 only)
         subprocess.run(cmd, check=True)
         result["cpu_s"] = cpu_seconds(resource.RUSAGE_CHILDREN)
         frames = av.open(dst).streams.video[0].frames
@@ -227,7 +228,7 @@ def child(row: str, case: dict[str, Any], args: dict[str, Any]) -> dict[str, Any
 
         stream.PIPELINE_THREADS = not args.get("sequential")
         t0, cpu0 = time.perf_counter(), cpu_seconds()
-        report = process_video(case["clip"], dst, mask=case["mask"], model=runner, config=config, codec=codec, preset=PRESET, crf=CRF, quiet=True, overwrite=True)
+        report = process_video(case["clip"], dst, mask=case["mask"], model=runner, config=config, codec=codec, preset=preset, crf=CRF, quiet=True, overwrite=True)
         frames, wall = report.frames, time.perf_counter() - t0
         result["cpu_s"] = cpu_seconds() - cpu0
         result["stages"] = report.stages
@@ -257,9 +258,9 @@ def run_row(row: str, case: dict[str, Any], args: dict[str, Any]) -> dict[str, A
 # ---------------------------------------------------------------- the table
 
 
-def print_table(size: str, rows: dict[str, dict[str, Any]], codec: str = "libx264") -> None:
+def print_table(size: str, rows: dict[str, dict[str, Any]], codec: str = "libx264", preset: str = PRESET) -> None:
     floor = rows["io-floor"].get("wall_s")
-    print(f"\n{size}  ({rows['io-floor'].get('frames', '?')} frames, {codec} crf {CRF} {PRESET})")
+    print(f"\n{size}  ({rows['io-floor'].get('frames', '?')} frames, {codec} crf {CRF} {preset})")
     print(f"{'row':<10} {'e2e fps':>8} {'x floor':>8} {'model fps':>10} {'peak RSS MiB':>13} {'CPU ms/frame':>13}  stages busy, % of wall (decode prepare model encode)")
     for name, r in rows.items():
         if "error" in r or "skipped" in r:
@@ -293,20 +294,21 @@ def main() -> None:
     p.add_argument("--workdir", type=Path, default=ROOT / "benchmarks" / "_work")
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="torch rows' device")
     p.add_argument("--codec", default="libx264", help="video encoder of every row (e.g. h264_nvenc)")
+    p.add_argument("--encoder-preset", default=PRESET, help="encoder speed preset of every row (x264 names)")
     p.add_argument("--provider", default="cpu", choices=["cpu", "cuda", "tensorrt"], help="onnx row's provider (GPU: the fp16 graph)")
     a = p.parse_args()
     sizes = [tuple(int(v) for v in s.split("x")) for s in a.sizes]
     prep = prepare(a.workdir, sizes, a.seconds, a.preset, a.source, onnx="onnx" in a.rows, fp16=a.provider != "cpu", model=a.model)  # type: ignore[arg-type]
     print(f"machine: {os.cpu_count()} CPUs ({cpu_name()}), load avg {os.getloadavg()[0]:.1f}; model {Path(prep['model']).name}; "
           f"clip: {a.source.name if a.source else 'panning noise texture'}" + (f"; GPU {gpu_name()}" if a.device == "cuda" else ""))
-    opts = {"torch_threads": a.torch_threads, "tile": a.tile, "context": a.context, "sequential": a.sequential, "gate": a.gate,
+    opts = {"torch_threads": a.torch_threads, "tile": a.tile, "context": a.context, "sequential": a.sequential, "gate": a.gate, "encoder_preset": a.encoder_preset,
             "device": a.device, "provider": a.provider, "codec": a.codec}
     for size in a.sizes:
         case = {**prep["clips"][size], "size": size, **{k: v for k, v in prep.items() if k != "clips"}}
         rows = {}
         for row in a.rows:
             rows[row] = {"skipped": "no ffmpeg binary on PATH: skipped"} if row == "ffmpeg" and not shutil.which("ffmpeg") else run_row(row, case, opts)
-        print_table(size, rows, a.codec)
+        print_table(size, rows, a.codec, a.encoder_preset)
         sys.stdout.flush()
     if a.roi:
         roi_report(prep["model"])
