@@ -3,8 +3,8 @@
 Per chunk of ``chunk`` frames:
     regions around the mask (fixed positions) → classical prefill inside the mask →
     model on the regions, batched by shape (each region carries its own (h, c) across
-    chunks; with a temporal prefill only in the frames where the fill needs it) → region cores pasted back → composited over the original frame with a
-    feathered alpha.
+    chunks; with a temporal prefill only in the frames where the fill needs it) →
+    region cores pasted back → composited over the original frame with a feathered alpha.
 Outside the dilated, feathered mask the output pixels are the input pixels, exactly.
 Memory is bounded by ``chunk`` frames, whatever the video's length.
 """
