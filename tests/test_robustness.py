@@ -81,8 +81,9 @@ def _chunk(n: int):
 
 
 def test_ctrl_c_exits_130_and_leaves_nothing(media_dir, mask_png, checkpoint, tmp_path):
-    """A real SIGINT to a real process, once the partial file exists."""
-    src = make_clip(media_dir, frames=120, audio=None)
+    """A real SIGINT to a real process, once the partial file exists. The clip is long
+    enough (~4 s of work) that the run cannot finish before the signal lands."""
+    src = make_clip(media_dir, frames=480, audio=None)
     out = tmp_path / "out.mp4"
     cmd = [sys.executable, "-m", "osdfilter.cli", src, out, "--mask", mask_png, "--model", checkpoint, "--device", "cpu", "--chunk", "1", "-q"]
     proc = subprocess.Popen(list(map(os.fspath, cmd)), stderr=subprocess.PIPE, text=True)
