@@ -13,6 +13,7 @@ import multiprocessing
 import os
 import signal
 import sys
+import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -128,10 +129,10 @@ def process_batch(
             for future in as_completed(futures):
                 record(futures[future], future.result())
         except BrokenProcessPool:
-            _stop(pool)
+            _stop(pool, out_dir)
             raise OSDFilterError(f"a --jobs worker process died (out of memory?): try fewer than {jobs} jobs") from None
         except BaseException:
-            _stop(pool)
+            _stop(pool, out_dir)
             raise
         pool.shutdown()
     report = BatchReport()
@@ -168,15 +169,28 @@ def _worker_stop(signum: int, frame: Any) -> None:
     sys.exit(128 + signum)
 
 
-def _stop(pool: ProcessPoolExecutor) -> None:
-    """Interrupted: no new files, and the ones in progress stop and remove their output."""
+def _stop(pool: ProcessPoolExecutor, out_dir: Path, grace: float = 15.0) -> None:
+    """Interrupted: no new files, and the ones in progress stop and remove their output.
+
+    A worker that has not unwound within ``grace`` seconds (seen once under heavy load: its
+    SIGTERM landed where the file's pipeline could not stop) is killed, and its partial
+    output removed here; else the parent's exit would wait for it forever.
+    """
     workers = list((getattr(pool, "_processes", None) or {}).values())  # the only handle on them
     pool.shutdown(wait=False, cancel_futures=True)
     for proc in workers:
         if proc.is_alive():
             proc.terminate()
+    deadline = time.monotonic() + grace
     for proc in workers:
-        proc.join(30)
+        proc.join(max(0.0, deadline - time.monotonic()))
+    for proc in workers:
+        if proc.is_alive():
+            proc.kill()
+            proc.join(5)
+            # process_video's temporary name: .{stem}.osdfilter-{pid}.partial{suffix}
+            for leftover in out_dir.glob(f".*.osdfilter-{proc.pid}.partial*"):
+                leftover.unlink(missing_ok=True)
 
 
 def _worker_one(src: Path, dst: Path, mask: Any, options: dict) -> Union[Report, str]:

@@ -513,3 +513,32 @@ def test_mutated_mp4_never_hangs_or_tracebacks(cut, flips, fuzz_seed_clip, tiny_
         except OSDFilterError as exc:
             assert "\n" not in str(exc)
     assert leftovers(folder) == []
+
+
+def _stubborn_worker(out_dir: str) -> None:
+    """A --jobs worker that cannot unwind: SIGTERM ignored, a partial file left open."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    (Path(out_dir) / f".c0.osdfilter-{os.getpid()}.partial.mp4").write_bytes(b"x")
+    time.sleep(120)
+
+
+def test_stop_kills_a_worker_that_does_not_unwind_and_removes_its_partial(tmp_path):
+    """Ctrl-C during --jobs: a worker still alive after the grace period is killed and its
+    partial output removed, so the parent can exit (it hung once under load)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from osdfilter.batch import _stop
+
+    pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+    pool.submit(_stubborn_worker, os.fspath(tmp_path))
+    deadline = time.monotonic() + 60
+    while not leftovers(tmp_path) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert leftovers(tmp_path)
+    (proc,) = pool._processes.values()
+    t0 = time.monotonic()
+    _stop(pool, tmp_path, grace=1.0)
+    assert not proc.is_alive()
+    assert time.monotonic() - t0 < 20
+    assert leftovers(tmp_path) == []
