@@ -22,7 +22,7 @@ from typing import Any, Callable, Optional, Sequence, Union
 
 from .errors import MaskError, MediaError, OSDFilterError
 from .runners import make_runner
-from .stream import PathLike, Report, process_video
+from .stream import PathLike, Report, partial_path, process_video
 
 VIDEO_EXTENSIONS = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".ts", ".mts", ".m2ts", ".mpg", ".mpeg", ".flv", ".3gp", ".nut"}
 
@@ -129,10 +129,10 @@ def process_batch(
             for future in as_completed(futures):
                 record(futures[future], future.result())
         except BrokenProcessPool:
-            _stop(pool, out_dir)
+            _stop(pool, outputs)
             raise OSDFilterError(f"a --jobs worker process died (out of memory?): try fewer than {jobs} jobs") from None
         except BaseException:
-            _stop(pool, out_dir)
+            _stop(pool, outputs)
             raise
         pool.shutdown()
     report = BatchReport()
@@ -169,7 +169,7 @@ def _worker_stop(signum: int, frame: Any) -> None:
     sys.exit(128 + signum)
 
 
-def _stop(pool: ProcessPoolExecutor, out_dir: Path, grace: float = 15.0) -> None:
+def _stop(pool: ProcessPoolExecutor, outputs: Sequence[Path], grace: float = 15.0) -> None:
     """Interrupted: no new files, and the ones in progress stop and remove their output.
 
     A worker that has not unwound within ``grace`` seconds (seen once under heavy load: its
@@ -188,9 +188,8 @@ def _stop(pool: ProcessPoolExecutor, out_dir: Path, grace: float = 15.0) -> None
         if proc.is_alive():
             proc.kill()
             proc.join(5)
-            # process_video's temporary name: .{stem}.osdfilter-{pid}.partial{suffix}
-            for leftover in out_dir.glob(f".*.osdfilter-{proc.pid}.partial*"):
-                leftover.unlink(missing_ok=True)
+            for dst in outputs:
+                partial_path(dst, proc.pid).unlink(missing_ok=True)
 
 
 def _worker_one(src: Path, dst: Path, mask: Any, options: dict) -> Union[Report, str]:

@@ -331,6 +331,12 @@ class open_input:
         self.container.close()
 
 
+def partial_path(dst: Path, pid: int) -> Path:
+    """Where process ``pid`` writes ``dst`` until it is complete (hidden, beside it). The
+    suffix is kept: the muxer is chosen from it."""
+    return dst.with_name(f".{dst.stem}.osdfilter-{pid}.partial{dst.suffix}")
+
+
 class atomic_output:
     """``with atomic_output(dst) as target``: write ``target`` beside ``dst``; rename on success.
 
@@ -341,8 +347,7 @@ class atomic_output:
     def __init__(self, dst: PathLike) -> None:
         self.dst = Path(dst)
         self.stdout = os.fspath(dst) == STDIO
-        # Keep the suffix: the muxer is chosen from it.
-        self.tmp = self.dst.with_name(f".{self.dst.stem}.osdfilter-{os.getpid()}.partial{self.dst.suffix}")
+        self.tmp = partial_path(self.dst, os.getpid())
 
     def __enter__(self) -> Union[Path, BinaryIO]:
         return sys.stdout.buffer if self.stdout else self.tmp

@@ -19,6 +19,7 @@ import torch
 from conftest import make_clip, make_rich_clip
 from osdfilter import process_video
 from osdfilter.errors import MediaError, OSDFilterError
+from osdfilter.stream import partial_path
 from test_cli import invoke
 from test_stream import audio_packets, psnr, rgb_frames, video_times
 
@@ -518,7 +519,7 @@ def test_mutated_mp4_never_hangs_or_tracebacks(cut, flips, fuzz_seed_clip, tiny_
 def _stubborn_worker(out_dir: str) -> None:
     """A --jobs worker that cannot unwind: SIGTERM ignored, a partial file left open."""
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    (Path(out_dir) / f".c0.osdfilter-{os.getpid()}.partial.mp4").write_bytes(b"x")
+    partial_path(Path(out_dir) / "c0.mp4", os.getpid()).write_bytes(b"x")
     time.sleep(120)
 
 
@@ -538,7 +539,7 @@ def test_stop_kills_a_worker_that_does_not_unwind_and_removes_its_partial(tmp_pa
     assert leftovers(tmp_path)
     (proc,) = pool._processes.values()
     t0 = time.monotonic()
-    _stop(pool, tmp_path, grace=1.0)
+    _stop(pool, [tmp_path / "c0.mp4", tmp_path / "c1.mp4"], grace=1.0)
     assert not proc.is_alive()
     assert time.monotonic() - t0 < 20
     assert leftovers(tmp_path) == []
