@@ -150,11 +150,12 @@ class OSDFilter:
     def _needs(self, mask: np.ndarray) -> np.ndarray:
         """Per region: whether more than ``config.gate`` of its masked pixels in this frame
         were filled by Telea rather than carried (the temporal prefill's confidence is 0 there)."""
-        telea = mask & (self._temporal.state.conf == 0.0)
+        conf = self._temporal.state.conf
         out = np.zeros(len(self.plan), bool)
-        for i, (y, x, h, w) in enumerate(self.plan.cores):
-            n = np.count_nonzero(mask[y : y + h, x : x + w])
-            out[i] = n > 0 and np.count_nonzero(telea[y : y + h, x : x + w]) > self.config.gate * n
+        for i, (y, x, h, w) in enumerate(self.plan.cores):  # the cores only, not the whole frame
+            m = mask[y : y + h, x : x + w]
+            n = np.count_nonzero(m)
+            out[i] = n > 0 and np.count_nonzero(m & (conf[y : y + h, x : x + w] == 0.0)) > self.config.gate * n
         return out
 
     def push_prepared(self, item: Prepared) -> list[np.ndarray]:

@@ -455,8 +455,8 @@ def _warp_group(
 ) -> tuple[np.ndarray, np.ndarray, float]:
     """Memory warped into one group's box by ``affine``, brightness-corrected against the
     ring and matched to the frame at the mask's edge (uint8 [h, w, 3], computed only inside
-    the mask), and a per-pixel confidence: the carried confidence, capped by how well the
-    warped ring agrees with the frame."""
+    the mask), a per-pixel confidence: the carried confidence, capped by how well the warped
+    ring agrees with the frame, and that cap (the group's trust, 0-1)."""
     bh, bw = group.ring.shape
     x0, y0 = group.box[:2]
     # Box-local destination (u, v) -> full-frame source: A @ [u + x0, v + y0, 1].
