@@ -214,9 +214,14 @@ def main() -> None:
                     help="instead: clips opening with K frozen frames (window = K), first window vs scan")
     ap.add_argument("--no-static-net", action="store_true",
                     help="static camera without the learned classifier (osdfilter/automask_net.py)")
+    ap.add_argument("--no-static-components", action="store_true",
+                    help="static camera without the component scorer (osdfilter/automask_components.py)")
+    ap.add_argument("--component-prob", type=float, default=None,
+                    help="component scorer threshold (default: its cross-validated one)")
     args = ap.parse_args()
     cv2.setNumThreads(1)
-    config = AutoMaskConfig(static_net=not args.no_static_net)
+    config = AutoMaskConfig(static_net=not args.no_static_net, static_components=not args.no_static_components,
+                            component_prob=args.component_prob)
     if args.still_start:
         bench_still_start(args.frames, args.still_start, args.looks, config, args.max_side, args.clips)
     elif not args.no_synthetic:

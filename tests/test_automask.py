@@ -316,3 +316,87 @@ def test_static_net_drops_scene_strokes_keeps_text():
         scores[net] = _score(layout, frames, masks)
     assert scores[True][0] >= 0.95, scores
     assert scores[True][1] >= scores[False][1] + 0.04, scores
+
+
+def test_component_scorer_packaged_features_and_scores():
+    """The packaged component scorer: a small module of plain numbers for this feature
+    set; one row of features per component, label image matching, scores in [0, 1]."""
+    from pathlib import Path
+
+    from osdfilter import automask_components as AC
+
+    path = Path(AC.__file__).with_name("_automask_components.py")
+    assert path.stat().st_size < 50_000
+    assert AC.available()
+    rng = np.random.default_rng(0)
+    feat = np.concatenate([rng.uniform(0, 1, (5, 40, 60)), np.zeros((1, 40, 60))]).astype(np.float32)
+    keep = np.zeros((40, 60), bool)
+    keep[5:10, 5:20] = True  # a text-like row of two components
+    keep[5:10, 23:30] = True
+    keep[30:38, 40:42] = True  # a thin vertical bit elsewhere
+    x, lab = AC.component_features(feat, rng.uniform(0, 1, (40, 60)).astype(np.float32), keep)
+    assert x.shape == (3, len(AC.FEATURES)) and lab.max() == 3
+    assert np.array_equal(lab > 0, keep)
+    line_n = x[:, AC.FEATURES.index("line_n")]
+    assert sorted((line_n > 0).tolist()) == [False, True, True]  # the two on one row see each other
+    s = AC.score(x)
+    assert s.shape == (3,) and (0 <= s).all() and (s <= 1).all()
+    # the text-line context is computed in blocks (bounded memory): any block size, same result
+    st = rng.integers(0, 50, (40, 4)).astype(np.float64) + 1
+    p = rng.uniform(0, 1, 40)
+    for a, b in zip(AC._line_context(st, p, block=7), AC._line_context(st, p)):
+        assert np.array_equal(a, b)
+    empty = AC.filter_components(feat, np.zeros((40, 60), np.float32), np.zeros((40, 60), bool))
+    assert not empty.any()
+
+
+def test_component_scorer_drops_scene_keeps_text():
+    """Static camera with railings and scattered bright scene bits: the component stage
+    keeps the OSD text and drops part of what the pixel classifier kept of the scene."""
+    frames, masks = _clip("static")
+    frames = frames.copy()
+    rng = np.random.default_rng(3)
+    blobs = [(int(rng.integers(40, 150)), int(rng.integers(60, 300))) for _ in range(14)]
+    for f in frames:
+        for x in range(62, 90, 6):
+            f[40:150, x:x + 3] = 240
+            f[40:150, x + 3:x + 6] = 20
+        for y, x in blobs:  # small bright scene specks with dark surroundings
+            f[y - 3:y + 4, x - 3:x + 4] = 15
+            f[y - 1:y + 2, x - 1:x + 2] = 235
+    scores = {}
+    for on in (True, False):
+        scores[on] = _score(_detect(frames, static_components=on), frames, masks)
+    assert scores[True][0] >= 0.9, scores
+    assert scores[True][1] > scores[False][1], scores
+
+
+def test_component_scorer_trains_and_exports(tmp_path):
+    """The scorer's command end to end on two small generated clips (builtin glyphs):
+    cases synthesised, cross-validated threshold, a loadable weights module."""
+    import av
+    import importlib.util
+
+    from osdfilter import automask_components as AC
+
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    for k in range(2):
+        bg = _texture(120, 200, seed=10 + k)
+        with av.open(str(clips / f"c{k}.mp4"), "w") as out:
+            vs = out.add_stream("libx264", rate=25)
+            vs.width, vs.height, vs.pix_fmt = 200, 120, "yuv420p"
+            for t in range(30):
+                f = np.roll(bg, t, axis=1)
+                out.mux(vs.encode(av.VideoFrame.from_ndarray(f, format="rgb24")))
+            out.mux(vs.encode())
+    dst = tmp_path / "weights.py"
+    AC.main(["--clips", str(clips), "--cases", "2", "--steps", "30", "--out", str(dst)])
+    spec = importlib.util.spec_from_file_location("w", dst)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert tuple(mod.FEATURES) == AC.FEATURES and 0.0 <= mod.THRESHOLD < 1.0
+    wt = {k: np.asarray(getattr(mod, k), np.float32) for k in ("MEAN", "STD", "W1", "B1", "W2", "B2")}
+    assert wt["W1"].shape == (16, len(AC.FEATURES))
+    s = AC.score(np.zeros((4, len(AC.FEATURES)), np.float32) + wt["MEAN"], wt)
+    assert s.shape == (4,) and np.isfinite(s).all()
