@@ -188,7 +188,7 @@ class AutoMaskConfig:
     # text line) scores below component_prob (None: its threshold, cross-validated on the
     # train clips: 0.11) are dropped. Needs static_net. Static eval cases, 24 frames
     # (recall / precision, 4 cases): 0.905 / 0.084 -> 0.820 / 0.213, masks 11-21 % ->
-    # 3-9 % of the frame; end to end every case better (scene PSNR +4.4 to +6.3 dB,
+    # 2.6-9 % of the frame; end to end every case better (scene PSNR +4.4 to +6.3 dB,
     # masked PSNR +0.2 to +0.6 dB; docs/automask.md).
     static_components: bool = True
     component_prob: float | None = None

@@ -143,8 +143,8 @@ def plan_masks(
             note = f"no OSD found in the first {read:.3g} s: the output is the input re-encoded"
         elif layout.still_camera or cover > LARGE_AUTO_MASK:
             # A still camera gives no temporal evidence: bright outlined scene detail passes
-            # for text (benchmarks/automask.py --psnr: still-camera masks 12-21% of the frame,
-            # the scene outside the OSD at 18-21 dB vs 28-39 dB with the true OSD boxes).
+            # for text (benchmarks/automask.py --psnr: still-camera masks 2.6-9% of the frame,
+            # the scene outside the OSD at 22-28 dB vs 28-41 dB with the true OSD boxes).
             why = (f"the picture hardly changes in the first {read:.3g} s, so the OSD was found by its look alone "
                    "and scene detail may pass for text") if layout.still_camera else "an OSD is usually a few %"
             note = (f"the automatic mask covers {cover:.1%} of the frame ({why}): check it with --save-mask, "
