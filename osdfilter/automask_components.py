@@ -122,7 +122,7 @@ def score(x: np.ndarray, weights: Optional[dict] = None) -> np.ndarray:
     z = (x - wt["MEAN"]) / wt["STD"]
     hidden = np.maximum(z @ wt["W1"].T + wt["B1"], 0.0)
     logit = (hidden @ wt["W2"].T + wt["B2"])[:, 0]
-    return (1.0 / (1.0 + np.exp(-logit))).astype(np.float32)
+    return (0.5 + 0.5 * np.tanh(0.5 * logit)).astype(np.float32)  # the sigmoid, without overflow
 
 
 def filter_components(feat: np.ndarray, prob: np.ndarray, keep: np.ndarray,
