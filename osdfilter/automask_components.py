@@ -182,7 +182,7 @@ def fit(x: np.ndarray, inside: np.ndarray, area: np.ndarray, hidden: int = 16, s
     import torch
 
     torch.manual_seed(seed)
-    mean, std = x.mean(0), x.std(0) + 1e-6
+    mean, std = x.mean(0), np.maximum(x.std(0), 1e-3)  # a constant feature must not blow up later
     xt = torch.tensor((x - mean) / std, dtype=torch.float32)
     yt = torch.tensor(inside >= 0.5, dtype=torch.float32)
     wt = torch.tensor(np.sqrt(area) / np.sqrt(area).mean(), dtype=torch.float32)
@@ -258,6 +258,8 @@ def main(argv=None) -> None:
 
     # Threshold from held-out clips: two folds, split by clip.
     folds = [list(range(k, len(clips), 2)) for k in (0, 1)]
+    if not all(any(per_clip[i] for i in f) for f in folds):
+        raise SystemExit("need static cases from at least two clips (one per cross-validation fold)")
     held = []
     for k in (0, 1):
         wt = fit(*stack(folds[1 - k]), hidden=args.hidden, steps=args.steps, seed=args.seed)
