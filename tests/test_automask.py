@@ -348,6 +348,9 @@ def test_component_scorer_packaged_features_and_scores():
         assert np.array_equal(a, b)
     empty = AC.filter_components(feat, np.zeros((40, 60), np.float32), np.zeros((40, 60), bool))
     assert not empty.any()
+    prob = rng.uniform(0, 1, (40, 60)).astype(np.float32)
+    assert np.array_equal(AC.filter_components(feat, prob, keep, threshold=0.0), keep)  # keeps all
+    assert not AC.filter_components(feat, prob, keep, threshold=1.01).any()  # drops all
 
 
 def test_component_scorer_drops_scene_keeps_text():
