@@ -407,13 +407,12 @@ def _hole_boxes(hole: np.ndarray) -> list[_HoleBox]:
 def _solve_robust(design: np.ndarray, target: np.ndarray, floor: float) -> tuple[np.ndarray, np.ndarray]:
     """Least squares ``design @ coef ≈ target``, refitted once without outliers (error above
     ``max(floor, 2.5 x median)``). Returns ``coef`` and the per-sample mean absolute error."""
-    a, b = design, target
-    for _ in range(2):
-        coef = np.linalg.solve(a.T @ a + _RIDGE, a.T @ b)
-        err = np.abs(design @ coef - target).mean(1)
-        keep = err <= max(floor, 2.5 * _median(err))
-        a, b = design[keep], target[keep]
-    return coef, err
+    coef = np.linalg.solve(design.T @ design + _RIDGE, design.T @ target)
+    err = np.abs(design @ coef - target).mean(1)
+    keep = err <= max(floor, 2.5 * _median(err))
+    a, b = design[keep], target[keep]
+    coef = np.linalg.solve(a.T @ a + _RIDGE, a.T @ b)
+    return coef, np.abs(design @ coef - target).mean(1)
 
 
 _RIDGE = 1e-6 * np.eye(3)  # keeps the 3x3 normal equations solvable on degenerate samples
