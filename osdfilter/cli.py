@@ -127,6 +127,7 @@ def cli() -> None:
 @click.option("--crf", type=click.IntRange(0, 63), default=18, show_default=True, help="Encoder constant quality (lower = better, larger).")
 @click.option("--preset", type=click.Choice(PRESETS), default="medium", show_default=True, help="Encoder speed preset (x264 names; mapped for other codecs).")
 @click.option("--format", "format", metavar="NAME", help=f"Output container, needed when OUTPUT is '-' (stdout): {', '.join(PIPE_FORMATS)}. [default: from OUTPUT's extension]")
+@click.option("--duration", type=click.FloatRange(0, min_open=True), metavar="SECONDS", help="Write only the first SECONDS of each video (from its first frame), with the other streams up to there: a quick look at the settings before hours of footage.")
 @click.option("--jobs", type=click.IntRange(1, 256), default=1, show_default=True, help="With several inputs or a folder: process this many files at once, each in its own process with its own model (no progress bars). One video's fill runs frame after frame; on a many-core machine several videos at once are what use the cores.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or warnings.")
 @click.option("-y", "--overwrite", is_flag=True, help="Replace OUTPUT if it exists.")

@@ -67,6 +67,10 @@ MAX_MASK_ASPECT_CHANGE = 1.5  # 4:3 masks on 16:9 video pass (analog OSDs stretc
 STDIO = "-"
 PIPELINE_THREADS = True  # decode / filter / encode concurrently; False: one thread (same output)
 YUV_COMPOSITE = True  # composite 8-bit 4:2:0 input in its own planes; False: always via RGB (comparisons)
+# --duration: once the video has reached its end, demuxing goes on only for packets of the
+# other streams that are still due; muxers interleave streams within a second or two, so
+# past this many seconds beyond the end nothing earlier is left to find.
+INTERLEAVE_S = 5.0
 
 
 @dataclass
@@ -116,6 +120,7 @@ def process_video(
     auto_scan: float = AutoMaskConfig.scan_s,
     save_mask: Optional[PathLike] = None,
     exclude: Sequence[Any] = (),
+    duration: Optional[float] = None,
 ) -> Report:
     """Remove the OSD inside ``mask`` from the video ``src`` and write ``dst``.
 
@@ -127,11 +132,15 @@ def process_video(
     a :class:`RecurrentUNet`, a :class:`Runner`, ``"fill"`` for the classical fill without a
     network (faster, slightly lower quality), or ``None`` for the packaged default.
     ``src``/``dst`` may be ``"-"`` for stdin/stdout (``format`` then names the output
-    container). ``dst`` is written to a temporary file beside it and renamed on success.
+    container). ``duration``: only the first ``duration`` seconds of the video (from its
+    first frame) and the other streams' packets up to that time are written: a preview of
+    the settings. ``dst`` is written to a temporary file beside it and renamed on success.
     Raises :class:`OSDFilterError` (one-line message) for anything wrong with the inputs,
     options or environment; nothing is left at ``dst`` then.
     """
     validate_encoding(codec, crf, preset, format, dst)
+    if duration is not None and not duration > 0:
+        raise OSDFilterError(f"--duration must be a positive number of seconds, got {duration}")
     check_paths(src, dst, overwrite)
     limit_heap_growth()
     runner = make_runner(model, backend, device, provider)
@@ -146,10 +155,10 @@ def process_video(
         filt = masks.wrap(OSDFilter(runner, masks.union, config))
         with atomic_output(dst) as target:
             out = open_output(target, dst, format)
-            job = Transcoder(inp, out, vin, filt, report)
+            job = Transcoder(inp, out, vin, filt, report, duration)
             try:
                 job.add_streams(codec, crf, preset)
-                with progress_bar(vin, quiet) as bar:
+                with progress_bar(vin, quiet, duration) as bar:
                     job.run(bar)
             except av.FFmpegError as exc:
                 close_quietly(out)
@@ -441,8 +450,14 @@ class Route:
 class Transcoder:
     """One input → one output: stream set-up, the demux loop, flushing."""
 
-    def __init__(self, inp: av.container.InputContainer, out: av.container.OutputContainer, vin: Any, filt: OSDFilter, report: Report) -> None:
+    def __init__(self, inp: av.container.InputContainer, out: av.container.OutputContainer, vin: Any, filt: OSDFilter,
+                 report: Report, duration: Optional[float] = None) -> None:
         self.inp, self.out, self.vin, self.filt, self.report = inp, out, vin, filt, report
+        self.duration = duration  # seconds of video to write (None: all)
+        self.end_pts: Optional[int] = None  # ... as the first video pts past them (set on frame 1)
+        self.end_s: Optional[float] = None  # ... and as a time for the other streams' packets
+        self.video_done = False  # the video reached ``end_pts``: no more frames are decoded
+        self.streams_done: set[int] = set()  # other streams that delivered a packet past ``end_s``
         self.routes: dict[int, Route] = {}  # input stream index → route (video excluded)
         self.vout: Any = None
         self.pending: list[av.Packet] = []  # packets demuxed before the encoder was set up
@@ -562,9 +577,12 @@ class Transcoder:
             # packet.stream, not packet.stream_index: PyAV's end-of-file flush packets
             # carry index 0 whatever their stream, and the decoder needs its own.
             if packet.stream.index == self.vin.index:
-                yield from self.frames(self.decode(packet))
-            else:
+                if not self.video_done:
+                    yield from self.frames(self.decode(packet))
+            elif self.due(packet):
                 yield "packet", packet
+            if self.video_done and self.nothing_due(packet):
+                break  # --duration reached: the rest of the file is not read
         if self.read_error:  # the decoder was not flushed by the demuxer's empty packets
             yield from self.frames(self.decode(None))
         if self.last_in_pts is None:
@@ -583,6 +601,13 @@ class Transcoder:
             if pts is None:
                 self.counts["bad_pts"] += 1
                 continue
+            if self.duration is not None:
+                if self.end_pts is None:  # the preview is measured from the first frame
+                    self.end_pts = pts + max(1, round(self.duration / self.vin.time_base))
+                    self.end_s = float(pts * self.vin.time_base) + self.duration
+                if pts >= self.end_pts:
+                    self.video_done = True  # frames come out in presentation order
+                    return
             self.last_in_pts = pts
             rgb = frame.to_ndarray(format="rgb24", src_colorspace=self.colour["colorspace"], src_color_range=self.colour["color_range"])
             yuv = frame.to_ndarray() if yuv_supported(frame) and YUV_COMPOSITE else None
@@ -617,6 +642,24 @@ class Transcoder:
             return pts, self.filt.composite(restored)
         cores = self.filt.cores(restored.crops, restored.item.mask, align=2)
         return pts, self.compositor(yuv, self.filt.height, self.filt.width, cores)
+
+    def due(self, packet: av.Packet) -> bool:
+        """Whether a packet of another stream belongs in the output (always, without
+        ``duration``; with it, packets before ``end_s``)."""
+        if self.end_s is None or packet.pts is None:
+            return self.end_s is None or not self.video_done
+        if float(packet.pts * packet.time_base) < self.end_s:
+            return True
+        self.streams_done.add(packet.stream.index)
+        return False
+
+    def nothing_due(self, packet: av.Packet) -> bool:
+        """After the video's end: every other stream is past ``end_s``, or the file is
+        ``INTERLEAVE_S`` beyond it."""
+        if set(self.routes) <= self.streams_done:
+            return True
+        ts = packet.dts if packet.dts is not None else packet.pts
+        return ts is not None and float(ts * packet.time_base) >= self.end_s + INTERLEAVE_S
 
     def demux(self, streams: list) -> Iterator[av.Packet]:
         """Packets in file order; a read error ends the input (what came before is kept)."""
@@ -711,7 +754,9 @@ class Transcoder:
             parts.append(f"{c['bad_pts']} frames with out-of-order timestamps dropped")
         if self.read_error:
             parts.append(f"input ended early{self.read_error}")
-        if expected and c["frames"] < expected:
+        if self.video_done:
+            pass  # stopped at --duration: fewer frames than the file holds is the point
+        elif expected and c["frames"] < expected:
             parts.append(f"{c['frames']} of {expected} frames written")
         elif not expected and self.ends_early():
             parts.append(f"video stops at {self.end_seconds():.2f}s of {self.inp.duration / av.time_base:.2f}s")
@@ -747,9 +792,12 @@ def codec_name_of(encoder: str) -> str:
     return av.Codec(encoder, "w").canonical_name
 
 
-def progress_bar(vin: av.video.stream.VideoStream, quiet: bool) -> tqdm:
+def progress_bar(vin: av.video.stream.VideoStream, quiet: bool, duration: Optional[float] = None) -> tqdm:
     """tqdm on stderr counting frames (frames/s and ETA when the length is known)."""
     total = vin.frames or None
     if not total and vin.duration and vin.average_rate:
         total = int(round(float(vin.duration * vin.time_base * vin.average_rate)))
+    if duration is not None and vin.average_rate:
+        preview = int(np.ceil(duration * float(vin.average_rate)))
+        total = min(total, preview) if total else preview
     return tqdm(total=total, unit="frame", disable=quiet, file=sys.stderr, dynamic_ncols=True, leave=False)

@@ -316,6 +316,38 @@ def test_every_stream_timestamp_and_tag_kept(media_dir, args, tmp_path, ext):
     assert packets_by_stream(out) == packets_by_stream(src)  # audio x2 and subtitles, bit for bit
 
 
+@pytest.mark.parametrize("ext", ["mkv", "mp4"])
+def test_duration_writes_a_preview_of_every_stream(media_dir, args, tmp_path, ext):
+    """--duration 0.15 on the rich clip (VFR video from 11 ms, two audio streams, subtitles
+    at 50 and 200 ms): the frames of the first 0.15 s from the first frame, and of every
+    other stream exactly the packets before that time, bit for bit; no damage warning."""
+    src = make_rich_clip(media_dir, ext)
+    out = tmp_path / f"out.{ext}"
+    result = invoke([src, out, *[a for a in args if a != "-q"], "--duration", "0.15"])
+    assert "damaged" not in result.stderr and "warning" not in result.stderr, result.stderr
+    times = video_times(src)
+    end = times[0] + Fraction(15, 100)
+    assert video_times(out) == [t for t in times if t < end] and len(video_times(out)) == 5
+    want = {i: [p for p in packets if p[1] < end] for i, packets in packets_by_stream(src).items()}
+    assert packets_by_stream(out) == want
+    assert all(want.values()) and any(len(v) < len(packets_by_stream(src)[i]) for i, v in want.items())
+
+
+def test_duration_longer_than_the_video_and_bad_values(clip, args, tmp_path):
+    """A --duration beyond the end changes nothing; zero or less is a usage error (exit 2),
+    and the API refuses it in one line."""
+    full, long = tmp_path / "full.mp4", tmp_path / "long.mp4"
+    invoke([clip, full, *args])
+    invoke([clip, long, *args, "--duration", "60"])
+    assert video_times(long) == video_times(full) and audio_packets(long) == audio_packets(full)
+    a, b = rgb_frames(long), rgb_frames(full)
+    assert len(a) == len(b) == 12 and all(np.array_equal(x, y) for x, y in zip(a, b))
+    assert "--duration" in invoke([clip, tmp_path / "z.mp4", *args, "--duration", "0"], exit_code=2).stderr
+    with pytest.raises(OSDFilterError, match="duration"):
+        process_video(clip, tmp_path / "n.mp4", duration=-1.0)
+    assert not (tmp_path / "z.mp4").exists() and not (tmp_path / "n.mp4").exists()
+
+
 def test_subtitles_the_container_refuses_are_left_out_with_a_warning(media_dir, mask_png, checkpoint, tmp_path):
     src = make_rich_clip(media_dir, "mkv")  # SubRip cannot go in MP4
     report = process_video(src, tmp_path / "out.mp4", mask=mask_png, model=checkpoint, device="cpu", quiet=True, preset="ultrafast")
