@@ -139,7 +139,7 @@ def process_video(
     options or environment; nothing is left at ``dst`` then.
     """
     validate_encoding(codec, crf, preset, format, dst)
-    if duration is not None and not duration > 0:
+    if duration is not None and not 0 < duration < float("inf"):
         raise OSDFilterError(f"--duration must be a positive number of seconds, got {duration}")
     check_paths(src, dst, overwrite)
     limit_heap_growth()

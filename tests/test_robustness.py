@@ -343,8 +343,9 @@ def test_duration_longer_than_the_video_and_bad_values(clip, args, tmp_path):
     a, b = rgb_frames(long), rgb_frames(full)
     assert len(a) == len(b) == 12 and all(np.array_equal(x, y) for x, y in zip(a, b))
     assert "--duration" in invoke([clip, tmp_path / "z.mp4", *args, "--duration", "0"], exit_code=2).stderr
-    with pytest.raises(OSDFilterError, match="duration"):
-        process_video(clip, tmp_path / "n.mp4", duration=-1.0)
+    for bad in (-1.0, float("inf"), float("nan")):
+        with pytest.raises(OSDFilterError, match="duration"):
+            process_video(clip, tmp_path / "n.mp4", duration=bad)
     assert not (tmp_path / "z.mp4").exists() and not (tmp_path / "n.mp4").exists()
 
 
