@@ -120,6 +120,7 @@ def process_video(
     auto_scan: float = AutoMaskConfig.scan_s,
     save_mask: Optional[PathLike] = None,
     exclude: Sequence[Any] = (),
+    start: float = 0.0,
     duration: Optional[float] = None,
 ) -> Report:
     """Remove the OSD inside ``mask`` from the video ``src`` and write ``dst``.
@@ -132,19 +133,23 @@ def process_video(
     a :class:`RecurrentUNet`, a :class:`Runner`, ``"fill"`` for the classical fill without a
     network (faster, slightly lower quality), or ``None`` for the packaged default.
     ``src``/``dst`` may be ``"-"`` for stdin/stdout (``format`` then names the output
-    container). ``duration``: only the first ``duration`` seconds of the video (from its
-    first frame) and the other streams' packets up to that time are written: a preview of
-    the settings. ``dst`` is written to a temporary file beside it and renamed on success.
-    Raises :class:`OSDFilterError` (one-line message) for anything wrong with the inputs,
+    container). ``start``: begin that many seconds into the video (a seek to the keyframe
+    before it, then frames before it are decoded and dropped); every stream of the output
+    then starts at 0. ``duration``: only ``duration`` seconds of video (from the first frame
+    written) and the other streams' packets up to that time are written. Together: a
+    preview of the settings on a stretch of a long flight. ``dst`` is written to a
+    temporary file beside it and renamed on success. Raises :class:`OSDFilterError` (one-line message) for anything wrong with the inputs,
     options or environment; nothing is left at ``dst`` then.
     """
     validate_encoding(codec, crf, preset, format, dst)
     if duration is not None and not 0 < duration < float("inf"):
         raise OSDFilterError(f"--duration must be a positive number of seconds, got {duration}")
+    if not 0 <= start < float("inf"):
+        raise OSDFilterError(f"--start must be zero or a positive number of seconds, got {start}")
     check_paths(src, dst, overwrite)
     limit_heap_growth()
     runner = make_runner(model, backend, device, provider)
-    report, start = Report(), time.perf_counter()
+    report, t0 = Report(), time.perf_counter()
     with open_input(src) as inp:
         vin = first_video_stream(inp, src)
         h, w = vin.codec_context.height, vin.codec_context.width
@@ -155,10 +160,10 @@ def process_video(
         filt = masks.wrap(OSDFilter(runner, masks.union, config))
         with atomic_output(dst) as target:
             out = open_output(target, dst, format)
-            job = Transcoder(inp, out, vin, filt, report, duration)
+            job = Transcoder(inp, out, vin, filt, report, duration, start, seekable=os.fspath(src) != STDIO)
             try:
                 job.add_streams(codec, crf, preset)
-                with progress_bar(vin, quiet, duration) as bar:
+                with progress_bar(vin, quiet, duration, start) as bar:
                     job.run(bar)
             except av.FFmpegError as exc:
                 close_quietly(out)
@@ -167,7 +172,7 @@ def process_video(
                 close_quietly(out)
                 raise
             close_output(out, dst)
-    report.seconds = time.perf_counter() - start
+    report.seconds = time.perf_counter() - t0
     return report
 
 
@@ -451,12 +456,17 @@ class Transcoder:
     """One input → one output: stream set-up, the demux loop, flushing."""
 
     def __init__(self, inp: av.container.InputContainer, out: av.container.OutputContainer, vin: Any, filt: OSDFilter,
-                 report: Report, duration: Optional[float] = None) -> None:
+                 report: Report, duration: Optional[float] = None, start: float = 0.0, seekable: bool = True) -> None:
         self.inp, self.out, self.vin, self.filt, self.report = inp, out, vin, filt, report
+        # --start: frames before ``start_pts`` are dropped, and every stream is moved back
+        # by ``start`` seconds (its own time base) so that the output starts at 0.
+        self.start, self.seekable = start, seekable
+        self.start_pts = (vin.start_time or 0) + round(start / vin.time_base) if start else None
         self.duration = duration  # seconds of video to write (None: all)
         self.end_pts: Optional[int] = None  # ... as the first video pts past them (set on frame 1)
         self.end_s: Optional[float] = None  # ... and as a time for the other streams' packets
         self.video_done = False  # the video reached ``end_pts``: no more frames are decoded
+        self.kept = False  # a frame at or after ``start_pts`` was decoded
         self.streams_done: set[int] = set()  # other streams that delivered a packet past ``end_s``
         self.routes: dict[int, Route] = {}  # input stream index → route (video excluded)
         self.vout: Any = None
@@ -547,6 +557,12 @@ class Transcoder:
         """Demux + decode, prepare (prefill), model, and encode + mux run as four concurrent
         stages (osdfilter.pipeline); muxing stays in this thread. Then flush, report."""
         streams = [self.vin] + [r.src for r in self.routes.values()]
+        if self.start_pts is not None and self.seekable:
+            # The keyframe at or before the start; the frames up to it are decoded and dropped.
+            try:
+                self.inp.seek(self.start_pts, stream=self.vin, backward=True, any_frame=False)
+            except av.FFmpegError:
+                pass  # not seekable after all: decode from the beginning and drop
         decoded = self.decoded(streams)
         # Two chunks per link: the network takes a whole chunk at once, and with room for one
         # more the fill keeps working meanwhile (measured 6% faster end to end at 480p than one
@@ -587,6 +603,8 @@ class Transcoder:
             yield from self.frames(self.decode(None))
         if self.last_in_pts is None:
             raise MediaError(f"no video frame could be decoded from {self.inp.name}{self.read_error or ''}")
+        if not self.kept:
+            raise MediaError(f"--start {self.start:g} s is at or past the end of the video")
 
     def frames(self, frames: list[av.VideoFrame]) -> Iterator[tuple[str, Any]]:
         """Decoded frames as ``(pts, RGB, packed yuv420p planes or None)`` (frames with pts
@@ -601,6 +619,10 @@ class Transcoder:
             if pts is None:
                 self.counts["bad_pts"] += 1
                 continue
+            if self.start_pts is not None and pts < self.start_pts:
+                self.last_in_pts = pts  # decoded to reach the start, not written
+                continue
+            self.kept = True
             if self.duration is not None:
                 if self.end_pts is None:  # the preview is measured from the first frame
                     self.end_pts = pts + max(1, round(self.duration / self.vin.time_base))
@@ -645,13 +667,23 @@ class Transcoder:
 
     def due(self, packet: av.Packet) -> bool:
         """Whether a packet of another stream belongs in the output (always, without
-        ``duration``; with it, packets before ``end_s``)."""
+        ``start`` and ``duration``; else the packets from ``start`` to ``end_s``)."""
+        if self.start and packet.pts is not None and packet.pts * packet.time_base < self.start_time():
+            return False
         if self.end_s is None or packet.pts is None:
             return self.end_s is None or not self.video_done
         if float(packet.pts * packet.time_base) < self.end_s:
             return True
         self.streams_done.add(packet.stream.index)
         return False
+
+    def start_time(self) -> Fraction:
+        """Where the output starts in the input, in seconds (exact)."""
+        return Fraction(self.start_pts or 0) * self.vin.time_base
+
+    def shift(self, ts: Optional[int], time_base: Fraction) -> Optional[int]:
+        """A timestamp of the input moved back by ``start`` (in ``time_base``)."""
+        return None if ts is None else ts - round(self.start_time() / time_base)
 
     def nothing_due(self, packet: av.Packet) -> bool:
         """After the video's end: every other stream is past ``end_s``, or the file is
@@ -697,7 +729,7 @@ class Transcoder:
                     format=self.vout.pix_fmt, dst_colorspace=self.colour["colorspace"], dst_color_range=self.colour["color_range"]
                 )
                 frame.color_primaries, frame.color_trc = self.colour["color_primaries"], self.colour["color_trc"]
-            frame.pts = self.last_pts = pts
+            frame.pts = self.last_pts = self.shift(pts, self.vin.time_base) if self.start else pts
             frame.time_base = self.vout.codec_context.time_base
             self.out.mux(self.vout.encode(frame))
         self.counts["frames"] += len(frames)
@@ -711,6 +743,9 @@ class Transcoder:
             # may lack a DTS and must be kept (PyAV issue #1917).
             if packet.size == 0:
                 return
+            if self.start:
+                packet.pts = self.shift(packet.pts, packet.time_base)
+                packet.dts = self.shift(packet.dts, packet.time_base)
             packet.stream = route.dst  # mux rescales from the input's time base
             self.out.mux(packet)
             return
@@ -754,8 +789,8 @@ class Transcoder:
             parts.append(f"{c['bad_pts']} frames with out-of-order timestamps dropped")
         if self.read_error:
             parts.append(f"input ended early{self.read_error}")
-        if self.video_done:
-            pass  # stopped at --duration: fewer frames than the file holds is the point
+        if self.video_done or self.start:
+            pass  # --start / --duration: fewer frames than the file holds is the point
         elif expected and c["frames"] < expected:
             parts.append(f"{c['frames']} of {expected} frames written")
         elif not expected and self.ends_early():
@@ -792,11 +827,13 @@ def codec_name_of(encoder: str) -> str:
     return av.Codec(encoder, "w").canonical_name
 
 
-def progress_bar(vin: av.video.stream.VideoStream, quiet: bool, duration: Optional[float] = None) -> tqdm:
+def progress_bar(vin: av.video.stream.VideoStream, quiet: bool, duration: Optional[float] = None, start: float = 0.0) -> tqdm:
     """tqdm on stderr counting frames (frames/s and ETA when the length is known)."""
     total = vin.frames or None
     if not total and vin.duration and vin.average_rate:
         total = int(round(float(vin.duration * vin.time_base * vin.average_rate)))
+    if total and start and vin.average_rate:
+        total = max(0, total - int(start * float(vin.average_rate)))
     if duration is not None and vin.average_rate:
         preview = int(np.ceil(duration * float(vin.average_rate)))
         total = min(total, preview) if total else preview

@@ -333,6 +333,36 @@ def test_duration_writes_a_preview_of_every_stream(media_dir, args, tmp_path, ex
     assert all(want.values()) and any(len(v) < len(packets_by_stream(src)[i]) for i, v in want.items())
 
 
+@pytest.mark.parametrize("ext", ["mkv", "mp4"])
+def test_start_and_duration_cut_a_stretch_that_starts_at_zero(media_dir, args, tmp_path, ext):
+    """--start 0.1 --duration 0.15 on the rich clip: the frames from 0.1 s after the video's
+    start, for 0.15 s from the first of them, and of every other stream the packets in that
+    stretch (same bytes); every stream moved back by the same 0.1 s (timestamps within 1 ms:
+    the MP4 muxer rounds the audio's start), so the output starts at 0."""
+    src = make_rich_clip(media_dir, ext)
+    out = tmp_path / f"out.{ext}"
+    invoke([src, out, *args, "--start", "0.1", "--duration", "0.15"])
+    with av.open(os.fspath(src)) as c:
+        v = c.streams.video[0]
+        shift = Fraction(v.start_time) * v.time_base + Fraction(1, 10)
+    times = video_times(src)
+    kept = [t for t in times if t >= shift]
+    kept = [t for t in kept if t < kept[0] + Fraction(15, 100)]
+    assert video_times(out) == [t - shift for t in kept] and len(kept) == 5
+    end = kept[0] + Fraction(15, 100)
+    got, source = packets_by_stream(out), packets_by_stream(src)
+    for i, packets in source.items():
+        want = [(b, t - shift) for b, t in packets if shift <= t < end]
+        assert [b for b, _ in got[i]] == [b for b, _ in want], i
+        assert all(abs(t - u) <= Fraction(1, 1000) for (_, t), (_, u) in zip(got[i], want)), (got[i], want)
+
+
+def test_start_past_the_end_is_a_clear_error(clip, args, tmp_path):
+    result = invoke([clip, tmp_path / "o.mp4", *args, "--start", "5"], exit_code=1)
+    assert "--start 5 s is at or past the end" in result.stderr
+    assert not (tmp_path / "o.mp4").exists() and not leftovers(tmp_path)
+
+
 def test_duration_longer_than_the_video_and_bad_values(clip, args, tmp_path):
     """A --duration beyond the end changes nothing; zero or less is a usage error (exit 2),
     and the API refuses it in one line."""
@@ -346,6 +376,8 @@ def test_duration_longer_than_the_video_and_bad_values(clip, args, tmp_path):
     for bad in (-1.0, float("inf"), float("nan")):
         with pytest.raises(OSDFilterError, match="duration"):
             process_video(clip, tmp_path / "n.mp4", duration=bad)
+        with pytest.raises(OSDFilterError, match="start"):
+            process_video(clip, tmp_path / "n.mp4", start=bad)
     assert not (tmp_path / "z.mp4").exists() and not (tmp_path / "n.mp4").exists()
 
 
