@@ -138,8 +138,9 @@ def process_video(
     then starts at 0. ``duration``: only ``duration`` seconds of video (from the first frame
     written) and the other streams' packets up to that time are written. Together: a
     preview of the settings on a stretch of a long flight. ``dst`` is written to a
-    temporary file beside it and renamed on success. Raises :class:`OSDFilterError` (one-line message) for anything wrong with the inputs,
-    options or environment; nothing is left at ``dst`` then.
+    temporary file beside it and renamed on success. Raises :class:`OSDFilterError`
+    (one-line message) for anything wrong with the inputs, options or environment; nothing
+    is left at ``dst`` then.
     """
     validate_encoding(codec, crf, preset, format, dst)
     if duration is not None and not 0 < duration < float("inf"):
