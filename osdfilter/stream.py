@@ -463,6 +463,7 @@ class Transcoder:
         # by ``start`` seconds (its own time base) so that the output starts at 0.
         self.start, self.seekable = start, seekable
         self.start_pts = (vin.start_time or 0) + round(start / vin.time_base) if start else None
+        self.start_s = Fraction(self.start_pts or 0) * vin.time_base  # ... in seconds (exact)
         self.duration = duration  # seconds of video to write (None: all)
         self.end_pts: Optional[int] = None  # ... as the first video pts past them (set on frame 1)
         self.end_s: Optional[float] = None  # ... and as a time for the other streams' packets
@@ -620,9 +621,9 @@ class Transcoder:
             if pts is None:
                 self.counts["bad_pts"] += 1
                 continue
+            self.last_in_pts = pts
             if self.start_pts is not None and pts < self.start_pts:
-                self.last_in_pts = pts  # decoded to reach the start, not written
-                continue
+                continue  # decoded to reach the start, not written
             self.kept = True
             if self.duration is not None:
                 if self.end_pts is None:  # the preview is measured from the first frame
@@ -631,7 +632,6 @@ class Transcoder:
                 if pts >= self.end_pts:
                     self.video_done = True  # frames come out in presentation order
                     return
-            self.last_in_pts = pts
             rgb = frame.to_ndarray(format="rgb24", src_colorspace=self.colour["colorspace"], src_color_range=self.colour["color_range"])
             yuv = frame.to_ndarray() if yuv_supported(frame) and YUV_COMPOSITE else None
             yield "frame", (pts, rgb, yuv)
@@ -669,22 +669,19 @@ class Transcoder:
     def due(self, packet: av.Packet) -> bool:
         """Whether a packet of another stream belongs in the output (always, without
         ``start`` and ``duration``; else the packets from ``start`` to ``end_s``)."""
-        if self.start and packet.pts is not None and packet.pts * packet.time_base < self.start_time():
+        if packet.pts is None:
+            return not self.video_done
+        t = packet.pts * packet.time_base
+        if self.start and t < self.start_s:
             return False
-        if self.end_s is None or packet.pts is None:
-            return self.end_s is None or not self.video_done
-        if float(packet.pts * packet.time_base) < self.end_s:
+        if self.end_s is None or float(t) < self.end_s:
             return True
         self.streams_done.add(packet.stream.index)
         return False
 
-    def start_time(self) -> Fraction:
-        """Where the output starts in the input, in seconds (exact)."""
-        return Fraction(self.start_pts or 0) * self.vin.time_base
-
     def shift(self, ts: Optional[int], time_base: Fraction) -> Optional[int]:
         """A timestamp of the input moved back by ``start`` (in ``time_base``)."""
-        return None if ts is None else ts - round(self.start_time() / time_base)
+        return None if ts is None else ts - round(self.start_s / time_base)
 
     def nothing_due(self, packet: av.Packet) -> bool:
         """After the video's end: every other stream is past ``end_s``, or the file is
