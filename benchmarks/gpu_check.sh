@@ -28,7 +28,7 @@ EOF
 provider=$(python3 -c "import onnxruntime as o; p=o.get_available_providers(); print('cuda' if 'CUDAExecutionProvider' in p else '')" 2>/dev/null)
 rows="io-floor identity fill torch"
 [ -n "$provider" ] && rows="$rows onnx"
-# 1080p: x264 medium (process_video's default) caps the I/O floor itself on 16 cores, so the
+# 1080p: x264 (process_video's default preset) caps the I/O floor itself on 16 cores, so the
 # rows run again with NVIDIA's encoder. Real footage: the clip speed.py --source made on the
 # workstation (../shared does not travel), carried in benchmarks/_work.
 real=benchmarks/_work/davis_drift-straight_1920x1080_4s.mp4

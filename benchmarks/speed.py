@@ -2,7 +2,7 @@
 
 For each size, one generated clip (panning texture, a Betaflight-like OSD layout covering a
 few percent of the frame, AAC stereo; see benchmarks/memory.py) and the same encoder
-settings (libx264, CRF 18, preset medium: process_video's defaults; ``--codec`` and ``--encoder-preset`` for another
+settings (libx264, CRF 18, preset faster: process_video's defaults; ``--codec`` and ``--encoder-preset`` for another
 encoder, e.g. h264_nvenc on a GPU machine) for every row:
 
   io-floor   plain PyAV decode -> encode (what any transcode costs)
@@ -61,8 +61,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
 from memory import osd_overlay, panning_frames, write_clip, write_frames  # noqa: E402
+from osdfilter.stream import DEFAULT_PRESET as PRESET  # noqa: E402
 
-CRF, PRESET = 18, "medium"
+CRF = 18
 DEFAULT_WEIGHTS = ROOT / "osdfilter" / "weights" / "default.pt"
 CHUNK = 8
 

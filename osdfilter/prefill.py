@@ -123,7 +123,8 @@ class _Group:
     seam_box: tuple[slice, slice]  # box-local: the mask and its seam plus the seam blur's reach
     seam: np.ndarray  # float32 in ``seam_box``: 1 within ``cfg.seam`` px outside the mask, else 0
     seam_index: np.ndarray  # flat indices in ``seam_box`` of ``inside_yx``
-    inside_yx: tuple[np.ndarray, np.ndarray]  # box-local rows, columns of ``inside``
+    inside_flat: np.ndarray  # flat box-local indices of ``inside`` (np.take: ~6x faster than [rows, cols])
+    inside_grid: np.ndarray  # float32 [n, 2] their (x, y) normalised to [-0.5, 0.5): the brightness plane's coordinates
     points: Optional[np.ndarray]  # float64 [n, 2] full-frame (x, y) of the ring samples (None: too few)
     design: Optional[np.ndarray]  # float64 [n, 3] the affine fit's centred design for ``points``
     centre: tuple[float, float]  # the centre subtracted in ``design``
@@ -263,6 +264,8 @@ def _geometry(mask: np.ndarray, cfg: TemporalConfig) -> _Geometry:
         sy, sx = seam_box = _grown_box(inside | seam, _blur_reach(cfg.seam_sigma))
         iy, ix = np.nonzero(inside)
         seam_index = (iy - sy.start) * (sx.stop - sx.start) + (ix - sx.start)
+        inside_flat = iy * (x1 - x0) + ix
+        inside_grid = np.stack([ix.astype(np.float32) / (x1 - x0) - 0.5, iy.astype(np.float32) / (y1 - y0) - 0.5], 1)
         xs, ys = _ring_samples(ring, cfg.max_samples)
         points = design = None
         centre, flow_index = (0.0, 0.0), (xs, ys)
@@ -278,7 +281,7 @@ def _geometry(mask: np.ndarray, cfg: TemporalConfig) -> _Geometry:
             centre = (xs.mean(), ys.mean())
             design = np.stack([xs - centre[0], ys - centre[1], np.ones_like(xs)], 1)
         seam = seam[seam_box].astype(np.float32)
-        groups.append(_Group(box, inside, ring, seam_box, seam, seam_index, (iy, ix), points, design, centre, flow_index))
+        groups.append(_Group(box, inside, ring, seam_box, seam, seam_index, inside_flat, inside_grid, points, design, centre, flow_index))
     return _Geometry(mask, small_mask, hole, hole_boxes, groups)
 
 
@@ -307,9 +310,10 @@ def _fill_group(
     if cand is not None and cfg.smooth > 0.0 and rest.any():
         # Telea per frame shimmers as the scene moves past the mask; the last frame's fill,
         # moved with the camera, steadies it (a running average along the motion).
-        ys, xs = np.nonzero(rest)
-        mix = (1.0 - cfg.smooth) * filled[ys, xs].astype(np.float32) + cfg.smooth * cand[ys, xs]
-        filled[ys, xs] = np.clip(mix + 0.5, 0, 255).astype(np.uint8)
+        idx = np.flatnonzero(rest)
+        out = filled.reshape(-1, 3)
+        mix = (1.0 - cfg.smooth) * np.take(out, idx, axis=0).astype(np.float32) + cfg.smooth * np.take(cand.reshape(-1, 3), idx, axis=0)
+        out[idx] = np.clip(mix + 0.5, 0, 255).astype(np.uint8)
     return filled, carried
 
 
@@ -470,16 +474,15 @@ def _warp_group(
         return warped, np.zeros_like(conf), trust
     # The fitted plane at the mask's pixels only (nothing else of the candidate is used).
     c = coef.astype(np.float32)
-    ys, xs = group.inside_yx
-    gx = (xs.astype(np.float32) / bw - 0.5)[:, None]
-    gy = (ys.astype(np.float32) / bh - 0.5)[:, None]
+    gx, gy = group.inside_grid[:, :1], group.inside_grid[:, 1:]
     plane = gx * c[0] + gy * c[1] + c[2]
     if cfg.seam > 0:
         offset, near = _seam_match(crop, warped, group, cfg)
         # Near the seam the local residual takes over from the group's plane.
         plane = plane * (1.0 - near)[:, None] + offset
     cand = warped.copy()
-    cand[ys, xs] = np.clip(warped[ys, xs].astype(np.float32) + plane + 0.5, 0, 255).astype(np.uint8)
+    pixels = cand.reshape(-1, 3)  # a view: rows of the box's pixels
+    pixels[group.inside_flat] = np.clip(np.take(pixels, group.inside_flat, axis=0) + plane + 0.5, 0, 255).astype(np.uint8)
     return cand, np.minimum(conf, trust), trust
 
 
