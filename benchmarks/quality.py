@@ -137,6 +137,11 @@ def method_osdfilter(runner_factory: Callable[[], object], chunk: int = 8, conte
 
 # ---------------------------------------------------------------- metrics
 
+def gate_arg(value: str) -> float | None:
+    """``--gate`` of the benchmarks: a fraction, or ``none`` (the network on every region in every frame)."""
+    return None if value == "none" else float(value)
+
+
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
     mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)) if a.size else 0.0
     return 99.0 if mse <= 1e-10 else 10 * np.log10(255.0**2 / mse)
@@ -214,7 +219,7 @@ def main() -> None:
     ap.add_argument("--methods", nargs="*", help="subset of methods")
     ap.add_argument("--onnx", action="store_true", help="also run the ONNX Runtime backend")
     ap.add_argument("--context", type=int, help="context margin around each region (default: the model's)")
-    ap.add_argument("--gate", type=lambda v: None if v == "none" else float(v), default=FilterConfig.gate,
+    ap.add_argument("--gate", type=gate_arg, default=FilterConfig.gate,
                     help="FilterConfig.gate: skip the network where the fill carried all but this fraction "
                          "('none' = always run it)")
     ap.add_argument("--masks", nargs="*", default=["exact", "box"], help="mask conditions")

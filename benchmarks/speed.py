@@ -274,6 +274,7 @@ def print_table(size: str, rows: dict[str, dict[str, Any]], codec: str = "libx26
 
 def main() -> None:
     from osdfilter.filter import FilterConfig
+    from quality import gate_arg
 
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
         print(json.dumps(child(sys.argv[2], json.loads(sys.argv[3]), json.loads(sys.argv[4]))))
@@ -288,7 +289,7 @@ def main() -> None:
     p.add_argument("--torch-threads", type=int, default=0, help="torch.set_num_threads in the child (0 = torch's default)")
     p.add_argument("--tile", type=int, default=None)
     p.add_argument("--context", type=int, default=None)
-    p.add_argument("--gate", type=lambda v: None if v == "none" else float(v), default=FilterConfig.gate,
+    p.add_argument("--gate", type=gate_arg, default=FilterConfig.gate,
                    help="FilterConfig.gate ('none' = the network on every region in every frame)")
     p.add_argument("--sequential", action="store_true", help="process_video without the concurrent stages")
     p.add_argument("--roi", action="store_true", help="also: tile vs full-frame model at 1080p; tile 64 vs 128")
