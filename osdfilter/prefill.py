@@ -122,7 +122,7 @@ class _Group:
     ring: np.ndarray  # bool [h, w] where motion and brightness are measured
     seam_box: tuple[slice, slice]  # box-local: the mask and its seam plus the seam blur's reach
     seam: np.ndarray  # float32 in ``seam_box``: 1 within ``cfg.seam`` px outside the mask, else 0
-    seam_index: np.ndarray  # flat indices in ``seam_box`` of ``inside_yx``
+    seam_index: np.ndarray  # flat indices in ``seam_box`` of ``inside``'s pixels
     inside_flat: np.ndarray  # flat box-local indices of ``inside`` (np.take: ~6x faster than [rows, cols])
     inside_grid: np.ndarray  # float32 [n, 2] their (x, y) normalised to [-0.5, 0.5): the brightness plane's coordinates
     points: Optional[np.ndarray]  # float64 [n, 2] full-frame (x, y) of the ring samples (None: too few)
@@ -311,9 +311,9 @@ def _fill_group(
         # Telea per frame shimmers as the scene moves past the mask; the last frame's fill,
         # moved with the camera, steadies it (a running average along the motion).
         idx = np.flatnonzero(rest)
-        out = filled.reshape(-1, 3)
-        mix = (1.0 - cfg.smooth) * np.take(out, idx, axis=0).astype(np.float32) + cfg.smooth * np.take(cand.reshape(-1, 3), idx, axis=0)
-        out[idx] = np.clip(mix + 0.5, 0, 255).astype(np.uint8)
+        pixels = filled.reshape(-1, 3)  # a view: telea() returned a new array for a non-empty hole
+        mix = (1.0 - cfg.smooth) * np.take(pixels, idx, axis=0).astype(np.float32) + cfg.smooth * np.take(cand.reshape(-1, 3), idx, axis=0)
+        pixels[idx] = np.clip(mix + 0.5, 0, 255).astype(np.uint8)
     return filled, carried
 
 
