@@ -125,7 +125,7 @@ def cli() -> None:
 @click.option("--provider", type=click.Choice(["auto", "tensorrt", "cuda", "cpu"]), default="auto", show_default=True, help="ONNX Runtime execution provider (--backend onnx).")
 @click.option("--codec", type=click.Choice(VIDEO_CODECS), default="libx264", show_default=True, help="Video encoder; *_nvenc = NVIDIA's GPU encoder (--crf is its constant-quality level).")
 @click.option("--crf", type=click.IntRange(0, 63), default=18, show_default=True, help="Encoder constant quality (lower = better, larger).")
-@click.option("--preset", type=click.Choice(PRESETS), default=DEFAULT_PRESET, show_default=True, help="Encoder speed preset (x264 names; mapped for other codecs); medium or slower for smaller files.")
+@click.option("--preset", type=click.Choice(PRESETS), default=DEFAULT_PRESET, show_default=True, help="Encoder speed preset (x264 names; mapped for other codecs); medium or slower: more quality per byte for more CPU.")
 @click.option("--format", "format", metavar="NAME", help=f"Output container, needed when OUTPUT is '-' (stdout): {', '.join(PIPE_FORMATS)}. [default: from OUTPUT's extension]")
 @click.option("--start", type=click.FloatRange(0), default=0.0, metavar="SECONDS", help="Begin this many seconds into each video (the output starts at 0); with --duration, a quick look at the settings on a stretch of a long flight.")
 @click.option("--duration", type=click.FloatRange(0, min_open=True), metavar="SECONDS", help="Write only this many seconds of each video (from --start), with the other streams up to there.")
