@@ -59,7 +59,7 @@ VIDEO_CODECS = ("libx264", "libx265", "libvpx-vp9", "libsvtav1", *NVENC_CODECS)
 PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
 # x264 `faster`, not ffmpeg's `medium`: on 2 cores at 720p `medium` alone took half the CPU
 # of a frame. At CRF 18 `faster` costs 0.51-0.62x `medium`'s encoder CPU for 0.1-0.6 dB
-# luma PSNR on flight footage (at 41-52 dB) and -9 % to +2 % size (README, Speed).
+# luma PSNR on outdoor footage and a DVR (at 41-52 dB) and -9 % to +2 % size (README, Speed).
 DEFAULT_PRESET = "faster"
 NVENC_PRESETS = ("p1", "p1", "p2", "p3", "p3", "p4", "p5", "p6", "p7")  # x264 name -> NVENC p1 (fastest) .. p7
 PIPE_FORMATS = ("matroska", "nut", "mpegts")
