@@ -25,7 +25,7 @@ clips (two folds split by clip) and takes the highest threshold that still keeps
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Optional
+from typing import Any, Optional
 
 import cv2
 import numpy as np
@@ -98,17 +98,23 @@ def _line_context(st: np.ndarray, p_mean: np.ndarray, block: int = 512) -> tuple
     return count, best
 
 
+def weights_of(module: Any) -> Optional[dict]:
+    """The scorer (arrays and threshold) held by a weights module that :func:`export`
+    wrote, or None if it was written for another feature set (unusable)."""
+    if tuple(module.FEATURES) != FEATURES:
+        return None
+    return {k: np.asarray(getattr(module, k), np.float32) for k in ("MEAN", "STD", "W1", "B1", "W2", "B2")} | {
+        "threshold": float(module.THRESHOLD)}
+
+
 @lru_cache(maxsize=1)
 def _weights() -> Optional[dict]:
-    """The packaged scorer (arrays and threshold), or None without the weights module."""
+    """The packaged scorer, or None without the weights module."""
     try:
         from . import _automask_components as W
     except ImportError:
         return None
-    if tuple(W.FEATURES) != FEATURES:  # written for another feature set: unusable
-        return None
-    return {k: np.asarray(getattr(W, k), np.float32) for k in ("MEAN", "STD", "W1", "B1", "W2", "B2")} | {
-        "threshold": float(W.THRESHOLD)}
+    return weights_of(W)
 
 
 def available() -> bool:

@@ -398,7 +398,8 @@ def test_component_scorer_trains_and_exports(tmp_path):
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     assert tuple(mod.FEATURES) == AC.FEATURES and 0.0 <= mod.THRESHOLD < 1.0
-    wt = {k: np.asarray(getattr(mod, k), np.float32) for k in ("MEAN", "STD", "W1", "B1", "W2", "B2")}
+    wt = AC.weights_of(mod)
+    assert wt is not None and wt["threshold"] == mod.THRESHOLD
     assert wt["W1"].shape == (16, len(AC.FEATURES))
     s = AC.score(np.zeros((4, len(AC.FEATURES)), np.float32) + wt["MEAN"], wt)
     assert s.shape == (4,) and np.isfinite(s).all()
