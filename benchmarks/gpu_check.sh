@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# The GPU figures for README/MODEL_CARD in one call on a lent CUDA machine: speed.py at
-# 1080p on the generated noise clip and on real footage, with libx264 and h264_nvenc, the
-# fill's thread scaling, and ONNX Runtime on a GPU provider when the installed onnxruntime
-# has one. Needs PyAV beside the machine's torch: wheels in .whl/
-# (pip download av), installed to /tmp/site. Clips already in benchmarks/_work are reused.
+# The GPU figures for README/MODEL_CARD in one call on a lent CUDA machine: the network alone
+# in float32 and fp16 (gpu_model.py), speed.py at 1080p on the generated noise clip and on
+# real footage (torch rows in float32 and fp16 autocast), and the fill's thread scaling; ONNX
+# Runtime's row when the installed onnxruntime has a GPU provider. Needs PyAV beside the
+# machine's torch: wheels in .whl/ (pip download av), installed to /tmp/site. Clips already
+# in benchmarks/_work are reused.
 #
 #   bash benchmarks/gpu_check.sh [OUT_DIR]
 set -uo pipefail
@@ -14,8 +15,8 @@ if compgen -G ".whl/*.whl" >/dev/null; then
     export PYTHONPATH=/tmp/site:$PWD
 fi
 export PYTHONUNBUFFERED=1
-nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm --format=csv
-python3 - <<'EOF'
+nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv
+python3 - <<'PY'
 import os, av, numpy, torch, cv2
 try:
     import onnxruntime as ort
@@ -24,18 +25,23 @@ except ImportError:
     providers = "no onnxruntime"
 print(f"python3 torch {torch.__version__} cuda {torch.cuda.is_available()} av {av.__version__} numpy {numpy.__version__} "
       f"cv2 {cv2.__version__} ort providers {providers} cpus {os.cpu_count()}")
-EOF
+from osdfilter.stream import encoder_options, probe_encoder
+for codec in ("h264_nvenc", "hevc_nvenc"):  # GH100 (H100/H200) chips have no NVENC unit
+    try:
+        probe_encoder(codec, encoder_options(codec, 18, "faster"))
+        print(codec, "opens")
+    except Exception as exc:
+        print(codec, "fails:", exc)
+PY
 provider=$(python3 -c "import onnxruntime as o; p=o.get_available_providers(); print('cuda' if 'CUDAExecutionProvider' in p else '')" 2>/dev/null)
-rows="io-floor identity fill torch"
+rows="io-floor identity fill torch torch-fp16"
 [ -n "$provider" ] && rows="$rows onnx"
-# 1080p: x264 (process_video's default preset) caps the I/O floor itself on 16 cores, so the
-# rows run again with NVIDIA's encoder. Real footage: the clip speed.py --source made on the
-# workstation (../shared does not travel), carried in benchmarks/_work.
+timeout 90 python3 benchmarks/gpu_model.py --size 1920x1080 2>&1 | tee "$out/gpu_model.txt"
+# Real footage: the clip speed.py --source made on the workstation (../shared does not
+# travel), carried in benchmarks/_work.
 real=benchmarks/_work/davis_drift-straight_1920x1080_4s.mp4
-for codec in libx264 h264_nvenc; do
-    python3 benchmarks/speed.py --sizes 1920x1080 --seconds 4 --device cuda --codec $codec ${provider:+--provider $provider} --rows $rows 2>&1 | tee "$out/speed_noise_$codec.txt"
-    [ -e "$real" ] && python3 benchmarks/speed.py --sizes 1920x1080 --seconds 4 --device cuda --codec $codec --source davis_drift-straight ${provider:+--provider $provider} --rows $rows 2>&1 | tee "$out/speed_real_$codec.txt"
-done
+[ -e "$real" ] && timeout 150 python3 benchmarks/speed.py --sizes 1920x1080 --seconds 4 --device cuda --source davis_drift-straight ${provider:+--provider $provider} --rows $rows 2>&1 | tee "$out/speed_real.txt"
+timeout 150 python3 benchmarks/speed.py --sizes 1920x1080 --seconds 4 --device cuda ${provider:+--provider $provider} --rows $rows 2>&1 | tee "$out/speed_noise.txt"
 # The fill's scaling with threads (its groups in parallel) on this machine's cores.
-python3 benchmarks/fill_speed.py --workers 1 2 4 8 16 2>&1 | tee "$out/fill_noise.txt"
-[ -e "$real" ] && python3 benchmarks/fill_speed.py --clip "$real" --mask benchmarks/_work/mask_1920x1080.png --workers 1 2 4 8 16 2>&1 | tee "$out/fill_real.txt"
+[ -e "$real" ] && timeout 60 python3 benchmarks/fill_speed.py --clip "$real" --mask benchmarks/_work/mask_1920x1080.png --workers 1 2 4 8 16 2>&1 | tee "$out/fill_real.txt"
+exit 0
