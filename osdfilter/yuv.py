@@ -65,7 +65,13 @@ class YUVCompositor:
             for p, (core, weight) in enumerate(zip(self._to_yuv(rgb), (a, a2, a2))):
                 sl = (slice(y, y + h), slice(x, x + w)) if p == 0 else (slice(y // 2, (y + h) // 2), slice(x // 2, (x + w) // 2))
                 dst[p][sl] = cv2.blendLinear(src[p][sl], core, 1.0 - weight, weight)
-        frame = av.VideoFrame.from_ndarray(out, format="yuv420p")
+        # Wrapped without a copy where PyAV can (from_ndarray copies: 0.26 ms a 720p frame);
+        # the encoder copies or references the planes it keeps, and ``out`` is this frame's
+        # alone. PyAV 18 takes the luma height as rows // 6 * 4: right when height % 4 == 0.
+        if height % 4 == 0:
+            frame = av.VideoFrame.from_numpy_buffer(out, format="yuv420p")
+        else:
+            frame = av.VideoFrame.from_ndarray(out, format="yuv420p")
         for name, value in self.colour.items():
             setattr(frame, name, value)
         return frame
@@ -73,7 +79,10 @@ class YUVCompositor:
     def _to_yuv(self, rgb: np.ndarray) -> list[np.ndarray]:
         """Restored float RGB (0-255) ``[h, w, 3]`` as yuv420p planes in the stream's colour space."""
         h, w = rgb.shape[:2]
-        frame = av.VideoFrame.from_ndarray(np.clip(rgb + 0.5, 0, 255).astype(np.uint8), format="rgb24")
+        # C order: ``rgb`` is a transposed view of the model's planar crop, and a strided
+        # array costs from_ndarray a per-pixel copy (~0.25 ms a core at 720p).
+        pixels = np.clip(rgb + 0.5, 0, 255).astype(np.uint8, order="C")
+        frame = av.VideoFrame.from_numpy_buffer(pixels, format="rgb24")
         reformatter = self._reformatters.setdefault((h, w), VideoReformatter())
         yuv = reformatter.reformat(
             frame, format="yuv420p", dst_colorspace=self.colour["colorspace"], dst_color_range=self.colour["color_range"], threads=1

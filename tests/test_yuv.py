@@ -95,3 +95,22 @@ def test_aligned_cores_stay_inside_the_frame_and_cover_the_plain_cores():
         assert ay % 2 == ax % 2 == ah % 2 == aw % 2 == 0
         assert ay <= y and ax <= x and ay + ah >= y + h and ax + aw >= x + w
         assert ay + ah <= H and ax + aw <= W and argb.shape[:2] == (ah, aw)
+
+
+@pytest.mark.parametrize("height", [88, 90])  # the frame wraps the planes (height % 4 == 0) or copies them
+def test_output_frame_carries_the_composited_planes(height):
+    rng = np.random.default_rng(height)
+    packed = rng.integers(0, 256, (height * 3 // 2, W), dtype=np.uint8)
+    core = (2, 4, rng.uniform(0, 255, (6, 8, 3)).astype(np.float32), np.ones((6, 8, 1), np.float32))
+    out = YUVCompositor(COLOUR)(packed, height, W, [core])
+    assert (out.height, out.width) == (height, W)
+    y_out = planes(out.to_ndarray(), height, W)[0]
+    y_in = planes(packed, height, W)[0]
+    assert not np.array_equal(y_out[2:8, 4:12], y_in[2:8, 4:12])  # the core was blended in
+    untouched = np.ones((height, W), bool)
+    untouched[2:8, 4:12] = False
+    assert np.array_equal(y_out[untouched], y_in[untouched])
+    half = np.ones((height // 2, W // 2), bool)
+    half[1:4, 2:6] = False
+    for p_out, p_in in zip(planes(out.to_ndarray(), height, W)[1:], planes(packed, height, W)[1:]):
+        assert np.array_equal(p_out[half], p_in[half])
