@@ -120,6 +120,7 @@ class _Group:
     box: tuple[int, int, int, int]  # (x0, y0, x1, y1) full resolution
     inside: np.ndarray  # bool [h, w] the mask in the box
     ring: np.ndarray  # bool [h, w] where motion and brightness are measured
+    ring_flat: np.ndarray  # flat box-local indices of ``ring``, row-major (the brightness fit's candidates)
     seam_box: tuple[slice, slice]  # box-local: the mask and its seam plus the seam blur's reach
     seam: np.ndarray  # float32 in ``seam_box``: 1 within ``cfg.seam`` px outside the mask, else 0
     seam_index: np.ndarray  # flat indices in ``seam_box`` of ``inside``'s pixels
@@ -128,7 +129,7 @@ class _Group:
     points: Optional[np.ndarray]  # float64 [n, 2] full-frame (x, y) of the ring samples (None: too few)
     design: Optional[np.ndarray]  # float64 [n, 3] the affine fit's centred design for ``points``
     centre: tuple[float, float]  # the centre subtracted in ``design``
-    flow_index: tuple[np.ndarray, np.ndarray]  # (rows, cols) of ``points`` in the flow field
+    flow_index: np.ndarray  # flat indices of ``points`` in the flow field's [h * w, 2] rows
 
     @property
     def slices(self) -> tuple[slice, slice]:
@@ -232,10 +233,18 @@ def temporal_step(
     results = _pool(workers).map(fill, geo.groups) if workers > 1 and len(geo.groups) > 1 else map(fill, geo.groups)
     for group, (filled, carried) in zip(geo.groups, results):
         sl = group.slices
-        np.copyto(out[sl], filled, where=group.inside[..., None])
-        np.copyto(conf[sl], carried, where=group.inside)
+        inside = group.inside.view(np.uint8)
+        _paste(out[sl], filled, inside)
+        _paste(conf[sl], carried, inside)
         out_gray[sl] = cv2.cvtColor(out[sl], cv2.COLOR_RGB2GRAY)  # luma is per pixel: only the boxes change
     return out, TemporalState(out, conf, _downscale(out_gray, cfg.flow_scale), geo)
+
+
+def _paste(dst: np.ndarray, src: np.ndarray, where: np.ndarray) -> None:
+    """``dst[where] = src[where]`` in place (``dst`` may be a view into a larger array; ``where``
+    uint8 [h, w]). OpenCV's masked copy: ~40x faster than ``np.copyto(..., where=...)``, whose
+    mask broadcast over the colour channels goes element by element."""
+    cv2.copyTo(src, where, dst)
 
 
 @lru_cache(maxsize=None)
@@ -268,20 +277,18 @@ def _geometry(mask: np.ndarray, cfg: TemporalConfig) -> _Geometry:
         inside_grid = np.stack([ix.astype(np.float32) / (x1 - x0) - 0.5, iy.astype(np.float32) / (y1 - y0) - 0.5], 1)
         xs, ys = _ring_samples(ring, cfg.max_samples)
         points = design = None
-        centre, flow_index = (0.0, 0.0), (xs, ys)
+        centre, flow_index = (0.0, 0.0), np.zeros(0, np.intp)
         if len(xs) >= 12:
             xs, ys = (xs + x0).astype(np.float64), (ys + y0).astype(np.float64)
             sh, sw = small_mask.shape
-            flow_index = (
-                np.clip((ys * sh / mask.shape[0]).astype(int), 0, sh - 1),
-                np.clip((xs * sw / mask.shape[1]).astype(int), 0, sw - 1),
-            )
+            rows = np.clip((ys * sh / mask.shape[0]).astype(int), 0, sh - 1)
+            flow_index = rows * sw + np.clip((xs * sw / mask.shape[1]).astype(int), 0, sw - 1)
             points = np.stack([xs, ys], 1)
             # Centred coordinates keep the normal equations well conditioned.
             centre = (xs.mean(), ys.mean())
             design = np.stack([xs - centre[0], ys - centre[1], np.ones_like(xs)], 1)
         seam = seam[seam_box].astype(np.float32)
-        groups.append(_Group(box, inside, ring, seam_box, seam, seam_index, inside_flat, inside_grid, points, design, centre, flow_index))
+        groups.append(_Group(box, inside, ring, np.flatnonzero(ring), seam_box, seam, seam_index, inside_flat, inside_grid, points, design, centre, flow_index))
     return _Geometry(mask, small_mask, hole, hole_boxes, groups)
 
 
@@ -301,7 +308,7 @@ def _fill_group(
             cand, weight, trust = _warp_group(crop, state, affine, group, cfg)
             good = mask & (weight >= cfg.min_conf)
             crop = crop.copy()
-            np.copyto(crop, cand, where=good[..., None])
+            _paste(crop, cand, good.view(np.uint8))
             carried[good] = weight[good] * cfg.decay
             cand = cand if trust > 0.0 else None
     # Telea fills what no frame has shown, with the carried pixels as part of its boundary.
@@ -411,12 +418,17 @@ def _hole_boxes(hole: np.ndarray) -> list[_HoleBox]:
 def _solve_robust(design: np.ndarray, target: np.ndarray, floor: float) -> tuple[np.ndarray, np.ndarray]:
     """Least squares ``design @ coef ≈ target``, refitted once without outliers (error above
     ``max(floor, 2.5 x median)``). Returns ``coef`` and the per-sample mean absolute error."""
-    coef = np.linalg.solve(design.T @ design + _RIDGE, design.T @ target)
-    err = np.abs(design @ coef - target).mean(1)
+    coef = _solve3(design.T @ design + _RIDGE, design.T @ target)
+    err = np.abs(design @ coef - target).sum(1) / target.shape[1]  # .mean(1) without its Python overhead
     keep = err <= max(floor, 2.5 * _median(err))
     a, b = design[keep], target[keep]
-    coef = np.linalg.solve(a.T @ a + _RIDGE, a.T @ b)
-    return coef, np.abs(design @ coef - target).mean(1)
+    coef = _solve3(a.T @ a + _RIDGE, a.T @ b)
+    return coef, np.abs(design @ coef - target).sum(1) / target.shape[1]
+
+
+def _solve3(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``np.linalg.solve`` for the 3x3 normal equations, via OpenCV's LU (4x less overhead)."""
+    return cv2.solve(a, b, flags=cv2.DECOMP_LU)[1]
 
 
 _RIDGE = 1e-6 * np.eye(3)  # keeps the 3x3 normal equations solvable on degenerate samples
@@ -446,7 +458,7 @@ def _fit_affine(flow: np.ndarray, group: _Group) -> Optional[np.ndarray]:
     """
     if group.design is None:
         return None
-    target = group.points + flow[group.flow_index]
+    target = group.points + np.take(flow.reshape(-1, 2), group.flow_index, axis=0)
     coef, _ = _solve_robust(group.design, target, 0.5)
     cx, cy = group.centre
     shift = np.array([[1.0, 0.0, -cx], [0.0, 1.0, -cy], [0.0, 0.0, 1.0]])
@@ -467,7 +479,9 @@ def _warp_group(
     flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
     warped = cv2.warpAffine(state.memory, local, (bw, bh), flags=flags, borderMode=cv2.BORDER_REPLICATE)
     conf = cv2.warpAffine(state.conf, local, (bw, bh), flags=flags, borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
-    coef, residual = _brightness_fit(crop, warped, group.ring & (conf > 0.99), cfg.max_samples)
+    # Ring pixels whose warped memory was real background in the last frame.
+    ring = group.ring_flat[np.take(conf.reshape(-1), group.ring_flat) > 0.99]
+    coef, residual = _brightness_fit(crop, warped, ring, cfg.max_samples)
     # min, not product: the group's trust must not compound over the hops a pixel is carried.
     trust = float(np.clip((cfg.max_residual - residual) / (cfg.max_residual - cfg.ok_residual), 0.0, 1.0))
     if trust <= 0.0:  # nothing of this group is carried: skip the correction (speed)
@@ -475,15 +489,19 @@ def _warp_group(
     # The fitted plane at the mask's pixels only (nothing else of the candidate is used).
     c = coef.astype(np.float32)
     gx, gy = group.inside_grid[:, :1], group.inside_grid[:, 1:]
-    plane = gx * c[0] + gy * c[1] + c[2]
+    plane = gx * c[0]  # (in place from here: the same arithmetic, fewer temporaries)
+    plane += gy * c[1]
+    plane += c[2]
     if cfg.seam > 0:
         offset, near = _seam_match(crop, warped, group, cfg)
         # Near the seam the local residual takes over from the group's plane.
-        plane = plane * (1.0 - near)[:, None] + offset
-    cand = warped.copy()
-    pixels = cand.reshape(-1, 3)  # a view: rows of the box's pixels
-    pixels[group.inside_flat] = np.clip(np.take(pixels, group.inside_flat, axis=0) + plane + 0.5, 0, 255).astype(np.uint8)
-    return cand, np.minimum(conf, trust), trust
+        plane *= (1.0 - near)[:, None]
+        plane += offset
+    pixels = warped.reshape(-1, 3)  # a view: rows of the box's pixels (the candidate is ``warped`` itself)
+    plane += np.take(pixels, group.inside_flat, axis=0)
+    plane += 0.5
+    pixels[group.inside_flat] = np.clip(plane, 0, 255, out=plane).astype(np.uint8)
+    return warped, np.minimum(conf, trust), trust
 
 
 def _seam_match(crop: np.ndarray, warped: np.ndarray, group: _Group, cfg: TemporalConfig) -> tuple[np.ndarray, np.ndarray]:
@@ -516,17 +534,18 @@ def _seam_match(crop: np.ndarray, warped: np.ndarray, group: _Group, cfg: Tempor
 
 def _brightness_fit(crop: np.ndarray, warped: np.ndarray, ring: np.ndarray, max_samples: int) -> tuple[np.ndarray, float]:
     """Per-channel plane ``coef`` ([3, 3]: x slope, y slope, offset) fitted to ``crop - warped``
-    on ``ring`` in box coordinates normalised to [-0.5, 0.5), and the median ring residual
-    (inf if the ring is too small).
+    on the ``ring`` pixels (flat box-local indices, row-major) in box coordinates normalised
+    to [-0.5, 0.5), and the median ring residual (inf if the ring is too small).
 
     FINDINGS.md: propagation loses to Telea unless the carried pixels are matched to the
     brightness around the mask (exposure changes, vignetting as the camera pans).
     """
-    xs, ys = _ring_samples(ring, max_samples)
-    if len(xs) < 12:
+    ring = ring[:: max(1, len(ring) // max_samples)]  # evenly strided, as _ring_samples
+    if len(ring) < 12:
         return np.zeros((3, 3)), float("inf")
-    d = crop[ys, xs].astype(np.float64) - warped[ys, xs]  # [n, 3]
-    h, w = ring.shape
+    h, w = warped.shape[:2]
+    ys, xs = np.divmod(ring, w)
+    d = crop[ys, xs].astype(np.float64) - np.take(warped.reshape(-1, 3), ring, axis=0)  # [n, 3]
     design = np.stack([xs / w - 0.5, ys / h - 0.5, np.ones(len(xs))], 1)
     coef, err = _solve_robust(design, d, 2.0)
     return coef, float(_median(err))
