@@ -8,6 +8,8 @@ one batch per region shape, their times added per chunk of 8 frames, the state c
   fp32 benchmark  the same with ``torch.backends.cudnn.benchmark`` (fixed shapes per video)
   autocast fp16   TorchRunner(half=True): fp16 convolutions under autocast
   half            weights and input in fp16 (``model.half()``), channels_last
+  onnx cuda       ONNX Runtime's CUDA provider on the exported graph (T=8), fp32 and fp16
+                  (only when the installed onnxruntime has CUDAExecutionProvider)
 
 Rounds alternate across the variants (the median is printed), timed with
 ``torch.cuda.synchronize`` around each chunk, host-device copies included (as in the
@@ -51,6 +53,25 @@ def half_step(model: torch.nn.Module, device: str) -> Step:
     return step
 
 
+def onnx_steps(model: Path) -> dict[str, tuple[Step, bool]]:
+    """ONNX Runtime on CUDA, fp32 and fp16 graphs, when this onnxruntime has the provider."""
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        return {}
+    if "CUDAExecutionProvider" not in ort.get_available_providers():
+        print(f"onnxruntime {ort.__version__}: no CUDA provider ({ort.get_available_providers()})")
+        return {}
+    from osdfilter.onnx import OnnxRunner, onnx_for_checkpoint
+
+    out: dict[str, tuple[Step, bool]] = {}
+    for fp16 in (False, True):
+        runner = OnnxRunner(onnx_for_checkpoint(model, chunk=CHUNK, fp16=fp16), provider="cuda")
+        print(f"onnxruntime {ort.__version__}: {runner.note}")
+        out[f"onnx cuda {'fp16' if fp16 else 'fp32'}"] = (runner.step, False)
+    return out
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", type=Path, default=ROOT / "osdfilter" / "weights" / "default.pt")
@@ -75,6 +96,7 @@ def main() -> None:
         "autocast fp16": (TorchRunner(load_model(a.model, dev), dev, half=True).step, False),
         "half": (half_step(load_model(a.model, dev), dev), False),
     }
+    steps.update(onnx_steps(a.model) if dev == "cuda" else {})
     states: dict[str, list[Any]] = {name: [None] * len(inputs) for name in steps}
     fps: dict[str, list[float]] = {name: [] for name in steps}
     for r in range(a.rounds + 2):  # two warm-up rounds (cuDNN's autotuning, allocator)

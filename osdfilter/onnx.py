@@ -308,7 +308,15 @@ def _finish(path: Path, meta: dict) -> None:
 
 
 def parity_max_abs_diff(model: Any, onnx_path: PathLike, size: int = 96, calls: int = 3) -> float:
-    """Max |torch - ORT| over ``calls`` graph calls with the state carried (CPU; ``model`` in eval mode)."""
+    """Max |torch - ORT| of the output over ``calls`` graph calls with the state carried
+    (CPU; ``model`` in eval mode; with T > 1 a last one-frame call too): a state the graph
+    passes on wrong shows in the next call's output.
+
+    The state itself is not compared: the LSTM cell state is unbounded (up to ~25 in the
+    default model), and an fp16 graph holds it at fp16's resolution (2^-6 between 16 and
+    32), so its difference says little of the output's (the default model's fp16 export:
+    output 4e-4, c 0.029, h 0.018).
+    """
     import torch
 
     runner = OnnxRunner(onnx_path, provider="cpu")
@@ -316,13 +324,13 @@ def parity_max_abs_diff(model: Any, onnx_path: PathLike, size: int = 96, calls: 
     # calls of T frames, and with T > 1 a short last call too, to run the one-frame branch.
     frames = _example_inputs(model.config, calls * T + (T > 1), size=size, seed=1)[0]
     with torch.inference_mode():
-        ref, (h, c) = model(torch.from_numpy(frames))
+        ref, _ = model(torch.from_numpy(frames))
     state = None
     diff = 0.0
     for t0 in range(0, frames.shape[1], T):
         y, state = runner.step(frames[:, t0:t0 + T], state)
         diff = max(diff, float(np.abs(y - ref[:, t0:t0 + T].numpy()).max()))
-    return max(diff, float(np.abs(state[0] - h.numpy()).max()), float(np.abs(state[1] - c.numpy()).max()))
+    return diff
 
 
 # --------------------------------------------------------------------------- cache
