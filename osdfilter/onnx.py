@@ -497,7 +497,17 @@ def _ort_reason(exc: Exception) -> str:
 
 
 def _provider_entry(name: str) -> Any:
-    """TensorRT gets an engine cache under our cache dir: engines take minutes to build."""
+    """TensorRT gets an engine cache under our cache dir: engines take minutes to build.
+
+    CUDA gets cuDNN's heuristic convolution choice instead of its default exhaustive search,
+    which benchmarks every algorithm for each new input shape: the filter sends one session
+    region batches of several shapes in turn, and with the default the network ran at 1.3
+    frames/s at 1080p on an H200 (ONNX Runtime 1.31.1, fp16 graph; PyTorch 216;
+    benchmarks/gpu_check.sh, 2026-11-26). The heuristic is the documented remedy for
+    changing shapes; its speed here is not yet measured.
+    """
+    if name == PROVIDERS["cuda"]:
+        return (name, {"cudnn_conv_algo_search": "HEURISTIC"})
     if name != PROVIDERS["tensorrt"]:
         return name
     engines = cache_dir() / "tensorrt"
