@@ -108,7 +108,7 @@ class TemporalConfig:
     smooth: float = 0.5
     max_samples: int = 800  # ring samples per group for the motion and brightness fits (speed)
     # Threads filling groups at once; 0 = one per CPU, at most 4 (1080p on 16 cores, real
-    # footage: 88 ms/frame with 1, 50 with 2, 44 with 4, 48 with 8; benchmarks/fill_speed.py).
+    # footage: 49 ms/frame with 1, 34 with 2, 35 with 4, 37 with 8 or 16; benchmarks/fill_speed.py).
     # The output does not depend on it.
     workers: int = 0
 

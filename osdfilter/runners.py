@@ -43,8 +43,8 @@ class TorchRunner:
 
     ``half`` runs the convolutions in fp16 under autocast; the head's arithmetic and the
     returned frames stay float32. Off by default, also on CUDA: the filter's tile batches
-    are small, and on an H200 fp16 measured slower than fp32 (model 131 vs 154 frames/s at
-    1080p, benchmarks/gpu_check.sh); on a CPU it is slower still.
+    are small, and on an H200 fp16 measured slower than fp32 (the network alone at 1080p:
+    172 vs 218 frames/s, fp16 weights 211; benchmarks/gpu_model.py); on a CPU it is slower still.
     """
 
     name = "torch"
