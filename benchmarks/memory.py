@@ -125,10 +125,26 @@ def prepare(workdir: Path, args: argparse.Namespace) -> tuple[Path, Path, dict[i
     return mask_path, model_path, clips
 
 
+def proc_status_mib(pid: int | str = "self") -> dict[str, float]:
+    """The memory fields (``Vm*``, kB) of /proc/PID/status in MiB (Linux)."""
+    lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    return {k: int(v.split()[0]) / 1024 for k, v in (line.split(":", 1) for line in lines if line.startswith("Vm"))}
+
+
 def memory_mib() -> tuple[float, float]:
     """(current RSS, peak RSS) of this process in MiB, from /proc (Linux)."""
-    fields = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines() if ":" in line)
-    return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
+    fields = proc_status_mib()
+    return fields["VmRSS"], fields["VmHWM"]
+
+
+def peak_rss_mib(pid: int | str = "self") -> float:
+    """Peak RSS of a process in MiB: ``VmHWM``, the high-water mark of its own address space
+    (Linux). Not ``getrusage``'s ``ru_maxrss``: Linux carries that across fork and exec, so
+    a child started by a large parent reports the parent's peak (a benchmark's parent that
+    had read a source video: every row's "peak" read 1695 MiB)."""
+    if Path(f"/proc/{pid}/status").exists():
+        return proc_status_mib(pid)["VmHWM"]
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / (1024 if sys.platform != "darwin" else 1024**2)
 
 
 def log_memory(every_s: float = 10.0) -> None:
@@ -155,8 +171,7 @@ def child(src: str, dst: str, mask: str, model: str, chunk: int, device: str) ->
     if model == "identity":  # the whole pipeline but the network (same tile plan)
         model = IdentityRunner(ModelConfig.preset("tiny"))
     report = process_video(src, dst, mask=mask, model=model, config=FilterConfig(chunk=chunk), device=device, quiet=True, overwrite=True)
-    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
-    print(json.dumps({"frames": report.frames, "seconds": report.seconds, "fps": report.fps, "peak_rss_mib": peak_kib / 1024}))
+    print(json.dumps({"frames": report.frames, "seconds": report.seconds, "fps": report.fps, "peak_rss_mib": peak_rss_mib()}))
 
 
 def measure(clip: Path, mask: Path, model: Path, args: argparse.Namespace) -> dict:

@@ -15,10 +15,9 @@ encoder, e.g. h264_nvenc on a GPU machine) for every row:
   onnx       process_video, ONNX Runtime backend (--provider, CPU by default; fp16 graph on a GPU provider)
   ffmpeg     ffmpeg's removelogo with the same mask (only when an ffmpeg binary is on PATH)
 
-Every row runs in a fresh subprocess, which reports its own peak RSS (getrusage
-RUSAGE_SELF in the child: RUSAGE_CHILDREN in the parent would be the maximum over all
-children so far, not per row). ``x floor`` is the row's wall time over the floor's,
-measured in the same run: on a shared machine only these ratios are comparable.
+Every row runs in a fresh subprocess, which reports its own peak RSS (``VmHWM``, see
+memory.peak_rss_mib: getrusage's maxrss would carry the parent's over fork and exec).
+``x floor`` is the row's wall time over the floor's, measured in the same run: on a shared machine only these ratios are comparable.
 ``--gate``: FilterConfig.gate (default: the filter's; ``none`` = the network on every region
 in every frame). ``model fps`` is runner.step alone on the clip's tile batch (chunks of 8). ``stages busy``:
 the seconds each of process_video's concurrent stages worked, not waiting on its
@@ -60,7 +59,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
-from memory import osd_overlay, panning_frames, write_clip, write_frames  # noqa: E402
+from memory import osd_overlay, panning_frames, peak_rss_mib, write_clip, write_frames  # noqa: E402
 from osdfilter.stream import DEFAULT_PRESET as PRESET  # noqa: E402
 
 CRF = 18
@@ -214,10 +213,9 @@ def child(row: str, case: dict[str, Any], args: dict[str, Any]) -> dict[str, Any
     elif row == "ffmpeg":  # removelogo with the same mask PNG and encoder settings; audio copied
         cmd = ["ffmpeg", "-v", "error", "-y", "-i", case["clip"], "-vf", f"removelogo={case['mask']}",
                "-c:v", "libx264", "-crf", str(CRF), "-preset", preset, "-c:a", "copy", dst]  # (libx264 only)
-        subprocess.run(cmd, check=True)
+        result["peak_rss_mib"] = run_watching_peak(cmd)
         result["cpu_s"] = cpu_seconds(resource.RUSAGE_CHILDREN)
         frames = av.open(dst).streams.video[0].frames
-        result["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     else:
         device, provider = args.get("device", "cpu"), args.get("provider", "cpu")
         runner = {"identity": lambda: IdentityRunner(ModelConfig(prefill="none")),
@@ -238,8 +236,24 @@ def child(row: str, case: dict[str, Any], args: dict[str, Any]) -> dict[str, Any
     result.setdefault("frames", frames)
     result.setdefault("wall_s", time.perf_counter() - t0)
     result.setdefault("cpu_s", cpu_seconds() - cpu0)
-    result.setdefault("peak_rss_mib", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    result.setdefault("peak_rss_mib", peak_rss_mib())
     return result
+
+
+def run_watching_peak(cmd: list[str]) -> float:
+    """Run ``cmd`` to the end (an error raises); its peak RSS in MiB, read from /proc while it
+    runs (its high-water mark only grows, so the last reading is within 20 ms of the end)."""
+    proc = subprocess.Popen(cmd)
+    peak = 0.0
+    while proc.poll() is None:
+        try:
+            peak = max(peak, peak_rss_mib(proc.pid))
+        except (OSError, KeyError, ValueError):  # exited between poll() and the read
+            pass
+        time.sleep(0.02)
+    if proc.returncode:
+        raise subprocess.CalledProcessError(proc.returncode, cmd)
+    return peak
 
 
 def cpu_seconds(who: int = resource.RUSAGE_SELF) -> float:
