@@ -322,3 +322,22 @@ def test_smoothing_steadies_the_telea_fallback():
     later = np.broadcast_to(mask, clean[2:].shape[:3])
     assert masked_psnr(steady[2:], clean[2:], later) >= masked_psnr(plain[2:], clean[2:], later) - 0.1
     assert np.array_equal(steady[0], plain[0])  # the first frame has nothing to mix in
+
+
+@pytest.mark.parametrize("channels", [3, 0])  # an RGB box and a float confidence plane
+def test_masked_paste_writes_into_a_view_of_the_frame(channels):
+    """The fill pastes its boxes with OpenCV (osdfilter.prefill._paste) into views of the
+    full frame: the result must be NumPy's masked copy, in place, nothing outside touched."""
+    from osdfilter.prefill import _paste
+
+    rng = np.random.default_rng(channels)
+    shape = (40, 60, channels) if channels else (40, 60)
+    dtype = np.uint8 if channels else np.float32
+    frame = rng.integers(0, 255, shape).astype(dtype)
+    box = (slice(7, 30), slice(11, 50))
+    src = rng.integers(0, 255, frame[box].shape).astype(dtype)
+    where = rng.random(frame[box].shape[:2]) < 0.4
+    expected = frame.copy()
+    np.copyto(expected[box], src, where=where[..., None] if channels else where)
+    _paste(frame[box], src, where.view(np.uint8))
+    assert np.array_equal(frame, expected)
