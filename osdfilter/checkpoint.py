@@ -8,6 +8,7 @@ optimiser/scheduler/step/RNG entries under ``"train"``; ``load_model`` ignores t
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import Any, Optional, Union
 
@@ -55,7 +56,11 @@ def read_checkpoint(path: PathLike) -> dict[str, Any]:
     if not path.is_file():
         raise CheckpointError(f"model path is not a file: {path}")
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)  # plain tensors/dicts only: never runs code
+        # A foreign file can make torch warn on its way to failing ("Detected pickle protocol
+        # 141"): the user gets our one line below, not a warning with its source line.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            payload = torch.load(path, map_location="cpu", weights_only=True)  # plain tensors/dicts only: never runs code
     except Exception as exc:  # torch raises many types for foreign files
         raise CheckpointError(f"{path} is not an osdfilter checkpoint ({type(exc).__name__})") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:

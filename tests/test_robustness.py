@@ -251,6 +251,22 @@ def test_bad_model(kind, clip, mask_png, tmp_path):
     assert expected in err, err
 
 
+def test_foreign_model_file_fails_without_torch_warnings(tmp_path):
+    """Bytes that read as pickle protocol 141 make torch.load warn before it fails: the
+    user must get the one-line error alone (a warning prints its source line too)."""
+    import warnings
+
+    from osdfilter.checkpoint import load_model
+
+    bad = tmp_path / "foreign.pt"
+    bad.write_bytes(b"\x80\x8d" + bytes(range(256)) * 8)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(OSDFilterError, match="not an osdfilter checkpoint"):
+            load_model(bad)
+    assert [str(w.message) for w in caught] == []
+
+
 @pytest.mark.parametrize(
     "output, extra, expected",
     [
