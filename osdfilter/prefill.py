@@ -119,8 +119,7 @@ class _Group:
 
     box: tuple[int, int, int, int]  # (x0, y0, x1, y1) full resolution
     inside: np.ndarray  # bool [h, w] the mask in the box
-    ring: np.ndarray  # bool [h, w] where motion and brightness are measured
-    ring_flat: np.ndarray  # flat box-local indices of ``ring``, row-major (the brightness fit's candidates)
+    ring_flat: np.ndarray  # flat box-local indices (row-major) of the ring where motion and brightness are measured
     seam_box: tuple[slice, slice]  # box-local: the mask and its seam plus the seam blur's reach
     seam: np.ndarray  # float32 in ``seam_box``: 1 within ``cfg.seam`` px outside the mask, else 0
     seam_index: np.ndarray  # flat indices in ``seam_box`` of ``inside``'s pixels
@@ -275,7 +274,8 @@ def _geometry(mask: np.ndarray, cfg: TemporalConfig) -> _Geometry:
         seam_index = (iy - sy.start) * (sx.stop - sx.start) + (ix - sx.start)
         inside_flat = iy * (x1 - x0) + ix
         inside_grid = np.stack([ix.astype(np.float32) / (x1 - x0) - 0.5, iy.astype(np.float32) / (y1 - y0) - 0.5], 1)
-        xs, ys = _ring_samples(ring, cfg.max_samples)
+        ring_flat = np.flatnonzero(ring)
+        ys, xs = np.divmod(_samples(ring_flat, cfg.max_samples), x1 - x0)
         points = design = None
         centre, flow_index = (0.0, 0.0), np.zeros(0, np.intp)
         if len(xs) >= 12:
@@ -288,7 +288,7 @@ def _geometry(mask: np.ndarray, cfg: TemporalConfig) -> _Geometry:
             centre = (xs.mean(), ys.mean())
             design = np.stack([xs - centre[0], ys - centre[1], np.ones_like(xs)], 1)
         seam = seam[seam_box].astype(np.float32)
-        groups.append(_Group(box, inside, ring, np.flatnonzero(ring), seam_box, seam, seam_index, inside_flat, inside_grid, points, design, centre, flow_index))
+        groups.append(_Group(box, inside, ring_flat, seam_box, seam, seam_index, inside_flat, inside_grid, points, design, centre, flow_index))
     return _Geometry(mask, small_mask, hole, hole_boxes, groups)
 
 
@@ -443,11 +443,10 @@ def _median(a: np.ndarray) -> float:
     return float(part[k]) if n % 2 else float((part[k - 1] + part[k]) / 2)
 
 
-def _ring_samples(ring: np.ndarray, max_samples: int) -> tuple[np.ndarray, np.ndarray]:
-    """Box-local (xs, ys) of at most about ``max_samples`` ring pixels, evenly strided."""
-    ys, xs = np.nonzero(ring)
-    step = max(1, len(xs) // max_samples)
-    return xs[::step], ys[::step]
+def _samples(indices: np.ndarray, max_samples: int) -> np.ndarray:
+    """At most about ``max_samples`` of ``indices``, evenly strided (the motion and
+    brightness fits' ring samples)."""
+    return indices[:: max(1, len(indices) // max_samples)]
 
 
 def _fit_affine(flow: np.ndarray, group: _Group) -> Optional[np.ndarray]:
@@ -472,7 +471,7 @@ def _warp_group(
     ring and matched to the frame at the mask's edge (uint8 [h, w, 3], computed only inside
     the mask), a per-pixel confidence: the carried confidence, capped by how well the warped
     ring agrees with the frame, and that cap (the group's trust, 0-1)."""
-    bh, bw = group.ring.shape
+    bh, bw = group.inside.shape
     x0, y0 = group.box[:2]
     # Box-local destination (u, v) -> full-frame source: A @ [u + x0, v + y0, 1].
     local = affine @ np.array([[1.0, 0.0, x0], [0.0, 1.0, y0], [0.0, 0.0, 1.0]])
@@ -540,7 +539,7 @@ def _brightness_fit(crop: np.ndarray, warped: np.ndarray, ring: np.ndarray, max_
     FINDINGS.md: propagation loses to Telea unless the carried pixels are matched to the
     brightness around the mask (exposure changes, vignetting as the camera pans).
     """
-    ring = ring[:: max(1, len(ring) // max_samples)]  # evenly strided, as _ring_samples
+    ring = _samples(ring, max_samples)
     if len(ring) < 12:
         return np.zeros((3, 3)), float("inf")
     h, w = warped.shape[:2]
