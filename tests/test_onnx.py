@@ -120,10 +120,11 @@ def test_default_model_exports_in_fp16(tmp_path):
     """The trained model's cell state grows to ~25, where fp16 resolves 2^-6: the export's
     parity check must judge the output (within 2e-2), not the state's absolute difference."""
     from osdfilter.checkpoint import load_model
+    from osdfilter.runners import _default_model_path
 
-    default = Path(osdfilter.onnx.__file__).parent / "weights" / "default.pt"
-    path = export_onnx(default, tmp_path / "default_fp16.onnx", chunk=8, fp16=True, log=lambda _: None)
-    model = load_model(default)
+    with _default_model_path() as default:
+        path = export_onnx(default, tmp_path / "default_fp16.onnx", chunk=8, fp16=True, log=lambda _: None)
+        model = load_model(default)
     frames = model_input(1, 4, 64, 64)
     y, _ = OnnxRunner(path, provider="cpu").step(frames, None)
     assert float(np.abs(y - TorchRunner(model).step(frames, None)[0]).max()) <= 2e-2
