@@ -31,10 +31,10 @@ class FilterConfig:
     tile: Optional[int] = None  # tile core size; None = the model's hint
     context: Optional[int] = None  # context margin; None = the model's hint
     # With a temporal prefill: a region skips the network in a frame where at most this
-    # fraction of its masked pixels fell back to Telea; the rest was carried from earlier
-    # frames, which the network hardly improves (quality.py --frames 24 --gate G, masked PSNR
-    # exact / box: 0.3 23.36 / 20.17, 0.5 23.35 / 20.18, 0.6 23.35 / 20.18, 0.9 23.34 / 20.15,
-    # none 23.33 / 20.10). At 720p on real footage the network runs on 30 % of the regions'
+    # fraction of its masked pixels fell back to the fill's fallback; the rest was carried from
+    # earlier frames, which the network hardly improves (quality.py --frames 24 --gate G, masked
+    # PSNR exact / box, with Telea as the fallback: 0.3 23.36 / 20.17, 0.5 23.35 / 20.18, 0.6
+    # 23.35 / 20.18, 0.9 23.34 / 20.15, none 23.33 / 20.10). At 720p on real footage the network runs on 30 % of the regions'
     # area at 0.3, 19 % at 0.6, 55 % at 0. None = always run it.
     gate: Optional[float] = 0.6
 
@@ -151,7 +151,7 @@ class OSDFilter:
 
     def _needs(self, mask: np.ndarray) -> np.ndarray:
         """Per region: whether more than ``config.gate`` of its masked pixels in this frame
-        were filled by Telea rather than carried (the temporal prefill's confidence is 0 there)."""
+        were filled by the fallback rather than carried (the temporal prefill's confidence is 0 there)."""
         conf = self._temporal.state.conf
         out = np.zeros(len(self.plan), bool)
         for i, (y, x, h, w) in enumerate(self.plan.cores):  # the cores only, not the whole frame

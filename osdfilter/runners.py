@@ -89,7 +89,7 @@ FILL_ONLY = "fill"  # no network: the default model's classical fill alone (--fa
 
 def fill_runner() -> IdentityRunner:
     """The classical fill the default model starts from, without the network (``--fast``):
-    background carried from earlier frames, Telea where no frame showed it."""
+    background carried from earlier frames, a normalized-convolution fill where no frame showed it."""
     runner = IdentityRunner(ModelConfig(prefill="temporal"))
     runner.name = "fill"
     return runner
