@@ -55,12 +55,17 @@ def telea(image: np.ndarray, mask: np.ndarray, radius: int = 3) -> np.ndarray:
 
 
 # Normalized convolution's scales (Gaussian sigma, px) and the known weight a pixel needs at
-# one of them (quality.py --frames 24 --methods temporal, fill alone, masked PSNR / SSIM exact,
-# box: support 0.05 23.31 / 0.695, 20.24 / 0.539; 0.01 23.30 / 0.696, 20.21 / 0.542; 0.004
-# 23.29 / 0.696, 20.19 / 0.544; 0.1 and 0.2 lower on both; Telea 23.29 / 0.696, 20.08 / 0.545).
+# one of them (quality.py --frames 24 --methods temporal, the fill alone, masked PSNR / SSIM
+# exact, box; a first version with every scale at full resolution: support 0.05 23.31 /
+# 0.695, 20.24 / 0.539; 0.01 23.30 / 0.696, 20.21 / 0.542; 0.004 23.29 / 0.696, 20.19 /
+# 0.544; 0.1 and 0.2 lower on both. As written, 0.01: 23.30 / 0.696, 20.19 / 0.542. Telea:
+# 23.29 / 0.696, 20.08 / 0.545).
 FILL_SCALES = (1.0, 2.0, 4.0, 8.0, 16.0)
 FILL_SUPPORT = 0.01
-FULL_RES_SIGMA = 2.0  # larger scales are blurred on the region shrunk by sigma / this (same result to ~1 level, 4-16x fewer pixels)
+# Larger scales are blurred on the region shrunk by sigma / this: 4-16x fewer pixels, and
+# against blurring at full resolution 0.1-0.2 levels apart on average (tested; 1-2 % of the
+# pixels more than 1 apart, where the two pick different scales).
+FULL_RES_SIGMA = 2.0
 
 
 def normalized_fill(image: np.ndarray, mask: np.ndarray, scales: Sequence[float] = FILL_SCALES,
@@ -73,7 +78,8 @@ def normalized_fill(image: np.ndarray, mask: np.ndarray, scales: Sequence[float]
     The temporal fill's fallback for what no frame has shown. Against OpenCV's Telea there
     (benchmarks/quality.py, held-out clips): the same masked PSNR on glyph masks, +0.1 dB on
     box masks, a little less flicker and 0.003 lower SSIM on boxes (smoother), at 0.4-0.5x
-    the temporal fill's CPU per frame where most of the mask falls back (Telea's cost grows
+    the temporal fill's CPU per frame where most of the mask falls back, 0.65x on footage
+    that carries most of it (Telea's cost grows
     with the pixels times its radius squared and the channels; here a few blurs of the
     mask's box at growing scale, the larger ones downscaled). Written here rather than
     taken from a library: OpenCV's photo module has Telea and Navier-Stokes only.
@@ -179,7 +185,8 @@ class TemporalConfig:
     # Where the fallback fills, this share of the last frame's fill (moved with the camera) is
     # mixed in, so it does not shimmer from frame to frame (quality.py --frames 24, Telea's
     # fallback: box 19.87 -> 20.08 dB, flicker 12.49 -> 12.16; 0.25 / 0.75 / 0.9 gave less).
-    # 0 = the plain fallback.
+    # 0 = the plain fallback. With the normalized fallback 0.35 / 0.5 / 0.65 gave box 20.18 /
+    # 20.19 / 20.22 dB, exact 23.29 / 23.30 / 23.29, SSIM 0.696 / 0.696 / 0.695: kept.
     smooth: float = 0.5
     max_samples: int = 800  # ring samples per group for the motion and brightness fits (speed)
     # Threads filling groups at once; 0 = one per CPU, at most 4 (1080p on 16 cores, real
