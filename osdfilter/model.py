@@ -54,7 +54,7 @@ class ModelConfig:
     prefill: str = "telea"  # classical fill the filter puts inside the mask before the model
     # Inference hints: the model runs on full-resolution tiles around the mask.
     tile: int = 64  # tile core size in pixels (multiple of 8)
-    context: int = 16  # context margin around each tile core (multiple of 8)
+    context: int = 16  # context margin around each tile core (multiple of 4: cores are multiples of 8, crops core + 2 x context)
     normalisation: str = "rgb_pm1"  # RGB uint8 -> [-1, 1]: x / 127.5 - 1
     extra: dict = field(default_factory=dict)  # free-form provenance (training run, etc.)
 
@@ -62,8 +62,9 @@ class ModelConfig:
         self.widths = tuple(int(w) for w in self.widths)  # type: ignore[assignment]
         if len(self.widths) != 4:
             raise ValueError(f"widths must have 4 entries, got {self.widths}")
-        if self.tile % 8 or self.context % 8:
-            raise ValueError("tile and context must be multiples of 8")
+        # Crops (core + 2 x context) stay multiples of 8, the U-Net's three poolings.
+        if self.tile % 8 or self.context % 4:
+            raise ValueError("tile must be a multiple of 8 and context a multiple of 4")
         if self.stem not in (1, 2, 4):
             raise ValueError(f"stem must be 1, 2 or 4, got {self.stem}")
 

@@ -293,3 +293,20 @@ def test_stream_reports_its_stages(tmp_path, clip, mask_png, checkpoint):
     report = process_video(clip, tmp_path / "o.mp4", mask=mask_png, model=checkpoint, quiet=True)
     assert list(report.stages) == ["decode", "prepare", "model", "encode"]
     assert all(0.0 <= s <= report.seconds for s in report.stages.values())
+
+
+def test_context_margin_is_a_multiple_of_4_and_crops_stay_multiples_of_8():
+    """The default model's context hint is 4 px: cores are multiples of 8, so every crop
+    (core + 2 x context) still is, as the U-Net's three poolings need."""
+    from osdfilter.masks import plan_tiles
+    from osdfilter.model import ModelConfig
+
+    assert ModelConfig(context=4).context == 4
+    for bad in (2, 6, 9):
+        with pytest.raises(ValueError, match="context a multiple of 4"):
+            ModelConfig(context=bad)
+    mask = np.zeros((120, 200), bool)
+    mask[10:22, 5:90] = mask[60:100, 150:190] = mask[110:118, 0:30] = True
+    plan = plan_tiles(mask, 64, 4)
+    for (ch, cw), idx in plan.groups():
+        assert ch % 8 == 0 and cw % 8 == 0 and len(idx) > 0
