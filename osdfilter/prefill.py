@@ -78,11 +78,12 @@ def normalized_fill(image: np.ndarray, mask: np.ndarray, scales: Sequence[float]
     The temporal fill's fallback for what no frame has shown. Against OpenCV's Telea there
     (benchmarks/quality.py, held-out clips): the same masked PSNR on glyph masks, +0.1 dB on
     box masks, a little less flicker and 0.003 lower SSIM on boxes (smoother), at 0.4-0.5x
-    the temporal fill's CPU per frame where most of the mask falls back, 0.65x on footage
-    that carries most of it (Telea's cost grows
-    with the pixels times its radius squared and the channels; here a few blurs of the
-    mask's box at growing scale, the larger ones downscaled). Written here rather than
-    taken from a library: OpenCV's photo module has Telea and Navier-Stokes only.
+    the temporal fill's CPU per frame where most of the mask falls back, 0.65-0.7x on
+    footage that carries most of it (benchmarks/fill_speed.py --fallbacks). Telea's cost
+    grows with the pixels times its radius squared and the channels; here it is a few
+    blurs of the mask's box at growing scale, the larger ones downscaled. Written here
+    rather than taken from a library: OpenCV's photo module has Telea and Navier-Stokes
+    only.
     """
     todo = np.flatnonzero(mask)  # flat indices still to fill
     if not len(todo):
