@@ -34,8 +34,9 @@ class FilterConfig:
     # fraction of its masked pixels fell back to the fill's fallback; the rest was carried from
     # earlier frames, which the network hardly improves (quality.py --frames 24 --gate G, masked
     # PSNR exact / box, with Telea as the fallback: 0.3 23.36 / 20.17, 0.5 23.35 / 20.18, 0.6
-    # 23.35 / 20.18, 0.9 23.34 / 20.15, none 23.33 / 20.10). At 720p on real footage the network runs on 30 % of the regions'
-    # area at 0.3, 19 % at 0.6, 55 % at 0. None = always run it.
+    # 23.35 / 20.18, 0.9 23.34 / 20.15, none 23.33 / 20.10). At 720p on real footage the
+    # network runs on 30 % of the regions' area at 0.3, 19 % at 0.6, 55 % at 0. None = always
+    # run it.
     gate: Optional[float] = 0.6
 
     def __post_init__(self) -> None:
