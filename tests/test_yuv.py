@@ -11,7 +11,7 @@ from osdfilter import FilterConfig, OSDFilter
 from osdfilter.filter import Restored
 from osdfilter.masks import dilate
 from osdfilter.runners import IdentityRunner
-from osdfilter.yuv import YUVCompositor, planes, supported
+from osdfilter.yuv import YUVCompositor, planes, rgb_to_yuv, supported
 
 H, W = 90, 150
 BT709, TV = 1, 1  # AVCOL_SPC_BT709, AVCOL_RANGE_MPEG
@@ -66,6 +66,43 @@ def test_yuv_composite_keeps_untouched_pixels_and_matches_the_rgb_route(context)
     assert np.abs(y_out[solid].astype(int) - y_rgb[solid]).max() <= 2
     # ... and the restored pixels really changed.
     assert np.abs(y_out[solid].astype(int) - y_in[solid]).mean() > 10
+
+
+@pytest.mark.parametrize("colorspace,color_range", [(1, 1), (1, 2), (5, 1), (9, 1), (2, 0)])
+def test_rgb_to_yuv_is_swscales_conversion(colorspace, color_range):
+    """The measured map reproduces swscale's RGB -> YUV (4:4:4) on colours it was not fitted on."""
+    rgb = np.random.default_rng(7).integers(0, 256, (40, 50, 3), dtype=np.uint8)
+    ref = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(
+        format="yuv444p", dst_colorspace=colorspace, dst_color_range=color_range
+    ).to_ndarray().astype(int)
+    m = rgb_to_yuv(colorspace, color_range)
+    mine = np.rint(np.einsum("kc,hwc->khw", m[:, :3], rgb.astype(np.float64)) + m[:, 3, None, None])
+    assert np.abs(mine - ref).max() <= 1
+    assert np.abs(mine - ref).mean() < 0.2
+    if (colorspace, color_range) == (1, 2):  # full range: black and white at the ends of the code values
+        assert np.allclose(m @ [0, 0, 0, 1], [0, 128, 128], atol=0.6) and np.allclose(m @ [255, 255, 255, 1], [255, 128, 128], atol=0.6)
+
+
+def test_yuv_composite_chroma_matches_the_rgb_route_on_smooth_colour():
+    """Chroma (2x2 means of the converted core) is the RGB route's where the colour is smooth."""
+    mask = np.zeros((H, W), bool)
+    mask[30:60, 50:100] = True
+    filt = OSDFilter(IdentityRunner(), mask, FilterConfig(context=8))
+    frame = decoded_frame(5)
+    rgb = frame.to_ndarray(format="rgb24", src_colorspace=BT709, src_color_range=TV)
+    c2 = 2 * filt.plan.context
+    colour = np.array([-0.6, 0.2, 0.7], np.float32)[:, None, None]  # one colour in every region
+    crops = [np.broadcast_to(colour, (3, h + c2, w + c2)).copy() for _, _, h, w in filt.plan.cores]
+    restored = Restored(filt.prepare(rgb), crops)
+    out = YUVCompositor(COLOUR)(frame.to_ndarray(), H, W, filt.cores(crops, filt.mask, align=2))
+    rgb_route = av.VideoFrame.from_ndarray(filt.composite(restored), format="rgb24")
+    ref = planes(rgb_route.reformat(format="yuv420p", dst_colorspace=BT709, dst_color_range=TV).to_ndarray(), H, W)
+    got = planes(out.to_ndarray(), H, W)
+    inner = np.zeros((H // 2, W // 2), bool)
+    inner[17:28, 27:48] = True  # inside the mask, two chroma samples from its edge
+    for p_got, p_ref in zip(got[1:], ref[1:]):
+        assert np.abs(p_got[inner].astype(int) - p_ref[inner]).max() <= 1
+    assert np.abs(got[0][34:56, 54:96].astype(int) - ref[0][34:56, 54:96]).max() <= 1
 
 
 def test_only_8bit_420_with_even_sizes_is_supported():
