@@ -28,6 +28,7 @@ says which rows a core count can run at a target rate (less sensitive to other l
 
     python benchmarks/speed.py                             # 480p, 720p, 1080p, 5 s each
     python benchmarks/speed.py --sizes 1280x720 --seconds 10
+    python benchmarks/speed.py --sizes 854x480 --rows io-floor identity --repeat 5   # medians of 5 alternating rounds
     python benchmarks/speed.py --roi                       # + tile vs full-frame at 1080p, tile 64 vs 128
     python benchmarks/speed.py --source ../shared/data/clean/eval/davis_drift-straight
     python benchmarks/speed.py --sizes 1920x1080 --device cuda --codec h264_nvenc --rows io-floor identity fill torch torch-fp16
@@ -273,17 +274,31 @@ def run_row(row: str, case: dict[str, Any], args: dict[str, Any]) -> dict[str, A
 # ---------------------------------------------------------------- the table
 
 
-def print_table(size: str, rows: dict[str, dict[str, Any]], codec: str = "libx264", preset: str = PRESET) -> None:
-    floor = rows["io-floor"].get("wall_s")
-    print(f"\n{size}  ({rows['io-floor'].get('frames', '?')} frames, {codec} crf {CRF} {preset})")
-    print(f"{'row':<10} {'e2e fps':>8} {'x floor':>8} {'model fps':>10} {'peak RSS MiB':>13} {'CPU ms/frame':>13}  stages busy, % of wall (decode prepare model encode)")
-    for name, r in rows.items():
-        if "error" in r or "skipped" in r:
-            print(f"{name:<10} {r.get('error') or r.get('skipped')}")
+def print_table(size: str, rounds: list[dict[str, dict[str, Any]]], codec: str = "libx264", preset: str = PRESET) -> None:
+    """One table per size. With several rounds (``--repeat``) each figure is the median over
+    the rounds, and ``x floor`` is the median of each round's ratio to that round's floor,
+    with its range: on a shared machine the rounds see different loads."""
+    first = rounds[0]
+    print(f"\n{size}  ({first['io-floor'].get('frames', '?')} frames, {codec} crf {CRF} {preset}"
+          + (f", median of {len(rounds)} alternating rounds)" if len(rounds) > 1 else ")"))
+    spread = len(rounds) > 1
+    print(f"{'row':<10} {'e2e fps':>8} {'x floor':>8}" + (f" {'range':>10}" if spread else "")
+          + f" {'model fps':>10} {'peak RSS MiB':>13} {'CPU ms/frame':>13}  stages busy, % of wall (decode prepare model encode)")
+    for name in first:
+        runs = [(r[name], r["io-floor"]) for r in rounds if "error" not in r[name] and "skipped" not in r[name] and "wall_s" in r["io-floor"]]
+        if not runs:
+            print(f"{name:<10} {first[name].get('error') or first[name].get('skipped')}")
             continue
-        mf = f"{r['model_fps']:.1f}" if r.get("model_fps") else "-"
-        busy = " ".join(f"{100 * v / r['wall_s']:.0f}" for v in r.get("stages", {}).values())
-        print(f"{name:<10} {r['frames'] / r['wall_s']:>8.1f} {r['wall_s'] / floor:>8.2f} {mf:>10} {r['peak_rss_mib']:>13.0f} {1000 * r['cpu_s'] / r['frames']:>13.0f}  {busy}")
+        med = lambda values: float(np.median(values))  # noqa: E731
+        ratios = [r["wall_s"] / f["wall_s"] for r, f in runs]
+        fps = med([r["frames"] / r["wall_s"] for r, _ in runs])
+        model = [r["model_fps"] for r, _ in runs if r.get("model_fps")]
+        mf = f"{med(model):.1f}" if model else "-"
+        shares = [[100 * v / r["wall_s"] for v in r["stages"].values()] for r, _ in runs if r.get("stages")]
+        busy = " ".join(f"{v:.0f}" for v in np.median(shares, axis=0)) if shares else ""
+        rng = f" {min(ratios):>4.2f}-{max(ratios):<4.2f}" if spread else ""
+        print(f"{name:<10} {fps:>8.1f} {med(ratios):>8.2f}{rng} {mf:>10} {max(r['peak_rss_mib'] for r, _ in runs):>13.0f} "
+              f"{med([1000 * r['cpu_s'] / r['frames'] for r, _ in runs]):>13.0f}  {busy}")
 
 
 def main() -> None:
@@ -312,6 +327,7 @@ def main() -> None:
     p.add_argument("--codec", default="libx264", help="video encoder of every row (e.g. h264_nvenc)")
     p.add_argument("--encoder-preset", default=PRESET, help="encoder speed preset of every row (x264 names)")
     p.add_argument("--provider", default="cpu", choices=["cpu", "cuda", "tensorrt"], help="onnx row's provider (GPU: the fp16 graph)")
+    p.add_argument("--repeat", type=int, default=1, help="rounds of all rows per size, alternating; the table gives medians")
     a = p.parse_args()
     sizes = [tuple(int(v) for v in s.split("x")) for s in a.sizes]
     prep = prepare(a.workdir, sizes, a.seconds, a.preset, a.source, onnx="onnx" in a.rows, fp16=a.provider != "cpu", model=a.model)  # type: ignore[arg-type]
@@ -321,10 +337,13 @@ def main() -> None:
             "device": a.device, "provider": a.provider, "codec": a.codec}
     for size in a.sizes:
         case = {**prep["clips"][size], "size": size, **{k: v for k, v in prep.items() if k != "clips"}}
-        rows = {}
-        for row in a.rows:
-            rows[row] = {"skipped": "no ffmpeg binary on PATH: skipped"} if row == "ffmpeg" and not shutil.which("ffmpeg") else run_row(row, case, opts)
-        print_table(size, rows, a.codec, a.encoder_preset)
+        rounds = []
+        for _ in range(max(1, a.repeat)):
+            rows = {}
+            for row in ["io-floor"] + [r for r in a.rows if r != "io-floor"]:  # every ratio needs the round's floor
+                rows[row] = {"skipped": "no ffmpeg binary on PATH: skipped"} if row == "ffmpeg" and not shutil.which("ffmpeg") else run_row(row, case, opts)
+            rounds.append(rows)
+        print_table(size, rounds, a.codec, a.encoder_preset)
         sys.stdout.flush()
     if a.roi:
         roi_report(prep["model"])
