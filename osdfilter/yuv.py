@@ -11,9 +11,9 @@ YUV is an affine map of RGB.
 
 The map is swscale's own (the one the RGB route applies to whole frames), measured once per
 stream (:func:`rgb_to_yuv`) and applied to each core as three weighted sums of its float
-planes: a swscale call per core cost ~0.1 ms of set-up and a float → uint8 pass, 0.5 ms a
-frame at 854x480 with nine cores, against ~0.03 ms here (benchmarks/speed.py, identity row).
-Luma is swscale's within 1 level; chroma is the 2x2 block mean, where swscale's own 4:2:0
+planes, instead of a float → uint8 pass and a swscale call per core: the conversions of an
+854x480 frame with nine cores 0.97 → 0.34 ms, its composite 1.5 → 0.74 ms (alone, best of
+200; a swscale call has a fixed cost that small cores do not amortise). Luma is swscale's within 1 level; chroma is the 2x2 block mean, where swscale's own 4:2:0
 downsampling filter reaches a little wider (the same on smooth colour, apart on pixel noise).
 """
 
