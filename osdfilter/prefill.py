@@ -210,7 +210,7 @@ class _Group:
     seam: np.ndarray  # float32 in ``seam_box``: 1 within ``cfg.seam`` px outside the mask, else 0
     seam_index: np.ndarray  # flat indices in ``seam_box`` of ``inside``'s pixels
     inside_flat: np.ndarray  # flat box-local indices of ``inside`` (np.take: ~6x faster than [rows, cols])
-    inside_grid: np.ndarray  # float32 [n, 2] their (x, y) normalised to [-0.5, 0.5): the brightness plane's coordinates
+    inside_grid: np.ndarray  # float32 [n, 3] their (x, y) normalised to [-0.5, 0.5), and 1: the brightness plane's design
     points: Optional[np.ndarray]  # float64 [n, 2] full-frame (x, y) of the ring samples (None: too few)
     design: Optional[np.ndarray]  # float64 [n, 3] the affine fit's centred design for ``points``
     centre: tuple[float, float]  # the centre subtracted in ``design``
@@ -360,7 +360,7 @@ def _geometry(mask: np.ndarray, cfg: TemporalConfig) -> _Geometry:
         iy, ix = np.nonzero(inside)
         seam_index = (iy - sy.start) * (sx.stop - sx.start) + (ix - sx.start)
         inside_flat = iy * (x1 - x0) + ix
-        inside_grid = np.stack([ix.astype(np.float32) / (x1 - x0) - 0.5, iy.astype(np.float32) / (y1 - y0) - 0.5], 1)
+        inside_grid = np.stack([ix.astype(np.float32) / (x1 - x0) - 0.5, iy.astype(np.float32) / (y1 - y0) - 0.5, np.ones(len(ix), np.float32)], 1)
         ring_flat = np.flatnonzero(ring)
         ys, xs = np.divmod(_samples(ring_flat, cfg.max_samples), x1 - x0)
         points = design = None
@@ -573,11 +573,9 @@ def _warp_group(
     if trust <= 0.0:  # nothing of this group is carried: skip the correction (speed)
         return warped, np.zeros_like(conf), trust
     # The fitted plane at the mask's pixels only (nothing else of the candidate is used).
-    c = coef.astype(np.float32)
-    gx, gy = group.inside_grid[:, :1], group.inside_grid[:, 1:]
-    plane = gx * c[0]  # (in place from here: the same arithmetic, fewer temporaries)
-    plane += gy * c[1]
-    plane += c[2]
+    # One [n, 3] @ [3, 3] product: broadcasting each coefficient row over [n, 3] took ~10x as
+    # long (NumPy's inner loop runs over the 3 channels); the same sums up to float rounding.
+    plane = group.inside_grid @ coef.astype(np.float32)  # (in place from here: fewer temporaries)
     if cfg.seam > 0:
         offset, near = _seam_match(crop, warped, group, cfg)
         # Near the seam the local residual takes over from the group's plane.
@@ -586,7 +584,9 @@ def _warp_group(
     pixels = warped.reshape(-1, 3)  # a view: rows of the box's pixels (the candidate is ``warped`` itself)
     plane += np.take(pixels, group.inside_flat, axis=0)
     plane += 0.5
-    pixels[group.inside_flat] = np.clip(plane, 0, 255, out=plane).astype(np.uint8)
+    # Written as one 3-byte item per pixel, as normalized_fill does (2x faster scattered writes).
+    rows = warped.reshape(-1).view("V3")
+    rows[group.inside_flat] = np.clip(plane, 0, 255, out=plane).astype(np.uint8).view("V3").reshape(-1)
     return warped, np.minimum(conf, trust), trust
 
 
