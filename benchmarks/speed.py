@@ -36,8 +36,8 @@ says which rows a core count can run at a target rate (less sensitive to other l
 ``--source VIDEO|FRAME_FOLDER`` builds the clips from real footage (resized, played forwards then
 backwards to the length, the same OSD burned in) instead of the panning noise texture.
 The texture is the temporal fill's worst case: its fine, high-contrast noise never
-passes the fill's brightness check, so every masked pixel falls back to Telea; in real
-moving footage most masked pixels are carried from earlier frames.
+passes the fill's brightness check, so every masked pixel falls back to the normalized
+convolution; in real moving footage most masked pixels are carried from earlier frames.
 """
 
 from __future__ import annotations
