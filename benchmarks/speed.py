@@ -22,7 +22,9 @@ memory.peak_rss_mib: getrusage's maxrss would carry the parent's over fork and e
 in every frame). ``model fps`` is runner.step alone on the clip's tile batch (chunks of 8). ``stages busy``:
 the seconds each of process_video's concurrent stages worked, not waiting on its
 neighbours (``Report.stages``), as a share of the row's wall time: the stage near 100 %
-sets the pace. ``CPU ms/frame``: user + system CPU time of the row (all threads) per frame;
+sets the pace; after it, the CPU time of each stage's own thread per frame (``Report.stage_cpu``:
+the pipeline's own work, without the threads the codecs and ONNX Runtime start). ``CPU
+ms/frame``: user + system CPU time of the row (all threads) per frame;
 N cores give N x 1000 / fps of it at a given frame rate (2 cores at 10 fps: 200 ms), so it
 says which rows a core count can run at a target rate (less sensitive to other load than wall time).
 
@@ -232,6 +234,7 @@ def child(row: str, case: dict[str, Any], args: dict[str, Any]) -> dict[str, Any
         frames, wall = report.frames, time.perf_counter() - t0
         result["cpu_s"] = cpu_seconds() - cpu0
         result["stages"] = report.stages
+        result["stage_cpu"] = report.stage_cpu
         result["model_fps"] = model_fps(runner, case["clip"], case["mask"], config) if row in ("torch", "torch-fp16", "onnx") else None
         result.update(frames=frames, wall_s=wall)
     result.setdefault("frames", frames)
@@ -283,7 +286,7 @@ def print_table(size: str, rounds: list[dict[str, dict[str, Any]]], codec: str =
           + (f", median of {len(rounds)} alternating rounds)" if len(rounds) > 1 else ")"))
     spread = len(rounds) > 1
     print(f"{'row':<10} {'e2e fps':>8} {'x floor':>8}" + (f" {'range':>10}" if spread else "")
-          + f" {'model fps':>10} {'peak RSS MiB':>13} {'CPU ms/frame':>13}  stages busy, % of wall (decode prepare model encode)")
+          + f" {'model fps':>10} {'peak RSS MiB':>13} {'CPU ms/frame':>13}  stages busy, % of wall | their threads' CPU, ms/frame (decode prepare model encode)")
     for name in first:
         runs = [(r[name], r["io-floor"]) for r in rounds if "error" not in r[name] and "skipped" not in r[name] and "wall_s" in r["io-floor"]]
         if not runs:
@@ -296,6 +299,9 @@ def print_table(size: str, rounds: list[dict[str, dict[str, Any]]], codec: str =
         mf = f"{med(model):.1f}" if model else "-"
         shares = [[100 * v / r["wall_s"] for v in r["stages"].values()] for r, _ in runs if r.get("stages")]
         busy = " ".join(f"{v:.0f}" for v in np.median(shares, axis=0)) if shares else ""
+        own = [[1000 * v / r["frames"] for v in r["stage_cpu"].values()] for r, _ in runs if r.get("stage_cpu")]
+        if own:
+            busy += " | " + " ".join(f"{v:.1f}" for v in np.median(own, axis=0))
         rng = f" {min(ratios):>4.2f}-{max(ratios):<4.2f}" if spread else ""
         print(f"{name:<10} {fps:>8.1f} {med(ratios):>8.2f}{rng} {mf:>10} {max(r['peak_rss_mib'] for r, _ in runs):>13.0f} "
               f"{med([1000 * r['cpu_s'] / r['frames'] for r, _ in runs]):>13.0f}  {busy}")

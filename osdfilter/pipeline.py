@@ -16,7 +16,8 @@ Queues are bounded, so memory stays bounded by ``maxsize`` items per link.
 
 ``busy`` (a list, threaded runs): filled with the seconds the source and each stage spent
 working, i.e. not blocked on a full or empty link; the stage near the wall time is the
-one that sets the pace (benchmarks/speed.py prints them).
+one that sets the pace (benchmarks/speed.py prints them). ``cpu`` (a list): the CPU seconds
+of each one's thread (``time.thread_time``; threads the libraries start are not counted).
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ class _Run:
         self.lock = threading.Lock()
         self.blocked = [0.0] * links  # per worker: seconds waiting on its links ...
         self.running = [0.0] * links  # ... of the seconds it ran
+        self.cpu = [0.0] * links  # CPU seconds of each worker's thread
 
     def fail(self, exc: BaseException) -> None:
         with self.lock:
@@ -87,7 +89,8 @@ class _Run:
 
 
 def pipeline(
-    source: Iterable[Any], *stages: Stage, maxsize: int = 8, threaded: bool = True, busy: Optional[list[float]] = None
+    source: Iterable[Any], *stages: Stage, maxsize: int = 8, threaded: bool = True, busy: Optional[list[float]] = None,
+    cpu: Optional[list[float]] = None,
 ) -> Iterator[Any]:
     """Items of ``stages[-1](... stages[0](iter(source)))``, computed concurrently if ``threaded``."""
     if maxsize < 1:
@@ -97,10 +100,12 @@ def pipeline(
         for stage in stages:
             items = stage(iter(items))
         return iter(items)
-    return _threaded(source, stages, maxsize, busy)
+    return _threaded(source, stages, maxsize, busy, cpu)
 
 
-def _threaded(source: Iterable[Any], stages: tuple[Stage, ...], maxsize: int, busy: Optional[list[float]]) -> Iterator[Any]:
+def _threaded(
+    source: Iterable[Any], stages: tuple[Stage, ...], maxsize: int, busy: Optional[list[float]], cpu: Optional[list[float]]
+) -> Iterator[Any]:
     run = _Run(len(stages) + 1)
     links: list[queue.Queue[Any]] = [queue.Queue(maxsize) for _ in range(len(stages) + 1)]
     bodies = [lambda: source] + [_stage_input(run, stage, links[i], i + 1) for i, stage in enumerate(stages)]
@@ -118,6 +123,8 @@ def _threaded(source: Iterable[Any], stages: tuple[Stage, ...], maxsize: int, bu
             t.join(JOIN_S)
         if busy is not None:
             busy[:] = [r - b for r, b in zip(run.running, run.blocked)]
+        if cpu is not None:
+            cpu[:] = run.cpu
 
 
 def _stage_input(run: _Run, stage: Stage, upstream: "queue.Queue[Any]", worker: int) -> Callable[[], Iterable[Any]]:
@@ -126,7 +133,7 @@ def _stage_input(run: _Run, stage: Stage, upstream: "queue.Queue[Any]", worker: 
 
 def _work(run: _Run, worker: int, body: Callable[[], Iterable[Any]], out: "queue.Queue[Any]") -> None:
     """Thread body: put every item ``body()`` yields into ``out``, then the end marker."""
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.thread_time()
     try:
         for item in body():
             run.put(out, item, worker)
@@ -137,6 +144,7 @@ def _work(run: _Run, worker: int, body: Callable[[], Iterable[Any]], out: "queue
         run.fail(exc)
     finally:
         run.running[worker] = time.perf_counter() - t0
+        run.cpu[worker] = time.thread_time() - c0
 
 
 def _results(run: _Run, last: "queue.Queue[Any]") -> Iterator[Any]:

@@ -87,6 +87,9 @@ class Report:
     # Seconds each concurrent stage spent working (not waiting on its neighbours): the one
     # closest to ``seconds`` sets the pace. Empty when the stages ran in one thread.
     stages: dict[str, float] = field(default_factory=dict)
+    # CPU seconds of each stage's own thread (the libraries' threads, e.g. the codecs' and
+    # ONNX Runtime's, not counted): the pipeline's own work per stage. Empty as ``stages``.
+    stage_cpu: dict[str, float] = field(default_factory=dict)
 
     @property
     def fps(self) -> float:
@@ -575,8 +578,9 @@ class Transcoder:
         # chunk, no faster with three); memory stays bounded by the chunk size.
         depth = 2 * self.filt.config.chunk
         busy: list[float] = []
-        encoding = 0.0
-        for kind, payload in pipeline(decoded, self.prepared, self.filtered, maxsize=depth, threaded=PIPELINE_THREADS, busy=busy):
+        cpu: list[float] = []
+        encoding, cpu0 = 0.0, time.thread_time()
+        for kind, payload in pipeline(decoded, self.prepared, self.filtered, maxsize=depth, threaded=PIPELINE_THREADS, busy=busy, cpu=cpu):
             t0 = time.perf_counter()
             if kind == "frame":
                 self.encode([payload], bar)
@@ -590,7 +594,9 @@ class Transcoder:
         t0 = time.perf_counter()
         self.flush_encoders()
         if busy:
-            self.report.stages = dict(zip(("decode", "prepare", "model", "encode"), busy + [encoding + time.perf_counter() - t0]))
+            names = ("decode", "prepare", "model", "encode")
+            self.report.stages = dict(zip(names, busy + [encoding + time.perf_counter() - t0]))
+            self.report.stage_cpu = dict(zip(names, cpu + [time.thread_time() - cpu0]))
         self.report_damage()
 
     def decoded(self, streams: list) -> Iterator[tuple[str, Any]]:

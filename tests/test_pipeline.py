@@ -289,10 +289,35 @@ def test_busy_counts_work_not_waiting():
     assert busy[0] < 0.1 and busy[2] < 0.1  # waiting on the slow stage is not work
 
 
+def test_cpu_counts_each_threads_own_cpu_time():
+    """``cpu``: a stage that computes gets CPU seconds, one that sleeps (waits) gets none."""
+
+    def compute(items: Iterator[int]) -> Iterator[int]:
+        for x in items:
+            t0 = time.thread_time()
+            while time.thread_time() - t0 < 0.05:
+                pass
+            yield x
+
+    def sleep(items: Iterator[int]) -> Iterator[int]:
+        for x in items:
+            time.sleep(0.05)
+            yield x
+
+    cpu: list[float] = []
+    assert list(pipeline(range(4), compute, sleep, maxsize=1, cpu=cpu)) == list(range(4))
+    assert len(cpu) == 3  # source, compute, sleep
+    assert cpu[1] >= 0.2  # four 50 ms loops of its own CPU
+    assert cpu[2] < 0.05 and cpu[0] < 0.05
+
+
 def test_stream_reports_its_stages(tmp_path, clip, mask_png, checkpoint):
     report = process_video(clip, tmp_path / "o.mp4", mask=mask_png, model=checkpoint, quiet=True)
     assert list(report.stages) == ["decode", "prepare", "model", "encode"]
     assert all(0.0 <= s <= report.seconds for s in report.stages.values())
+    assert list(report.stage_cpu) == list(report.stages)
+    assert all(0.0 <= s <= report.seconds for s in report.stage_cpu.values())
+    assert report.stage_cpu["decode"] > 0.0 and report.stage_cpu["model"] > 0.0
 
 
 def test_context_margin_is_a_multiple_of_4_and_crops_stay_multiples_of_8():
