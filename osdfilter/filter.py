@@ -198,7 +198,8 @@ class OSDFilter:
         cores blended in inside it."""
         return self._composite(restored.item.frame, restored.crops, restored.item.mask)
 
-    def cores(self, crops: list[np.ndarray], mask: np.ndarray, align: int = 1) -> Iterator[tuple[int, int, np.ndarray, np.ndarray]]:
+    def cores(self, crops: list[np.ndarray], mask: np.ndarray, align: int = 1,
+              planar: bool = False) -> Iterator[tuple[int, int, np.ndarray, np.ndarray]]:
         """Per region core of a :class:`Restored` frame's ``crops`` and (dilated) ``mask``, in
         plan order: ``(y, x, rgb, alpha)`` with the restored RGB (float32 ``[h, w, 3]``,
         0-255) and the blend weight (float32 ``[h, w, 1]``) of the frame's
@@ -207,6 +208,8 @@ class OSDFilter:
 
         ``align`` > 1 grows each core outwards to multiples of ``align`` (within the frame),
         with the model's output from the crop's context margin, e.g. 2 for 4:2:0 chroma.
+        ``planar``: ``rgb`` is the model's output as it is, a view ``[3, h, w]`` in [-1, 1]
+        (no conversion: the 4:2:0 composite folds the scale into its colour matrix).
         """
         alpha = self._alpha if mask is self.mask else feather(mask, self.config.feather)
         c = self.plan.context
@@ -225,7 +228,8 @@ class OSDFilter:
             else:
                 cy = cx = c
             h, w = y1 - y, x1 - x
-            yield y, x, (crop[:, cy : cy + h, cx : cx + w].transpose(1, 2, 0) + 1.0) * 127.5, alpha[y:y1, x:x1, None]
+            region = crop[:, cy : cy + h, cx : cx + w]
+            yield y, x, region if planar else (region.transpose(1, 2, 0) + 1.0) * 127.5, alpha[y:y1, x:x1, None]
 
     def model_input(self, frames: list[np.ndarray], masks: list[np.ndarray]) -> list[np.ndarray]:
         """The model's input for a chunk, one array per region shape (``self.plan.groups()``):

@@ -673,7 +673,7 @@ class Transcoder:
         frame (pixel formats the 4:2:0 composite does not take)."""
         if yuv is None:
             return pts, self.filt.composite(restored)
-        cores = self.filt.cores(restored.crops, restored.item.mask, align=2)
+        cores = self.filt.cores(restored.crops, restored.item.mask, align=2, planar=True)
         return pts, self.compositor(yuv, self.filt.height, self.filt.width, cores)
 
     def due(self, packet: av.Packet) -> bool:

@@ -10,10 +10,11 @@ with the block's mean alpha. A blend in YUV equals the blend in RGB up to roundi
 YUV is an affine map of RGB.
 
 The map is swscale's own (the one the RGB route applies to whole frames), measured once per
-stream (:func:`rgb_to_yuv`) and applied to each core as three weighted sums of its float
-planes, instead of a float → uint8 pass and a swscale call per core: the conversions of an
-854x480 frame with nine cores 0.97 → 0.34 ms, its composite 1.5 → 0.74 ms (alone, best of
-200; a swscale call has a fixed cost that small cores do not amortise). Luma is swscale's within 1 level; chroma is the 2x2 block mean, where swscale's own 4:2:0
+stream (:func:`rgb_to_yuv`), with the model's [-1, 1] → 0-255 scale folded in, and applied
+to each core's planes as they come out of the model (three weighted sums), instead of a
+conversion to 8-bit RGB and a swscale call per core: the conversions of an 854x480 frame
+with nine cores 0.97 → 0.34 ms, its composite 1.5 → 0.74 ms (alone, best of 200; a swscale
+call has a fixed cost that small cores do not amortise). Luma is swscale's within 1 level; chroma is the 2x2 block mean, where swscale's own 4:2:0
 downsampling filter reaches a little wider (the same on smooth colour, apart on pixel noise).
 """
 
@@ -56,15 +57,20 @@ class YUVCompositor:
 
     def __init__(self, colour: dict[str, int]) -> None:
         self.colour = colour
-        self.matrix = rgb_to_yuv(colour["colorspace"], colour["color_range"])
+        m = rgb_to_yuv(colour["colorspace"], colour["color_range"])
+        # Cores come as the model's planes in [-1, 1]: RGB = 127.5 * (p + 1), folded in.
+        self.matrix = np.c_[m[:, :3] * 127.5, m[:, 3] + 127.5 * m[:, :3].sum(axis=1)].astype(np.float32)
 
     def __call__(self, decoded: np.ndarray, height: int, width: int, cores: Iterable[tuple[int, int, np.ndarray, np.ndarray]]) -> av.VideoFrame:
         """The output frame: ``decoded`` (packed yuv420p, as :func:`planes` reads it) with
-        each ``(y, x, rgb, alpha)`` core (``OSDFilter.cores(..., align=2)``) blended in."""
+        each ``(y, x, planes, alpha)`` core (``OSDFilter.cores(..., align=2, planar=True)``:
+        RGB ``[3, h, w]`` in [-1, 1], alpha ``[h, w, 1]``) blended in."""
         out = decoded.copy()
         src, dst = planes(decoded, height, width), planes(out, height, width)
         for y, x, rgb, alpha in cores:
             h, w = alpha.shape[:2]
+            if rgb.shape != (3, h, w):
+                raise ValueError(f"core planes of shape {rgb.shape}, expected {(3, h, w)} (OSDFilter.cores(planar=True))")
             if h % 2 or w % 2 or y % 2 or x % 2:
                 raise ValueError(f"core {(y, x, h, w)} is not aligned to 4:2:0 chroma (OSDFilter.cores(align=2))")
             a = np.ascontiguousarray(alpha[..., 0])
@@ -84,9 +90,9 @@ class YUVCompositor:
         return frame
 
     def _to_yuv(self, rgb: np.ndarray) -> list[np.ndarray]:
-        """Restored float RGB (0-255) ``[h, w, 3]`` as uint8 Y ``[h, w]``, U and V ``[h/2, w/2]``."""
-        h, w = rgb.shape[:2]
-        r, g, b = rgb.transpose(2, 0, 1)  # row-contiguous planes: ``rgb`` is a view of the model's planar crop
+        """Restored RGB planes ``[3, h, w]`` in [-1, 1] as uint8 Y ``[h, w]``, U and V ``[h/2, w/2]``."""
+        h, w = rgb.shape[1:]
+        r, g, b = rgb  # views into the model's crop, rows contiguous (OpenCV takes them as they are)
         out = []
         for k, (mr, mg, mb, offset) in enumerate(self.matrix):
             p = cv2.addWeighted(r, float(mr), g, float(mg), float(offset))

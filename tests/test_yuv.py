@@ -38,7 +38,7 @@ def test_yuv_composite_keeps_untouched_pixels_and_matches_the_rgb_route(context)
     crops = [rng.uniform(-1, 1, (3, h + c2, w + c2)).astype(np.float32) for _, _, h, w in filt.plan.cores]
     restored = Restored(filt.prepare(rgb), crops)
 
-    out = YUVCompositor(COLOUR)(frame.to_ndarray(), H, W, filt.cores(crops, filt.mask, align=2))
+    out = YUVCompositor(COLOUR)(frame.to_ndarray(), H, W, filt.cores(crops, filt.mask, align=2, planar=True))
     assert out.format.name == "yuv420p" and (out.colorspace, out.color_range) == (BT709, TV)
     y_out, u_out, v_out = planes(out.to_ndarray(), H, W)
     y_in, u_in, v_in = planes(frame.to_ndarray(), H, W)
@@ -94,7 +94,7 @@ def test_yuv_composite_chroma_matches_the_rgb_route_on_smooth_colour():
     colour = np.array([-0.6, 0.2, 0.7], np.float32)[:, None, None]  # one colour in every region
     crops = [np.broadcast_to(colour, (3, h + c2, w + c2)).copy() for _, _, h, w in filt.plan.cores]
     restored = Restored(filt.prepare(rgb), crops)
-    out = YUVCompositor(COLOUR)(frame.to_ndarray(), H, W, filt.cores(crops, filt.mask, align=2))
+    out = YUVCompositor(COLOUR)(frame.to_ndarray(), H, W, filt.cores(crops, filt.mask, align=2, planar=True))
     rgb_route = av.VideoFrame.from_ndarray(filt.composite(restored), format="rgb24")
     ref = planes(rgb_route.reformat(format="yuv420p", dst_colorspace=BT709, dst_color_range=TV).to_ndarray(), H, W)
     got = planes(out.to_ndarray(), H, W)
@@ -114,9 +114,28 @@ def test_only_8bit_420_with_even_sizes_is_supported():
 
 def test_unaligned_cores_are_refused():
     compositor = YUVCompositor(COLOUR)
-    core = (1, 0, np.zeros((4, 4, 3), np.float32), np.ones((4, 4, 1), np.float32))
+    core = (1, 0, np.zeros((3, 4, 4), np.float32), np.ones((4, 4, 1), np.float32))
     with pytest.raises(ValueError, match="aligned"):
         compositor(decoded_frame(1).to_ndarray(), H, W, [core])
+
+
+def test_cores_in_the_wrong_layout_are_refused():
+    """RGB cores [h, w, 3] (the RGB composite's layout) are not taken for planes."""
+    core = (0, 0, np.zeros((4, 4, 3), np.float32), np.ones((4, 4, 1), np.float32))
+    with pytest.raises(ValueError, match="planar=True"):
+        YUVCompositor(COLOUR)(decoded_frame(1).to_ndarray(), H, W, [core])
+
+
+def test_planar_cores_are_the_rgb_cores_unscaled():
+    rng = np.random.default_rng(4)
+    mask = rng.random((H, W)) > 0.995
+    filt = OSDFilter(IdentityRunner(), mask, FilterConfig(context=8))
+    c2 = 2 * filt.plan.context
+    crops = [rng.uniform(-1, 1, (3, h + c2, w + c2)).astype(np.float32) for _, _, h, w in filt.plan.cores]
+    for align in (1, 2):
+        for (y, x, rgb, a), (py, px, planes, pa) in zip(filt.cores(crops, filt.mask, align), filt.cores(crops, filt.mask, align, planar=True)):
+            assert (y, x) == (py, px) and planes.shape == (3, *rgb.shape[:2]) and np.array_equal(a, pa)
+            assert np.allclose((planes.transpose(1, 2, 0) + 1.0) * 127.5, rgb)
 
 
 def test_aligned_cores_stay_inside_the_frame_and_cover_the_plain_cores():
@@ -138,7 +157,7 @@ def test_aligned_cores_stay_inside_the_frame_and_cover_the_plain_cores():
 def test_output_frame_carries_the_composited_planes(height):
     rng = np.random.default_rng(height)
     packed = rng.integers(0, 256, (height * 3 // 2, W), dtype=np.uint8)
-    core = (2, 4, rng.uniform(0, 255, (6, 8, 3)).astype(np.float32), np.ones((6, 8, 1), np.float32))
+    core = (2, 4, rng.uniform(-1, 1, (3, 6, 8)).astype(np.float32), np.ones((6, 8, 1), np.float32))
     out = YUVCompositor(COLOUR)(packed, height, W, [core])
     assert (out.height, out.width) == (height, W)
     y_out = planes(out.to_ndarray(), height, W)[0]
