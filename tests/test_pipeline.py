@@ -19,7 +19,7 @@ from conftest import osd_layer
 from osdfilter import process_video
 from osdfilter import stream as stream_module
 from osdfilter.pipeline import pipeline
-from osdfilter.runners import TorchRunner
+from osdfilter.runners import IdentityRunner, TorchRunner
 from osdfilter.checkpoint import load_model
 
 
@@ -269,6 +269,29 @@ def test_a_cut_in_prepare_equals_a_fresh_filter(clip, checkpoint):
         expected += [o for f in part for o in filt.push(f)] + filt.flush()
     assert len(out) == len(expected) == len(frames)
     assert all(np.array_equal(a, b) for a, b in zip(out, expected))
+
+
+def test_a_chunks_crops_reach_the_model_without_stacking():
+    """prepare() writes each frame's crops into the chunk buffer the model takes: a chunk of
+    consecutive slots is a view of it; anything else (a reset in between) is stacked."""
+    from osdfilter.filter import FilterConfig, OSDFilter
+
+    rng = np.random.default_rng(1)
+    mask, _ = osd_layer(72, 128)
+    filt = OSDFilter(IdentityRunner(), mask, FilterConfig(chunk=4))
+    frames = [rng.integers(0, 256, (72, 128, 3), dtype=np.uint8) for _ in range(7)]
+    items = [filt.prepare(f) for f in frames[:4]]
+    xs = filt._stack(items)
+    assert len(xs) == len(filt.plan.groups()) > 0
+    for g, x in enumerate(xs):
+        assert x.shape[1] == 4 and np.shares_memory(x, items[0].crops[g])
+        assert np.array_equal(x, np.stack([it.crops[g] for it in items], axis=1))
+    more = [filt.prepare(f) for f in frames[4:6]]
+    filt.reset()
+    more.append(filt.prepare(frames[6]))  # a new buffer after the reset
+    for g, x in enumerate(filt._stack(more)):
+        assert not np.shares_memory(x, more[0].crops[g])
+        assert np.array_equal(x, np.stack([it.crops[g] for it in more], axis=1))
 
 
 def test_busy_counts_work_not_waiting():
