@@ -113,7 +113,6 @@ class OSDFilter:
         """Scene cut or new clip: flush buffered frames, then start from a zero state."""
         out = self.flush()
         self.state = None
-        self._chunk = None
         if self._temporal is not None:
             self._temporal.reset()
         return out
@@ -184,6 +183,7 @@ class OSDFilter:
 
     def flush(self) -> list[np.ndarray]:
         """Process whatever is buffered (a partial last chunk) and return it."""
+        self._chunk = None  # the next frame starts a chunk: prepare's buffers start one too
         return [self.composite(r) for r in self.flush_restored()]
 
     def restore_prepared(self, item: Prepared) -> list[Restored]:

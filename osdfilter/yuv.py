@@ -12,10 +12,12 @@ YUV is an affine map of RGB.
 The map is swscale's own (the one the RGB route applies to whole frames), measured once per
 stream (:func:`rgb_to_yuv`), with the model's [-1, 1] → 0-255 scale folded in, and applied
 to each core's planes as they come out of the model (three weighted sums), instead of a
-conversion to 8-bit RGB and a swscale call per core: the conversions of an 854x480 frame
-with nine cores 0.97 → 0.34 ms, its composite 1.5 → 0.74 ms (alone, best of 200; a swscale
-call has a fixed cost that small cores do not amortise). Luma is swscale's within 1 level; chroma is the 2x2 block mean, where swscale's own 4:2:0
-downsampling filter reaches a little wider (the same on smooth colour, apart on pixel noise).
+conversion to 8-bit RGB and a swscale call per core (a call has a fixed cost that small
+cores do not amortise): at 854x480 with nine cores, the conversions of one frame 0.97 →
+0.34 ms and its composite 1.5 → 0.74 ms (one frame repeated); over 64 distinct frames,
+taking the planes as they are rather than as 0-255 RGB: 1.80 → 1.49 ms. Luma is swscale's within 1
+level; chroma is the 2x2 block mean, where swscale's own 4:2:0 downsampling filter reaches
+a little wider (the same on smooth colour, apart on pixel noise).
 """
 
 from __future__ import annotations

@@ -292,6 +292,13 @@ def test_a_chunks_crops_reach_the_model_without_stacking():
     for g, x in enumerate(filt._stack(more)):
         assert not np.shares_memory(x, more[0].crops[g])
         assert np.array_equal(x, np.stack([it.crops[g] for it in more], axis=1))
+    # push() then flush() mid-stream: the chunks after it are whole buffers again
+    filt.reset()
+    for f in frames[:3]:
+        filt.push(f)
+    filt.flush()
+    after = [filt.prepare(f) for f in frames[3:7]]
+    assert all(np.shares_memory(x, after[0].crops[g]) for g, x in enumerate(filt._stack(after)))
 
 
 def test_busy_counts_work_not_waiting():
