@@ -15,9 +15,9 @@ to each core's planes as they come out of the model (three weighted sums), inste
 conversion to 8-bit RGB and a swscale call per core (a call has a fixed cost that small
 cores do not amortise): at 854x480 with nine cores, the conversions of one frame 0.97 →
 0.34 ms and its composite 1.5 → 0.74 ms (one frame repeated); over 64 distinct frames,
-taking the planes as they are rather than as 0-255 RGB: 1.80 → 1.49 ms. Luma is swscale's within 1
-level; chroma is the 2x2 block mean, where swscale's own 4:2:0 downsampling filter reaches
-a little wider (the same on smooth colour, apart on pixel noise).
+taking the planes as they are rather than as 0-255 RGB: 1.80 → 1.49 ms. Luma is swscale's
+within 1 level; chroma is the 2x2 block mean, where swscale's own 4:2:0 downsampling filter
+reaches a little wider (the same on smooth colour, apart on pixel noise).
 """
 
 from __future__ import annotations
