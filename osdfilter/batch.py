@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional, Sequence, Union
 
 from .errors import MaskError, MediaError, OSDFilterError
-from .runners import make_runner
+from .runners import make_runner, quiet_log
 from .stream import PathLike, Report, partial_path, process_video
 
 VIDEO_EXTENSIONS = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".ts", ".mts", ".m2ts", ".mpg", ".mpeg", ".flv", ".3gp", ".nut"}
@@ -105,7 +105,7 @@ def process_batch(
     outputs = output_paths(inputs, out_dir)
     # Built here also with jobs > 1: a bad model fails once, and the ONNX export is cached
     # before the workers look for it.
-    runner = make_runner(model, backend, device, provider)
+    runner = make_runner(model, backend, device, provider, log=quiet_log if options.get("quiet") else None)
     out_dir.mkdir(parents=True, exist_ok=True)
     results: dict[int, Union[Report, str]] = {}
 
@@ -160,7 +160,7 @@ def _init_worker(model: Any, backend: str, device: str, provider: str) -> None:
     # stops a worker with SIGTERM, which unwinds its file like Ctrl-C does (no partial output).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _worker_stop)
-    _WORKER_RUNNER = make_runner(model, backend, device, provider)
+    _WORKER_RUNNER = make_runner(model, backend, device, provider, log=quiet_log)  # the parent exported it (or said so)
 
 
 def _worker_stop(signum: int, frame: Any) -> None:

@@ -358,13 +358,15 @@ def cached_onnx_path(checkpoint: PathLike, chunk: int = 8, fp16: bool = False, o
     return cache_dir() / name
 
 
-def onnx_for_checkpoint(checkpoint: PathLike, chunk: int = 8, fp16: bool = False, opset: int = 18) -> Path:
-    """The ONNX graph for ``checkpoint``, exported on first use and cached (see export/README.md)."""
+def onnx_for_checkpoint(checkpoint: PathLike, chunk: int = 8, fp16: bool = False, opset: int = 18,
+                        log: Optional[Callable[[str], None]] = None) -> Path:
+    """The ONNX graph for ``checkpoint``, exported on first use and cached (see export/README.md);
+    the export's one-line note goes to ``log`` (stderr by default)."""
     path = cached_onnx_path(checkpoint, chunk, fp16, opset)
     if not path.is_file():
         path.parent.mkdir(parents=True, exist_ok=True)
         # export_onnx is atomic (per-process temporary file, renamed after its parity check).
-        export_onnx(checkpoint, path, chunk=chunk, fp16=fp16, opset=opset)
+        export_onnx(checkpoint, path, chunk=chunk, fp16=fp16, opset=opset, log=log)
     return path
 
 
@@ -419,16 +421,18 @@ class OnnxRunner:
         self.note = _provider_note(self.path, self.options.provider, self.provider_in_use)
 
     @classmethod
-    def from_checkpoint(cls, checkpoint: PathLike, provider: str = "auto", threads: int = 0, chunk: int = 8) -> "OnnxRunner":
+    def from_checkpoint(cls, checkpoint: PathLike, provider: str = "auto", threads: int = 0, chunk: int = 8,
+                        log: Optional[Callable[[str], None]] = None) -> "OnnxRunner":
         """Runner for a ``.pt`` checkpoint: its export, made on first use and cached
         (export/README.md); with no writable cache, exported to a temporary folder (the
-        session holds the graph once created)."""
+        session holds the graph once created). An export's one-line note goes to ``log``
+        (stderr by default)."""
         try:
-            path = onnx_for_checkpoint(checkpoint, chunk=chunk)
+            path = onnx_for_checkpoint(checkpoint, chunk=chunk, log=log)
         except OSError:
             with tempfile.TemporaryDirectory(prefix="osdfilter-onnx-") as tmp:
                 path = Path(tmp) / "model.onnx"
-                export_onnx(checkpoint, path, chunk=chunk)
+                export_onnx(checkpoint, path, chunk=chunk, log=log)
                 return cls(path, provider=provider, threads=threads)
         return cls(path, provider=provider, threads=threads)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Optional, Protocol, Union
+from typing import Any, Callable, Iterator, Optional, Protocol, Union
 
 import numpy as np
 import torch
@@ -95,12 +95,14 @@ def fill_runner() -> IdentityRunner:
     return runner
 
 
-def make_runner(model: ModelSpec = None, backend: str = "auto", device: str = "auto", provider: str = "auto") -> Runner:
+def make_runner(model: ModelSpec = None, backend: str = "auto", device: str = "auto", provider: str = "auto",
+                log: Optional[Callable[[str], None]] = None) -> Runner:
     """The backend that runs ``model``: ``torch`` (checkpoint) or ``onnx`` (exported graph).
 
     A ``Runner`` instance is returned as is; ``FILL_ONLY`` (``"fill"``) gives the fill
     without a network, whatever the backend. The ONNX backend is imported lazily so that
-    onnxruntime stays optional.
+    onnxruntime stays optional. A checkpoint's first run on ONNX Runtime exports it (seconds)
+    and says so in one line through ``log`` (stderr by default; :func:`quiet_log` drops it).
     """
     if hasattr(model, "step") and hasattr(model, "config"):
         return model  # type: ignore[return-value]
@@ -113,7 +115,7 @@ def make_runner(model: ModelSpec = None, backend: str = "auto", device: str = "a
         if backend == "onnx" and provider == "auto" and resolve_device(device).type == "cpu":
             provider = "cpu"
     if backend == "onnx":
-        return _onnx_runner(model, provider)
+        return _onnx_runner(model, provider, log)
     if backend != "torch":
         raise OSDFilterError(f"unknown --backend {backend!r}; use auto, torch or onnx")
     dev = resolve_device(device)
@@ -124,6 +126,10 @@ def make_runner(model: ModelSpec = None, backend: str = "auto", device: str = "a
     from .checkpoint import load_model
 
     return TorchRunner(load_model(model, dev), dev)
+
+
+def quiet_log(line: str) -> None:
+    """A ``log`` for :func:`make_runner` that drops the line (``--quiet`` runs)."""
 
 
 def auto_backend(model: ModelSpec, device: str) -> str:
@@ -146,7 +152,7 @@ def auto_backend(model: ModelSpec, device: str) -> str:
     return "onnx"
 
 
-def _onnx_runner(model: ModelSpec, provider: str) -> Runner:
+def _onnx_runner(model: ModelSpec, provider: str, log: Optional[Callable[[str], None]] = None) -> Runner:
     """An ``.onnx`` file runs as is; a checkpoint (or the packaged default) is exported once
     and cached (export/README.md), so ``--backend onnx`` works without a separate export."""
     if isinstance(model, RecurrentUNet):
@@ -157,9 +163,9 @@ def _onnx_runner(model: ModelSpec, provider: str) -> Runner:
         raise OSDFilterError(f"the onnx backend is not available ({exc}); install onnxruntime") from None
     if model is None:
         with _default_model_path() as path:
-            return OnnxRunner.from_checkpoint(path, provider)
+            return OnnxRunner.from_checkpoint(path, provider, log=log)
     if str(model).endswith(".pt"):
-        return OnnxRunner.from_checkpoint(model, provider)
+        return OnnxRunner.from_checkpoint(model, provider, log=log)
     return OnnxRunner(model, provider)
 
 

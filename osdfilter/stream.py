@@ -47,7 +47,7 @@ from .automask import AutoMaskConfig
 from .masking import plan_masks
 from .masks import load_mask
 from .pipeline import pipeline
-from .runners import ModelSpec, make_runner
+from .runners import ModelSpec, make_runner, quiet_log
 from .yuv import YUVCompositor
 from .yuv import supported as yuv_supported
 
@@ -156,7 +156,7 @@ def process_video(
         raise OSDFilterError(f"--start must be zero or a positive number of seconds, got {start}")
     check_paths(src, dst, overwrite)
     limit_heap_growth()
-    runner = make_runner(model, backend, device, provider)
+    runner = make_runner(model, backend, device, provider, log=quiet_log if quiet else None)
     report, t0 = Report(), time.perf_counter()
     with open_input(src) as inp:
         vin = first_video_stream(inp, src)

@@ -10,7 +10,7 @@ import functools
 import os
 from fractions import Fraction
 from pathlib import Path
-from typing import Optional
+from typing import Iterator, Optional
 
 import av
 import cv2
@@ -178,6 +178,21 @@ def tiny_model(seed: int = 0, preset: str = "tiny") -> RecurrentUNet:
     torch.nn.init.normal_(model.head.weight, std=0.2)
     torch.nn.init.normal_(model.head.bias, std=0.05)
     return model.eval()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def onnx_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """ONNX exports of checkpoints go to this session's folder (subprocesses inherit it), not
+    the user's cache: every run starts with nothing exported, as on a clean machine, so a
+    test cannot pass only because an earlier run or test exported its model."""
+    path = tmp_path_factory.mktemp("onnx-cache")
+    old = os.environ.get("OSDFILTER_CACHE")
+    os.environ["OSDFILTER_CACHE"] = os.fspath(path)
+    yield path
+    if old is None:
+        os.environ.pop("OSDFILTER_CACHE", None)
+    else:
+        os.environ["OSDFILTER_CACHE"] = old
 
 
 @pytest.fixture(scope="session")

@@ -56,9 +56,16 @@ def test_run_writes_output_and_summary(base_args, tmp_path):
     assert "12 frames" in result.stderr
 
 
-def test_quiet_prints_nothing(base_args, tmp_path):
+def test_quiet_prints_nothing_even_when_the_model_is_first_exported(base_args, tmp_path, monkeypatch):
+    """--quiet: not even the one-line note of a checkpoint's first ONNX export; without it
+    that note is printed once, and not again once the export is cached."""
+    monkeypatch.setenv("OSDFILTER_CACHE", os.fspath(tmp_path / "cache"))
     result = invoke([*base_args, tmp_path / "out.mkv", "--quiet"])
     assert result.stderr == "" and result.stdout == ""
+    assert len(list((tmp_path / "cache").glob("*.onnx"))) == 1  # exported by this run
+    monkeypatch.setenv("OSDFILTER_CACHE", os.fspath(tmp_path / "cache2"))
+    first, again = (invoke([*base_args, tmp_path / name]).stderr for name in ("a.mp4", "b.mp4"))
+    assert "parity vs PyTorch" in first and "parity vs PyTorch" not in again
 
 
 def test_explicit_run_subcommand_works_too(base_args, tmp_path):
