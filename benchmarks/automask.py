@@ -11,7 +11,7 @@ PSNR against the input outside the overlay, where the ideal output is the input)
 = prefill only). With --real, also runs on ../shared/data/real_overlays and writes the
 union masks to docs/automask_<name>.png for a visual check.
 
-    python benchmarks/automask.py [--frames 40] [--looks quality noisy] [--psnr] [--real]
+    python benchmarks/automask.py [--frames 40] [--looks quality noisy hazy] [--psnr] [--real]
     python benchmarks/automask.py --still-start 24 --frames 24   # a still start, then flight
 """
 
@@ -47,17 +47,23 @@ def make_bench_case(path: Path, frames: int, max_side: int, fonts, look: str, st
     ``look``: ``"quality"`` = exactly ``quality.make_case`` (its own random style per clip:
     transparent, blurred, coloured icons ...); ``"noisy"`` = the same clip with another seed
     and a forced semi-transparent OSD plus sensor noise over the whole frame (DVR look).
+    ``"hazy"`` = the quality look over the clip seen through haze (``HAZE``: a quarter of its
+    contrast left, lifted towards a bright grey; overcast, fog, sea and sky give such
+    low-contrast flights), the OSD at full contrast on top.
     ``still`` > 0: that many frames of the clip's first frame come first (a quad on the
     ground before take-off: sensor noise only), the OSD drawn over all of them.
     """
     import quality as Q
 
     clean = Q.read_clip(path, frames, max_side)
+    if look == "hazy":
+        t, airlight = HAZE
+        clean = np.clip(clean * t + airlight * (1 - t) + 0.5, 0, 255).astype(np.uint8)
     if still:
         rng = np.random.default_rng(Q.EVAL_SEED + 11 + sum(map(ord, path.name)))
         noise = rng.normal(0.0, 1.5, (still, *clean.shape[1:]))
         clean = np.concatenate([np.clip(clean[0] + noise + 0.5, 0, 255).astype(np.uint8), clean])
-    if look == "quality":
+    if look in ("quality", "hazy"):
         return Q.make_case(path, frames, max_side, fonts, clean=clean)
     from osdfilter.osd import OSDStyle, OSDSynth
 
@@ -66,6 +72,9 @@ def make_bench_case(path: Path, frames: int, max_side: int, fonts, look: str, st
     rng = np.random.default_rng(Q.EVAL_SEED + 7 + 31 * sum(map(ord, path.name)))
     overlaid, glyph, box = OSDSynth(h, w, rng=rng, fonts=fonts, style=style).render_clip(clean)
     return Q.Case(path.stem, clean, Q.encode_decode(overlaid), glyph, box)
+
+
+HAZE = (0.25, 190.0)  # (transmission, airlight): I = J t + A (1 - t)
 
 
 def run_detector(frames: np.ndarray, config: AutoMaskConfig):
@@ -203,8 +212,9 @@ def _overlay_visual(frame: np.ndarray, mask: np.ndarray) -> np.ndarray:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--frames", type=int, default=60, help="frames per clip (the window)")
-    ap.add_argument("--looks", nargs="+", default=["quality", "noisy"], choices=["quality", "noisy"],
-                    help="OSD looks per clip (quality = quality.make_case's per-clip style)")
+    ap.add_argument("--looks", nargs="+", default=["quality", "noisy"], choices=["quality", "noisy", "hazy"],
+                    help="OSD looks per clip (quality = quality.make_case's per-clip style; hazy = the "
+                         "same over a low-contrast copy of the clip)")
     ap.add_argument("--max-side", type=int, default=960, help="downscale longer clips to this")
     ap.add_argument("--clips", nargs="*", help="clip names (default: all eval clips)")
     ap.add_argument("--psnr", action="store_true", help="end-to-end masked PSNR, auto vs GT box mask")
