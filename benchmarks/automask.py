@@ -74,7 +74,7 @@ def make_bench_case(path: Path, frames: int, max_side: int, fonts, look: str, st
     return Q.Case(path.stem, clean, Q.encode_decode(overlaid), glyph, box)
 
 
-HAZE = (0.25, 190.0)  # (transmission, airlight): I = J t + A (1 - t)
+HAZE = [0.25, 190.0]  # the hazy look's (transmission, airlight): I = J t + A (1 - t); --haze
 
 
 def run_detector(frames: np.ndarray, config: AutoMaskConfig):
@@ -228,7 +228,11 @@ def main() -> None:
                     help="static camera without the component scorer (osdfilter/automask_components.py)")
     ap.add_argument("--component-prob", type=float, default=None,
                     help="component scorer threshold (default: its cross-validated one)")
+    ap.add_argument("--haze", nargs=2, type=float, default=HAZE, metavar=("T", "A"),
+                    help="the hazy look's transmission and airlight (I = J T + A (1 - T)); "
+                         "e.g. 0.25 10: dark footage")
     args = ap.parse_args()
+    HAZE[:] = args.haze
     cv2.setNumThreads(1)
     config = AutoMaskConfig(static_net=not args.no_static_net, static_components=not args.no_static_components,
                             component_prob=args.component_prob)
