@@ -63,7 +63,12 @@ PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "sl
 DEFAULT_PRESET = "faster"
 NVENC_PRESETS = ("p1", "p1", "p2", "p3", "p3", "p4", "p5", "p6", "p7")  # x264 name -> NVENC p1 (fastest) .. p7
 PIPE_FORMATS = ("matroska", "nut", "mpegts")
-FALLBACK_AUDIO_CODEC = "aac"
+# Audio a container cannot hold as it is is re-encoded, with the first of these it takes
+# (then its own default): WebM takes neither AAC nor MP3, AVI and ASF no Opus.
+FALLBACK_AUDIO_ENCODERS = ("aac", "libopus", "libvorbis", "libmp3lame")
+# Muxers that store no presentation order: x264's B-frames came out of an AVI or ASF
+# (.wmv) in the wrong order (decode order, shifted), so B-frames are off there.
+NO_REORDER_MUXERS = ("avi", "asf")
 SHIFTING_MUXERS = ("matroska", "webm")  # muxers whose default timestamp shift we turn off
 PERMISSIVE_MUXERS = ("mpegts",)  # no codec table to query; they take any stream
 DROPPED_METADATA = {"encoder", "major_brand", "minor_version", "compatible_brands", "duration"}
@@ -457,7 +462,7 @@ class Route:
 
     src: Any
     dst: Any
-    copy: bool  # True: packets as they are; False: decode → encode (AAC)
+    copy: bool  # True: packets as they are; False: decode → encode (fallback_audio_encoder)
 
 
 class Transcoder:
@@ -512,16 +517,27 @@ class Transcoder:
         vout.time_base = self.vin.time_base
         vout.codec_context.time_base = self.vin.time_base
         vout.options = encoder_options(codec, crf, preset)
+        if self.out.format.name in NO_REORDER_MUXERS:
+            vout.codec_context.max_b_frames = 0
         if self.vin.sample_aspect_ratio:
             vout.sample_aspect_ratio = self.vin.sample_aspect_ratio
         copy_metadata(self.vin.metadata, vout)
         return vout
 
     def add_audio(self, ain: Any) -> None:
-        if accepts(self.out, codec_name(ain)):
+        name, rate = codec_name(ain), ain.codec_context.sample_rate
+        if not rate:  # declared, never written: no muxer takes it (an "Invalid argument" on the output)
+            self.report.warn(f"audio stream #{ain.index} ({name}) has no sample rate (empty stream?): left out")
+            return
+        if accepts(self.out, name):
             return self.add_copy(ain)
-        self.report.warn(f"audio stream #{ain.index} ({codec_name(ain)}) cannot go in {self.out.format.name}: re-encoded to AAC")
-        aout = self.out.add_stream(FALLBACK_AUDIO_CODEC, rate=ain.codec_context.sample_rate or 48000)
+        encoder = fallback_audio_encoder(self.out)
+        if encoder is None:
+            self.report.warn(f"audio stream #{ain.index} ({name}) cannot go in {self.out.format.name}: left out")
+            return
+        rates = av.Codec(encoder, "w").audio_rates
+        aout = self.out.add_stream(encoder, rate=rate if not rates or rate in rates else max(rates))
+        self.report.warn(f"audio stream #{ain.index} ({name}) cannot go in {self.out.format.name}: re-encoded to {codec_name(aout)}")
         if ain.codec_context.layout:
             aout.layout = ain.codec_context.layout
         copy_metadata(ain.metadata, aout)
@@ -828,6 +844,18 @@ def colour_tags(frame: av.VideoFrame, stream: Any) -> dict[str, int]:
 def accepts(out: av.container.OutputContainer, codec: str) -> bool:
     """Whether the output container can hold ``codec`` (MPEG-TS cannot say: assume yes)."""
     return codec in out.supported_codecs or (out.format.name in PERMISSIVE_MUXERS and codec != "none")
+
+
+def fallback_audio_encoder(out: av.container.OutputContainer) -> Optional[str]:
+    """The encoder for audio ``out`` cannot hold as it is (FALLBACK_AUDIO_ENCODERS, then the
+    container's default), or None."""
+    for encoder in (*FALLBACK_AUDIO_ENCODERS, out.default_audio_codec):
+        try:
+            if encoder and accepts(out, codec_name_of(encoder)):
+                return encoder
+        except (av.FFmpegError, ValueError):  # not in this FFmpeg build
+            continue
+    return None
 
 
 def codec_name_of(encoder: str) -> str:
