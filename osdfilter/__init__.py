@@ -19,12 +19,42 @@ import os
 # (a user's own setting wins).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from .batch import BatchReport, process_batch
-from .checkpoint import load_model, save_checkpoint
-from .errors import CheckpointError, MaskError, MediaError, OSDFilterError
-from .filter import FilterConfig, OSDFilter
-from .model import ModelConfig, RecurrentUNet
-from .stream import Report, process_video
+from typing import TYPE_CHECKING
+
+# The public names are imported on first use (PEP 562): ``import osdfilter`` stays light,
+# so the console script (osdfilter.console) can load torch and PyAV, which take seconds,
+# where a Ctrl-C is answered in one line instead of a traceback.
+_EXPORTS = {
+    "BatchReport": "batch", "process_batch": "batch",
+    "load_model": "checkpoint", "save_checkpoint": "checkpoint",
+    "CheckpointError": "errors", "MaskError": "errors", "MediaError": "errors", "OSDFilterError": "errors",
+    "FilterConfig": "filter", "OSDFilter": "filter",
+    "ModelConfig": "model", "RecurrentUNet": "model",
+    "Report": "stream", "process_video": "stream",
+}
+
+if TYPE_CHECKING:
+    from .batch import BatchReport, process_batch
+    from .checkpoint import load_model, save_checkpoint
+    from .errors import CheckpointError, MaskError, MediaError, OSDFilterError
+    from .filter import FilterConfig, OSDFilter
+    from .model import ModelConfig, RecurrentUNet
+    from .stream import Report, process_video
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        from importlib import import_module
+
+        value = getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
+        globals()[name] = value  # once
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list:
+    return sorted(set(globals()) | set(_EXPORTS))
+
 
 __version__ = "0.1.0"
 

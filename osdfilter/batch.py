@@ -13,12 +13,14 @@ import multiprocessing
 import os
 import signal
 import sys
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional, Sequence, Union
+from typing import Any, Callable, Iterator, Optional, Sequence, Union
 
 from .errors import MaskError, MediaError, OSDFilterError
 from .runners import make_runner, quiet_log
@@ -121,11 +123,13 @@ def process_batch(
         del runner
         # spawn, not fork: the parent's torch / ONNX Runtime / fill thread pools do not
         # survive a fork, and each worker loads the model once (initializer).
-        pool = ProcessPoolExecutor(min(jobs, len(inputs)), mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_init_worker, initargs=(model, backend, device, provider))
+        with _hangup_ignored():  # inherited by the workers and multiprocessing's resource tracker
+            pool = ProcessPoolExecutor(min(jobs, len(inputs)), mp_context=multiprocessing.get_context("spawn"),
+                                       initializer=_init_worker, initargs=(model, backend, device, provider))
         try:
-            futures = {pool.submit(_worker_one, src, dst, mask, {**options, "quiet": True}): i
-                       for i, (src, dst) in enumerate(zip(inputs, outputs), start=1)}
+            with _hangup_ignored():
+                futures = {pool.submit(_worker_one, src, dst, mask, {**options, "quiet": True}): i
+                           for i, (src, dst) in enumerate(zip(inputs, outputs), start=1)}
             for future in as_completed(futures):
                 record(futures[future], future.result())
         except BrokenProcessPool:
@@ -150,6 +154,22 @@ def _process_one(runner: Any, src: Path, dst: Path, mask: Any, options: dict) ->
         return str(exc)
 
 
+@contextmanager
+def _hangup_ignored() -> Iterator[None]:
+    """SIGHUP ignored while worker processes start: a closing terminal reaches the whole
+    process group, and the parent alone decides (it stops its workers as on Ctrl-C). An
+    ignored signal stays ignored across exec; a handler would not, and multiprocessing's
+    resource tracker, which ignores only SIGINT and SIGTERM, died with a page of warnings."""
+    if not hasattr(signal, "SIGHUP") or threading.current_thread() is not threading.main_thread():
+        yield  # (only the main thread may set handlers)
+        return
+    old = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGHUP, old)
+
+
 _WORKER_RUNNER: Any = None  # the model of this worker process (jobs > 1)
 _WORKER_STOPPING = False  # set by SIGTERM: files already queued to this worker are skipped
 
@@ -158,7 +178,7 @@ def _init_worker(model: Any, backend: str, device: str, provider: str) -> None:
     global _WORKER_RUNNER
     # Ctrl-C reaches the whole terminal's process group: the parent alone decides, and
     # stops a worker with SIGTERM, which unwinds its file like Ctrl-C does (no partial output).
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # (SIGHUP: ignored since its start, _hangup_ignored)
     signal.signal(signal.SIGTERM, _worker_stop)
     _WORKER_RUNNER = make_runner(model, backend, device, provider, log=quiet_log)  # the parent exported it (or said so)
 
@@ -166,6 +186,8 @@ def _init_worker(model: Any, backend: str, device: str, provider: str) -> None:
 def _worker_stop(signum: int, frame: Any) -> None:
     global _WORKER_STOPPING
     _WORKER_STOPPING = True
+    if _WORKER_RUNNER is None:  # still loading the model: no file to unwind, and an exception
+        os._exit(128 + signum)  # there is printed as the pool initializer's, with a traceback
     sys.exit(128 + signum)
 
 

@@ -6,7 +6,8 @@ own modules and are imported only when named, so a missing optional dependency o
 never breaks the main command.
 
 Exit codes: 0 success; 1 a user error (bad input, mask, model or option value; one line
-on stderr); 2 a command-line usage error; 130 interrupted (Ctrl-C), nothing written.
+on stderr); 2 a command-line usage error; 130 interrupted (Ctrl-C), nothing written
+(143 on SIGTERM, 129 when the terminal closes, nothing written either).
 """
 
 from __future__ import annotations
@@ -190,9 +191,16 @@ def run_batch(inputs: tuple[str, ...], folder: str, config: FilterConfig, quiet:
 
 def main(argv: Optional[list[str]] = None) -> None:
     """Console-script entry point."""
-    # SIGTERM unwinds like Ctrl-C does, so the partial output is removed too.
-    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    # SIGTERM, and SIGHUP (the terminal closed, the ssh session dropped), unwind like Ctrl-C
+    # does, so the partial output is removed too. A SIGHUP that is ignored (nohup) stays so.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
+    if hasattr(signal, "SIGHUP") and signal.getsignal(signal.SIGHUP) is signal.SIG_DFL:
+        signal.signal(signal.SIGHUP, _exit_on_signal)
     cli.main(args=argv, prog_name="osdfilter")
+
+
+def _exit_on_signal(signum: int, frame: Any) -> None:
+    sys.exit(128 + signum)
 
 
 if __name__ == "__main__":

@@ -99,9 +99,57 @@ def test_ctrl_c_exits_130_and_leaves_nothing(media_dir, mask_png, checkpoint, tm
     assert list(tmp_path.iterdir()) == []
 
 
-def test_ctrl_c_stops_a_jobs_batch_and_leaves_nothing(media_dir, mask_png, checkpoint, tmp_path):
-    """Ctrl-C (SIGINT to the terminal's process group) during --jobs 2 with files still
-    queued: exit 130, the files in progress removed, none started after, no worker left."""
+def test_ctrl_c_while_torch_loads_is_one_line_too(clip, mask_png, tmp_path):
+    """The console script imports torch and PyAV (seconds) under the same Ctrl-C answer as a
+    run: before, a Ctrl-C then printed an import's traceback and died of the signal."""
+    cmd = [sys.executable, "-c", "from osdfilter.console import main; main()", clip, tmp_path / "out.mp4", "--mask", mask_png, "-q"]
+    proc = subprocess.Popen(list(map(os.fspath, cmd)), stderr=subprocess.PIPE, text=True)
+    time.sleep(0.5)  # importing torch takes longer than this
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert err.strip().splitlines() == ["osdfilter: error: interrupted; no output written"]
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143), (signal.SIGHUP, 129)])
+def test_termination_and_hangup_exit_and_leave_nothing(media_dir, mask_png, checkpoint, tmp_path, sig, code):
+    """SIGTERM, and SIGHUP (the terminal closed; before, the run died on the spot and left
+    its partial file), unwind like Ctrl-C: their exit code, nothing written."""
+    src = make_clip(media_dir, frames=480, audio=None)
+    cmd = [sys.executable, "-m", "osdfilter.cli", src, tmp_path / "out.mp4", "--mask", mask_png, "--fast", "--chunk", "1", "-q"]
+    proc = subprocess.Popen(list(map(os.fspath, cmd)), stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 90
+    while not leftovers(tmp_path) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert leftovers(tmp_path), "the partial output never appeared"
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == code, err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_hangup_under_nohup_is_ignored(media_dir, mask_png, tmp_path):
+    """A SIGHUP that was ignored when the run started (nohup) stays ignored: the run ends."""
+    src = make_clip(media_dir, frames=120, audio=None)
+    out = tmp_path / "out.mp4"
+    cmd = [sys.executable, "-m", "osdfilter.cli", src, out, "--mask", mask_png, "--fast", "--chunk", "1", "-q"]
+    proc = subprocess.Popen(list(map(os.fspath, cmd)), stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))
+    deadline = time.monotonic() + 90
+    while not leftovers(tmp_path) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGHUP)
+    _, err = proc.communicate(timeout=90)
+    assert proc.returncode == 0, err
+    assert out.is_file() and not leftovers(tmp_path)
+
+
+@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGHUP, 129)])
+def test_ctrl_c_stops_a_jobs_batch_and_leaves_nothing(media_dir, mask_png, checkpoint, tmp_path, sig, code):
+    """Ctrl-C, or the terminal closing (SIGINT / SIGHUP to the terminal's process group),
+    during --jobs 2 with files still queued: exit 130 / 129, the files in progress removed,
+    none started after, no worker left, nothing on stderr from multiprocessing's helpers."""
     folder, out = tmp_path / "in", tmp_path / "out"
     folder.mkdir()
     src = make_clip(media_dir, frames=120, audio=None)
@@ -114,9 +162,10 @@ def test_ctrl_c_stops_a_jobs_batch_and_leaves_nothing(media_dir, mask_png, check
     while not (out.is_dir() and leftovers(out)) and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
     assert out.is_dir() and leftovers(out), "no partial output appeared"
-    os.killpg(proc.pid, signal.SIGINT)
+    os.killpg(proc.pid, sig)
     _, err = proc.communicate(timeout=90)
-    assert proc.returncode == 130, err
+    assert proc.returncode == code, err
+    assert "Traceback" not in err and "Warning" not in err, err
     assert list(out.iterdir()) == [], list(out.iterdir())  # 120 frames at --chunk 1 take longer than this test
     assert _group_gone(proc.pid, 10), "a worker outlived the batch"
 

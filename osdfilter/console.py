@@ -1,0 +1,19 @@
+"""The ``osdfilter`` console script.
+
+It imports the command (torch and PyAV: a few seconds) where a Ctrl-C is answered like one
+during a run: one line and exit status 130, not an import's traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Optional
+
+
+def main(argv: Optional[list[str]] = None) -> None:
+    try:
+        from .cli import main as cli_main
+    except KeyboardInterrupt:
+        print("osdfilter: error: interrupted; no output written", file=sys.stderr)
+        raise SystemExit(130) from None
+    cli_main(argv)
