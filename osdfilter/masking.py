@@ -155,8 +155,13 @@ def plan_masks(
             union[y:y + h, x:x + w] = False
         if not union.any():
             note = "the mask is empty after --exclude: the output is the input re-encoded"
-    if save_mask is not None and not cv2.imwrite(os.fspath(save_mask), union.astype(np.uint8) * 255):
-        raise MaskError(f"cannot write the mask PNG {save_mask}")
+    if save_mask is not None:
+        try:
+            written = cv2.imwrite(os.fspath(save_mask), union.astype(np.uint8) * 255)
+        except cv2.error:  # e.g. no writer for the file's extension
+            written = False
+        if not written:
+            raise MaskError(f"cannot write the mask PNG {save_mask}")
     plan = MaskPlan(union, layout, note)
     return plan
 

@@ -25,12 +25,16 @@ def load_mask(path: PathLike, height: int, width: int) -> np.ndarray:
     img = cv2.imread(path, cv2.IMREAD_UNCHANGED)
     if img is None:
         raise MaskError(f"cannot read mask image: {path}")
+    top = float(np.iinfo(img.dtype).max if img.dtype.kind == "u" else 1.0)
     if img.ndim == 3:
-        # Alpha-only masks (painted on a transparent layer) count too.
-        gray = img[..., 3] if img.shape[2] == 4 and img[..., :3].max() == 0 else cv2.cvtColor(img[..., :3], cv2.COLOR_BGR2GRAY)
+        gray = cv2.cvtColor(img[..., :3], cv2.COLOR_BGR2GRAY).astype(np.float32) / top
+        if img.shape[2] == 4:
+            # Painted on a transparent layer: only the opaque white counts (an editor may keep
+            # any colour under transparent pixels), and alpha alone where the colour is black.
+            alpha = img[..., 3].astype(np.float32) / top
+            gray = alpha if img[..., :3].max() == 0 else gray * alpha
     else:
-        gray = img
-    gray = gray.astype(np.float32) / float(np.iinfo(img.dtype).max if img.dtype.kind == "u" else 1.0)
+        gray = img.astype(np.float32) / top
     if gray.shape != (height, width):
         gray = cv2.resize(gray, (width, height), interpolation=cv2.INTER_AREA)
     mask = gray >= 0.5

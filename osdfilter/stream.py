@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, Iterator, Optional, Sequence, Union
 
 import av
+import cv2
 import numpy as np
 from tqdm import tqdm
 
@@ -159,6 +160,8 @@ def process_video(
         raise OSDFilterError(f"--duration must be a positive number of seconds, got {duration}")
     if not 0 <= start < float("inf"):
         raise OSDFilterError(f"--start must be zero or a positive number of seconds, got {start}")
+    if save_mask is not None and not cv2.haveImageWriter(os.fspath(save_mask)):
+        raise MaskError(f"--save-mask {save_mask}: not an image file name OpenCV can write (use .png)")
     check_paths(src, dst, overwrite)
     limit_heap_growth()
     runner = make_runner(model, backend, device, provider, log=quiet_log if quiet else None)

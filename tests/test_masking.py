@@ -255,3 +255,29 @@ def test_snow_before_the_quad_powers_up_does_not_end_the_scan(checkpoint, tmp_pa
     notes = [line for line in result.stderr.replace("\r", "\n").splitlines() if "warning" in line]
     recall, precision = mask_recall_precision(cv2.imread(os.fspath(png), cv2.IMREAD_GRAYSCALE) > 127, gt)
     assert recall >= 0.97 and precision >= 0.7 and not notes, (recall, precision, notes)
+
+
+def test_save_mask_needs_an_image_name_it_is_refused_before_the_run(osd_clip, checkpoint, tmp_path):
+    """Regression: a --save-mask name without an image extension failed with OpenCV's
+    traceback after the first pass; now one line before anything is read or written."""
+    out = tmp_path / "out.mp4"
+    result = _run([osd_clip, out, "--save-mask", tmp_path / "maskfile", *base(checkpoint)], code=1)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("osdfilter: error: --save-mask") and ".png" in lines[0], result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_mask_painted_on_a_transparent_layer_is_its_opaque_white(tmp_path):
+    """An editor may keep any colour under transparent pixels (white here): the mask is
+    what is white *and* opaque; alpha alone where the colour is black."""
+    from osdfilter.masks import load_mask
+
+    img = np.full((72, 128, 4), 255, np.uint8)
+    img[..., 3] = 0
+    img[10:20, 10:50, 3] = 255
+    cv2.imwrite(os.fspath(tmp_path / "white_under.png"), img)
+    img[..., :3] = 0
+    cv2.imwrite(os.fspath(tmp_path / "alpha_only.png"), img)
+    for name in ("white_under.png", "alpha_only.png"):
+        mask = load_mask(tmp_path / name, 72, 128)
+        assert mask.sum() == 400 and mask[10:20, 10:50].all(), name
