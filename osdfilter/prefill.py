@@ -312,7 +312,7 @@ def temporal_step(
     gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
     fresh = state is None or state.memory.shape != image.shape
     flow = None
-    if not fresh and geo.groups:
+    if not fresh and geo.groups and min(state.gray.shape) >= MIN_FLOW_SIDE:
         # A fresh DIS each frame (0.2 ms): a reused one carries buffers from earlier calls
         # into its result (measured), which would tie the flow to the call history.
         dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
@@ -469,6 +469,11 @@ def _downscale(gray: np.ndarray, scale: float) -> np.ndarray:
     """Luma at flow resolution."""
     return cv2.resize(gray, _small_size(gray.shape, scale), interpolation=cv2.INTER_AREA)
 
+
+# OpenCV's DIS raises on smaller flow images, and on flat ones it crashed the process
+# (segfault: 320x24, 160x12, 48x8, as a 640x48 frame gives at flow_scale 0.5): below this
+# on either side (frames under 64 px at 0.5) the fill carries nothing and falls back.
+MIN_FLOW_SIDE = 32
 
 BLUR_SIGMA = 6.0  # px at flow resolution: the blur fill of the mask before the flow
 BLUR_REACH = _blur_reach(BLUR_SIGMA)

@@ -75,6 +75,7 @@ PERMISSIVE_MUXERS = ("mpegts",)  # no codec table to query; they take any stream
 DROPPED_METADATA = {"encoder", "major_brand", "minor_version", "compatible_brands", "duration"}
 MAX_MASK_ASPECT_CHANGE = 1.5  # 4:3 masks on 16:9 video pass (analog OSDs stretch alike)
 STDIO = "-"
+MIN_SIDE = 8  # pixels: smaller frames hold no OSD (the detector's kernels do not fit them)
 PIPELINE_THREADS = True  # decode / filter / encode concurrently; False: one thread (same output)
 YUV_COMPOSITE = True  # composite 8-bit 4:2:0 input in its own planes; False: always via RGB (comparisons)
 # --duration: once the video has reached its end, demuxing goes on only for packets of the
@@ -169,6 +170,8 @@ def process_video(
     with open_input(src) as inp:
         vin = first_video_stream(inp, src)
         h, w = vin.codec_context.height, vin.codec_context.width
+        if min(h, w) < MIN_SIDE:
+            raise MediaError(f"{src}: {w}x{h} frames are too small to filter (at least {MIN_SIDE} pixels a side)")
         fps = float(vin.average_rate or vin.guessed_rate or 30)
         masks = plan_masks(src, mask, h, w, fps, lambda m: resolve_mask(m, h, w), window_s=auto_window, scan_s=auto_scan, exclude=exclude, save_mask=save_mask)
         if masks.note:

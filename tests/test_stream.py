@@ -12,7 +12,7 @@ import pytest
 
 from conftest import make_clip, make_mask_png, osd_layer, textured_background, tiny_model
 from osdfilter import FilterConfig, OSDFilter, load_model, process_video, save_checkpoint
-from osdfilter.errors import CheckpointError, MaskError
+from osdfilter.errors import CheckpointError, MaskError, MediaError
 from osdfilter.masks import dilate, feather, load_mask
 from osdfilter.runners import TorchRunner
 from osdfilter.stream import rescale_ts
@@ -133,6 +133,24 @@ def test_odd_sizes_and_mask_of_another_size(media_dir, checkpoint, tmp_path):
         v = c.streams.video[0]
         assert (v.codec_context.width, v.codec_context.height) == (322, 182)
     assert video_times(out) == video_times(src)
+
+
+@pytest.mark.parametrize("width, height", [(640, 48), (22, 22)])
+def test_flat_and_tiny_frames_go_through_the_temporal_fill(media_dir, tmp_path, width, height):
+    """Regression: OpenCV's optical flow raised on a 22x22 frame and crashed the process
+    (segfault) on a 640x48 one; below 64 px a side the fill now carries nothing."""
+    src = make_clip(media_dir, width=width, height=height, frames=6, audio=None)
+    mask = np.zeros((height, width), bool)
+    mask[2 : height // 2, 2 : width // 3] = True
+    report = process_video(src, tmp_path / "out.mp4", mask=mask, model="fill", quiet=True, preset="ultrafast")
+    assert report.frames == 6
+
+
+def test_frames_too_small_to_hold_an_osd_are_refused_in_one_line(media_dir, tmp_path):
+    src = make_clip(media_dir, width=6, height=6, frames=3, audio=None, pix_fmt="yuv444p")
+    with pytest.raises(MediaError, match="6x6 frames are too small"):
+        process_video(src, tmp_path / "out.mp4", model="fill", quiet=True)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_video_without_audio(media_dir, mask_png, checkpoint, tmp_path):
