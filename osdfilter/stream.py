@@ -523,6 +523,8 @@ class Transcoder:
         vout.time_base = self.vin.time_base
         vout.codec_context.time_base = self.vin.time_base
         vout.options = encoder_options(codec, crf, preset)
+        if codec == "libsvtav1":  # its banner and config dump (20 lines, even with -q): errors only, as x265's log-level
+            os.environ.setdefault("SVT_LOG", "1")
         if self.out.format.name in NO_REORDER_MUXERS:
             vout.codec_context.max_b_frames = 0
         if self.vin.sample_aspect_ratio:

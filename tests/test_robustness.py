@@ -99,6 +99,15 @@ def test_ctrl_c_exits_130_and_leaves_nothing(media_dir, mask_png, checkpoint, tm
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.skipif("libsvtav1" not in av.codecs_available, reason="this PyAV build has no SVT-AV1")
+def test_quiet_av1_encode_prints_nothing(clip, mask_png, tmp_path):
+    """SVT-AV1 prints a banner and its configuration (about 20 lines) from C, past -q."""
+    env = {k: v for k, v in os.environ.items() if k != "SVT_LOG"}
+    cmd = [sys.executable, "-m", "osdfilter.cli", clip, tmp_path / "out.mkv", "--mask", mask_png, "--fast", "--codec", "libsvtav1", "-q"]
+    proc = subprocess.run(list(map(os.fspath, cmd)), capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 0 and proc.stdout == "" and proc.stderr == "", proc.stdout + proc.stderr
+
+
 def test_ctrl_c_while_torch_loads_is_one_line_too(clip, mask_png, tmp_path):
     """The console script imports torch and PyAV (seconds) under the same Ctrl-C answer as a
     run: before, a Ctrl-C then printed an import's traceback and died of the signal."""
