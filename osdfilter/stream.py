@@ -480,8 +480,13 @@ class Transcoder:
         # --start: frames before ``start_pts`` are dropped, and every stream is moved back
         # by ``start`` seconds (its own time base) so that the output starts at 0.
         self.start, self.seekable = start, seekable
-        self.start_pts = (vin.start_time or 0) + round(start / vin.time_base) if start else None
-        self.start_s = Fraction(self.start_pts or 0) * vin.time_base  # ... in seconds (exact)
+        first = vin.start_time or 0
+        self.start_pts = first + round(start / vin.time_base) if start else None
+        # A video that starts before 0 (a PTS wrap, an edit list) is moved to start at 0 the
+        # same way: an MP4 hid its frames before 0, a Matroska file lost every timestamp.
+        shift = self.start_pts if start else min(first, 0)
+        self.start_s = Fraction(shift or 0) * vin.time_base  # ... in seconds (exact)
+        self.moved = bool(start) or first < 0  # timestamps are moved back by start_s
         self.duration = duration  # seconds of video to write (None: all)
         self.end_pts: Optional[int] = None  # ... as the first video pts past them (set on frame 1)
         self.end_s: Optional[float] = None  # ... and as a time for the other streams' packets
@@ -714,7 +719,7 @@ class Transcoder:
         return False
 
     def shift(self, ts: Optional[int], time_base: Fraction) -> Optional[int]:
-        """A timestamp of the input moved back by ``start`` (in ``time_base``)."""
+        """A timestamp of the input moved back by ``start_s`` (in ``time_base``)."""
         return None if ts is None else ts - round(self.start_s / time_base)
 
     def nothing_due(self, packet: av.Packet) -> bool:
@@ -761,7 +766,7 @@ class Transcoder:
                     format=self.vout.pix_fmt, dst_colorspace=self.colour["colorspace"], dst_color_range=self.colour["color_range"]
                 )
                 frame.color_primaries, frame.color_trc = self.colour["color_primaries"], self.colour["color_trc"]
-            frame.pts = self.last_pts = self.shift(pts, self.vin.time_base) if self.start else pts
+            frame.pts = self.last_pts = self.shift(pts, self.vin.time_base) if self.moved else pts
             frame.time_base = self.vout.codec_context.time_base
             self.out.mux(self.vout.encode(frame))
         self.counts["frames"] += len(frames)
@@ -775,7 +780,7 @@ class Transcoder:
             # may lack a DTS and must be kept (PyAV issue #1917).
             if packet.size == 0:
                 return
-            if self.start:
+            if self.moved:
                 packet.pts = self.shift(packet.pts, packet.time_base)
                 packet.dts = self.shift(packet.dts, packet.time_base)
             packet.stream = route.dst  # mux rescales from the input's time base

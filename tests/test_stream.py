@@ -236,6 +236,31 @@ def test_avi_and_asf_outputs_keep_the_frame_order(mask_png, checkpoint, tmp_path
     assert np.allclose(np.diff(times)[:-1], 1 / 24, atol=2e-3), times
 
 
+@pytest.mark.parametrize("ext", ["mp4", "mkv"])
+def test_a_video_starting_before_zero_is_moved_to_start_at_zero(mask_png, checkpoint, tmp_path, ext):
+    """Regression: a video whose timestamps start below 0 (here an MPEG-TS PTS that wraps,
+    read as -0.5 s) lost its first half second in MP4 (hidden before 0) and every timestamp
+    in Matroska, with a false "damaged input" warning. Now it is moved to start at 0."""
+    src = tmp_path / "wrapped.ts"
+    tb = Fraction(1, 90000)
+    with av.open(os.fspath(src), "w") as c:
+        v = c.add_stream("libx264", rate=30, options={"preset": "ultrafast"})
+        v.width, v.height, v.pix_fmt = 128, 72, "yuv420p"
+        v.time_base = v.codec_context.time_base = tb
+        for t in range(30):
+            frame = av.VideoFrame.from_ndarray(np.full((72, 128, 3), 8 * t, np.uint8), format="rgb24")
+            frame.pts, frame.time_base = 2**33 - 45000 + 3000 * t, tb
+            c.mux(v.encode(frame))
+        c.mux(v.encode(None))
+    times = video_times(src)
+    assert times[0] == Fraction(-1, 2)
+    out = tmp_path / f"out.{ext}"
+    report = run(src, out, mask_png, checkpoint)
+    assert report.warnings == []
+    got = video_times(out)
+    assert len(got) == 30 and max(abs(a - (b + Fraction(1, 2))) for a, b in zip(got, times)) <= Fraction(1, 2000)
+
+
 @pytest.mark.parametrize("ext", ["mp4", "mov", "mkv"])
 def test_vfr_timestamps_kept(media_dir, mask_png, checkpoint, tmp_path, ext):
     """Regression: Matroska shifted all timestamps by the B-frame delay (21 ms) by default."""
