@@ -100,6 +100,8 @@ def process_batch(
         raise OSDFilterError(f"--jobs must be at least 1, got {jobs}")
     if jobs > 1 and not (model is None or isinstance(model, (str, os.PathLike))):
         raise OSDFilterError("jobs > 1 loads the model in each worker: pass a model file (or none), not a loaded model")
+    if isinstance(paths, (str, os.PathLike)):  # one folder or file, not its characters
+        paths = [paths]
     inputs = collect_inputs(paths)
     for item in mask if isinstance(mask, (list, tuple)) else [mask]:
         if isinstance(item, (str, os.PathLike)) and os.fspath(item) != "auto" and not Path(item).is_file():

@@ -40,10 +40,19 @@ class FilterConfig:
     gate: Optional[float] = 0.6
 
     def __post_init__(self) -> None:
-        if self.chunk < 1:
-            raise ValueError(f"chunk must be >= 1, got {self.chunk}")
-        if self.dilate < 0 or self.feather < 0:
-            raise ValueError("dilate and feather must be >= 0")
+        def whole(name: str, low: int, optional: bool = False) -> None:
+            value = getattr(self, name)
+            if optional and value is None:
+                return
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+                raise ValueError(f"{name} must be a whole number >= {low}{' or None' if optional else ''}, got {value!r}")
+
+        whole("chunk", 1)
+        whole("dilate", 0)
+        whole("tile", 1, optional=True)
+        whole("context", 0, optional=True)  # (a negative one cropped the restored regions wrongly)
+        if not (isinstance(self.feather, (int, float)) and 0 <= self.feather < float("inf")):
+            raise ValueError(f"feather must be a number >= 0, got {self.feather!r}")
         if self.gate is not None and not 0.0 <= self.gate < 1.0:
             raise ValueError(f"gate must be in [0, 1) or None, got {self.gate}")
 
@@ -118,12 +127,18 @@ class OSDFilter:
         return out
 
     def push(self, frame: np.ndarray, frame_mask: Optional[np.ndarray] = None) -> list[np.ndarray]:
-        """Add one uint8 RGB frame ``[H, W, 3]``; returns the frames completed by it (maybe none)."""
+        """Add one uint8 RGB frame ``[H, W, 3]``; returns the frames completed by it (maybe none).
+
+        The frame is copied: a caller may read the next one into the same buffer (the filter
+        keeps frames until their chunk is done)."""
+        if isinstance(frame, np.ndarray) and frame.shape == (self.height, self.width, 3) and frame.dtype == np.uint8:
+            frame = frame.copy()  # (anything else: prepare's one-line error)
         return self.push_prepared(self.prepare(frame, frame_mask))
 
     def prepare(self, frame: np.ndarray, frame_mask: Optional[np.ndarray] = None, cut: bool = False) -> Prepared:
         """The per-frame half of :meth:`push`: mask, prefill and the model's crops.
 
+        Keeps a reference to ``frame`` until its chunk is restored (:meth:`push` copies it).
         Call in frame order (a temporal prefill carries memory from frame to frame); ``cut``
         marks a scene cut before this frame (the prefill forgets its memory here, the
         recurrent state is reset when the frame reaches :meth:`push_prepared`). Separate from

@@ -128,6 +128,11 @@ def make_runner(model: ModelSpec = None, backend: str = "auto", device: str = "a
     return TorchRunner(load_model(model, dev), dev)
 
 
+def is_onnx_path(model: Any) -> bool:
+    """Whether a model file is an exported graph (``.onnx``, any case); else a checkpoint."""
+    return isinstance(model, (str, os.PathLike)) and Path(model).suffix.lower() == ".onnx"
+
+
 def quiet_log(line: str) -> None:
     """A ``log`` for :func:`make_runner` that drops the line (``--quiet`` runs)."""
 
@@ -141,7 +146,7 @@ def auto_backend(model: ModelSpec, device: str) -> str:
     """
     if isinstance(model, RecurrentUNet):
         return "torch"
-    if model is not None and str(model).endswith(".onnx"):
+    if model is not None and is_onnx_path(model):
         return "onnx"
     if resolve_device(device).type == "cuda":
         return "torch"
@@ -164,9 +169,9 @@ def _onnx_runner(model: ModelSpec, provider: str, log: Optional[Callable[[str], 
     if model is None:
         with _default_model_path() as path:
             return OnnxRunner.from_checkpoint(path, provider, log=log)
-    if str(model).endswith(".pt"):
-        return OnnxRunner.from_checkpoint(model, provider, log=log)
-    return OnnxRunner(model, provider)
+    if is_onnx_path(model):
+        return OnnxRunner(model, provider)
+    return OnnxRunner.from_checkpoint(model, provider, log=log)  # a checkpoint (.pt, .pth, ...)
 
 
 @contextmanager

@@ -300,3 +300,14 @@ def test_unwritable_cache_exports_to_a_temporary_folder(checkpoint, monkeypatch,
     frames = np.zeros((1, 2, 4, 32, 32), np.float32)
     assert runner.step(frames, None)[0].shape == (1, 2, 3, 32, 32)
     assert not (blocker / "cache").exists()
+
+
+def test_a_checkpoint_named_pth_or_upper_case_is_a_checkpoint(checkpoint, monkeypatch, tmp_path):
+    """Regression: on a CPU anything not ending in lower-case ".pt" was opened as ONNX."""
+    from osdfilter.runners import make_runner
+
+    monkeypatch.setenv("OSDFILTER_CACHE", os.fspath(tmp_path / "cache"))
+    for name in ("model.pth", "MODEL.PT"):
+        (tmp_path / name).write_bytes(Path(checkpoint).read_bytes())
+        runner = make_runner(tmp_path / name, "auto", "cpu", log=lambda _: None)
+        assert isinstance(runner, OnnxRunner) and runner.path.parent == tmp_path / "cache", name

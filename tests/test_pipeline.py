@@ -365,3 +365,36 @@ def test_context_margin_is_a_multiple_of_4_and_crops_stay_multiples_of_8():
     plan = plan_tiles(mask, 64, 4)
     for (ch, cw), idx in plan.groups():
         assert ch % 8 == 0 and cw % 8 == 0 and len(idx) > 0
+
+
+def test_push_copies_the_frame_so_a_reused_buffer_is_safe(checkpoint):
+    """Regression: push kept the caller's array until its chunk ran, so reading the next
+    frame into the same buffer (cv2.VideoCapture.read(image=buf)) replaced every frame of
+    a chunk by its last one, silently."""
+    from osdfilter import FilterConfig, OSDFilter
+
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 256, (72, 128, 3), dtype=np.uint8) for _ in range(6)]
+    mask = np.zeros((72, 128), bool)
+    mask[10:30, 20:60] = True
+
+    def run(reuse: bool) -> list[np.ndarray]:
+        filt = OSDFilter(TorchRunner(load_model(checkpoint)), mask, FilterConfig(chunk=4))
+        buf, out = np.empty_like(frames[0]), []
+        for f in frames:
+            if reuse:
+                buf[...] = f
+            out += filt.push(buf if reuse else f.copy())
+        return out + filt.flush()
+
+    fresh, reused = run(False), run(True)
+    assert len(fresh) == 6 and all(np.array_equal(a, b) for a, b in zip(fresh, reused))
+
+
+@pytest.mark.parametrize("field, value", [("chunk", 2.5), ("chunk", True), ("chunk", "8"), ("context", -1),
+                                          ("dilate", -1), ("feather", float("nan")), ("tile", 0)])
+def test_filter_config_refuses_values_it_cannot_use(field, value):
+    from osdfilter import FilterConfig
+
+    with pytest.raises(ValueError, match=field):
+        FilterConfig(**{field: value})

@@ -22,6 +22,7 @@ import torch
 from click.testing import CliRunner
 
 from osdfilter.checkpoint import load_model, read_checkpoint
+from osdfilter.errors import OSDFilterError
 from osdfilter.filter import FilterConfig, OSDFilter
 from osdfilter.masks import dilate
 from osdfilter.model import ModelConfig
@@ -251,5 +252,18 @@ def test_config_toml_roundtrip_and_cli(tmp_path):
     res = runner.invoke(train_cmd, ["--config", str(tmp_path / "c.toml"), "--steps", "2", "--set", "log_every=1", "--no-progress"])
     assert res.exit_code == 0, res.output
     assert "model written to" in res.output and "step 2 " in res.output
+    # The same run folder again without --resume: refused (it restarted at step 0 and
+    # overwrote the trained model and checkpoints).
+    model_bytes = (Path(cfg.run_dir) / "model.pt").read_bytes()
+    res = runner.invoke(train_cmd, ["--config", str(tmp_path / "c.toml"), "--steps", "4", "--no-progress"])
+    assert isinstance(res.exception, OSDFilterError) and "already holds a training run" in str(res.exception)
+    assert (Path(cfg.run_dir) / "model.pt").read_bytes() == model_bytes
     res = runner.invoke(synth_cmd, [str(clean_footage()), str(tmp_path / "s"), "--clips", "1", "--size", "99x64"])
     assert res.exit_code == 2 and "even" in res.output
+    # Bad data is a one-line error (OSDFilterError: the CLI prints it), not a traceback.
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "junk").mkdir()
+    (tmp_path / "junk" / "a.mp4").write_bytes(os.urandom(2000))
+    for folder in ("empty", "junk"):
+        res = runner.invoke(synth_cmd, [str(tmp_path / folder), str(tmp_path / "s2"), "--clips", "1", "--size", "64x64"])
+        assert isinstance(res.exception, OSDFilterError), res.exception

@@ -8,7 +8,9 @@ and the command calls :func:`osdfilter.train.train` or
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator, Optional
 
 import click
 
@@ -76,10 +78,28 @@ def train_cmd(config_path: Optional[str], sets: tuple[str, ...], resume: Optiona
             cfg = resume_config(resume, overrides)
         else:
             cfg = build_config(config_path, **overrides)
-    except ValueError as exc:
+    except (ValueError, TypeError) as exc:  # a value of the wrong kind (--set crop=abc) too
         raise OSDFilterError(str(exc)) from None
-    path = train(cfg, resume=resume)
+    run = Path(cfg.run_dir)
+    if not resume and ((run / "model.pt").exists() or any((run / "checkpoints").glob("*.pt"))):
+        # A new run here would start at step 0 and overwrite that run's model and checkpoints.
+        raise OSDFilterError(f"{run} already holds a training run: pass --resume {run / 'checkpoints' / 'latest.pt'} "
+                             "to continue it, or another --run-dir")
+    with _data_errors():
+        path = train(cfg, resume=resume)
     click.echo(f"model written to {path}")
+
+
+@contextmanager
+def _data_errors() -> Iterator[None]:
+    """Unreadable or missing training data, an unwritable output folder: one line (exit 1),
+    not a traceback; the message names the file."""
+    import av
+
+    try:
+        yield
+    except (ValueError, OSError, av.FFmpegError) as exc:
+        raise OSDFilterError(f"{type(exc).__name__}: {exc}" if isinstance(exc, OSError) else str(exc)) from None
 
 
 @click.command("synth", help="Write synthetic training clips from clean footage in SRC to DST (clips/, mask_clips/, masks/).")
@@ -96,8 +116,9 @@ def synth_cmd(src: str, dst: str, clips: int, frames: int, size: str, seed: int,
     from .folder import write_synth_folder
 
     width, height = parse_size(size)
-    cfg = build_config(frames=frames, seed=seed, fonts=fonts, exclude_fonts=list(exclude_fonts), skip=list(skip))
-    n = write_synth_folder([src], dst, cfg, clips, height, width)
+    with _data_errors():
+        cfg = build_config(frames=frames, seed=seed, fonts=fonts, exclude_fonts=list(exclude_fonts), skip=list(skip))
+        n = write_synth_folder([src], dst, cfg, clips, height, width)
     click.echo(f"wrote {n} clips to {dst}")
 
 
