@@ -556,6 +556,15 @@ def _provider_note(path: Path, requested: str, in_use: str) -> str:
 @click.option("--opset", type=click.IntRange(min=18), default=18, show_default=True, help="ONNX opset.")
 @click.option("--exporter", type=click.Choice(EXPORTERS), default="torchscript", show_default=True,
               help="torch.onnx exporter; dynamo needs onnxscript.")
-def export_cmd(model: str, out: str, chunk: int, fp16: bool, opset: int, exporter: str) -> None:
+@click.option("-y", "--overwrite", is_flag=True, help="Replace OUT if it exists.")
+def export_cmd(model: str, out: str, chunk: int, fp16: bool, opset: int, exporter: str, overwrite: bool) -> None:
     """Export checkpoint MODEL to OUT (ONNX with h0/c0 state inputs), then check parity with PyTorch."""
-    export_onnx(model, out, chunk=chunk, fp16=fp16, opset=opset, exporter=exporter, log=click.echo)
+    target = Path(out)
+    if target.exists() and not overwrite:
+        raise OSDFilterError(f"{out} exists (use -y/--overwrite to replace it)")
+    if not target.resolve().parent.is_dir():
+        raise OSDFilterError(f"cannot write {out}: no folder {target.resolve().parent}")
+    try:
+        export_onnx(model, out, chunk=chunk, fp16=fp16, opset=opset, exporter=exporter, log=click.echo)
+    except RuntimeError as exc:  # torch.onnx: e.g. an opset this exporter does not have
+        raise OSDFilterError(f"export failed: {str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}") from None

@@ -311,3 +311,24 @@ def test_a_checkpoint_named_pth_or_upper_case_is_a_checkpoint(checkpoint, monkey
         (tmp_path / name).write_bytes(Path(checkpoint).read_bytes())
         runner = make_runner(tmp_path / name, "auto", "cpu", log=lambda _: None)
         assert isinstance(runner, OnnxRunner) and runner.path.parent == tmp_path / "cache", name
+
+
+def test_export_command_errors_are_one_line_and_it_does_not_overwrite(checkpoint, tmp_path):
+    """A missing folder and an opset torch lacks were tracebacks; an existing OUT was replaced silently."""
+    from click.testing import CliRunner
+
+    from osdfilter.cli import cli
+
+    def run(*args: str, code: int) -> str:
+        res = CliRunner().invoke(cli, ["export", os.fspath(checkpoint), *args, "-T", "1"], catch_exceptions=False)
+        assert res.exit_code == code, res.output
+        return res.stderr
+
+    err = run(os.fspath(tmp_path / "no" / "m.onnx"), code=1)
+    assert err.startswith("osdfilter: error: cannot write") and len(err.strip().splitlines()) == 1
+    assert "export failed" in run(os.fspath(tmp_path / "a.onnx"), "--opset", "99", code=1)
+    out = tmp_path / "m.onnx"
+    out.write_bytes(b"keep")
+    assert "exists" in run(os.fspath(out), code=1) and out.read_bytes() == b"keep"
+    run(os.fspath(out), "-y", code=0)
+    assert out.stat().st_size > 1000
