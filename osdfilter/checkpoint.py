@@ -43,9 +43,14 @@ def save_checkpoint(
     if train is not None:
         payload["train"] = train
     path = Path(path)
+    if path.is_dir() or not path.resolve().parent.is_dir():
+        raise CheckpointError(f"cannot write a checkpoint to {path}: " + ("it is a folder" if path.is_dir() else "its folder does not exist"))
     tmp = path.with_name(path.name + ".tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
+    try:
+        torch.save(payload, tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)  # (after a failed save: no stray file)
 
 
 def read_checkpoint(path: PathLike) -> dict[str, Any]:

@@ -304,6 +304,14 @@ def test_checkpoint_round_trip_reproduces_outputs(tmp_path):
     np.testing.assert_allclose(y0, y1, atol=1e-6)
 
 
+def test_save_checkpoint_to_a_folder_or_a_missing_folder_is_one_line_and_leaves_nothing(tmp_path):
+    model = tiny_model()
+    for bad in (tmp_path, tmp_path / "no" / "m.pt"):
+        with pytest.raises(CheckpointError, match="cannot write a checkpoint"):
+            save_checkpoint(bad, model)
+    assert list(tmp_path.iterdir()) == [] and not (tmp_path.parent / f"{tmp_path.name}.tmp").exists()
+
+
 def test_non_checkpoint_file_is_refused_in_one_line(tmp_path, clip, mask_png):
     bogus = tmp_path / "model.pt"
     bogus.write_bytes(b"this is not a checkpoint\n" * 10)

@@ -267,3 +267,6 @@ def test_config_toml_roundtrip_and_cli(tmp_path):
     for folder in ("empty", "junk"):
         res = runner.invoke(synth_cmd, [str(tmp_path / folder), str(tmp_path / "s2"), "--clips", "1", "--size", "64x64"])
         assert isinstance(res.exception, OSDFilterError), res.exception
+    # A folder that is not empty (clips are numbered from 0: old and new ones would mix).
+    res = runner.invoke(synth_cmd, [str(clean_footage()), str(tmp_path / "junk"), "--clips", "1", "--size", "64x64"])
+    assert isinstance(res.exception, OSDFilterError) and "not empty" in str(res.exception)

@@ -116,6 +116,9 @@ def synth_cmd(src: str, dst: str, clips: int, frames: int, size: str, seed: int,
     from .folder import write_synth_folder
 
     width, height = parse_size(size)
+    if Path(dst).is_dir() and any(Path(dst).iterdir()):
+        # Clips are numbered from 0: a second run overwrote some and left the rest, mixed.
+        raise OSDFilterError(f"{dst} is not empty: write synthetic clips to a new or empty folder")
     with _data_errors():
         cfg = build_config(frames=frames, seed=seed, fonts=fonts, exclude_fonts=list(exclude_fonts), skip=list(skip))
         n = write_synth_folder([src], dst, cfg, clips, height, width)
