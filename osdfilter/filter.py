@@ -18,7 +18,8 @@ import numpy as np
 
 from .masks import TilePlan, dilate, feather, plan_crop, plan_tiles
 from .prefill import TemporalPrefill, get_prefill, is_temporal
-from .runners import Runner
+from .model import RecurrentUNet
+from .runners import Runner, TorchRunner
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,14 @@ class OSDFilter:
     """
 
     def __init__(self, runner: Runner, mask: np.ndarray, config: FilterConfig = FilterConfig()) -> None:
+        if isinstance(runner, RecurrentUNet):  # a built network runs in PyTorch where it is
+            runner = TorchRunner(runner, next(runner.parameters()).device)
+        if not (hasattr(runner, "step") and hasattr(runner, "config")):
+            raise TypeError(f"runner must be a Runner (osdfilter.runners.make_runner(model)), got {type(runner).__name__}")
+        mask = np.asarray(mask)
+        if mask.ndim != 2:
+            raise ValueError(f"mask must be a 2-D array [H, W] (non-zero = overlay), got shape {mask.shape}")
+        mask = mask != 0  # as process_video reads an array (a float mask of 0.5s was empty)
         self.runner = runner
         self.config = config
         mc = runner.config

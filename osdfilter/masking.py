@@ -122,6 +122,8 @@ def plan_masks(
     (validated). Raises
     :class:`MaskError` for a pipe with automatic detection or a bad rectangle.
     """
+    if isinstance(exclude, str) or (len(exclude) == 4 and all(isinstance(v, (int, np.integer)) for v in exclude)):
+        exclude = [exclude]  # one rectangle ("x,y,w,h" or (x, y, w, h)), not four
     exclude = [validate_rect(r, height, width) for r in exclude]
     user = np.zeros((height, width), bool)
     for spec in _specs(mask):

@@ -161,6 +161,8 @@ def process_video(
         raise OSDFilterError(f"--duration must be a positive number of seconds, got {duration}")
     if not 0 <= start < float("inf"):
         raise OSDFilterError(f"--start must be zero or a positive number of seconds, got {start}")
+    if not (0 < auto_window < float("inf") and 0 <= auto_scan < float("inf")):
+        raise OSDFilterError(f"auto_window must be > 0 and auto_scan >= 0 seconds, got {auto_window} and {auto_scan}")
     if save_mask is not None and not cv2.haveImageWriter(os.fspath(save_mask)):
         raise MaskError(f"--save-mask {save_mask}: not an image file name OpenCV can write (use .png)")
     check_paths(src, dst, overwrite)

@@ -398,3 +398,19 @@ def test_filter_config_refuses_values_it_cannot_use(field, value):
 
     with pytest.raises(ValueError, match=field):
         FilterConfig(**{field: value})
+
+
+def test_osdfilter_reads_a_mask_array_as_process_video_does_and_takes_a_network(checkpoint):
+    """Non-zero = overlay (a float mask of 0.5s was empty); a RecurrentUNet runs in PyTorch
+    (it was an AttributeError), anything else without ``step`` is a TypeError."""
+    from osdfilter import FilterConfig, OSDFilter
+
+    mask = np.zeros((72, 128), np.float32)
+    mask[10:30, 20:60] = 0.5
+    model = load_model(checkpoint)
+    filt = OSDFilter(model, mask, FilterConfig(chunk=2))
+    assert not filt.is_empty and filt.mask[10:30, 20:60].all()
+    with pytest.raises(TypeError, match="make_runner"):
+        OSDFilter("model.pt", mask)
+    with pytest.raises(ValueError, match="2-D"):
+        OSDFilter(model, np.zeros((72, 128, 3)))

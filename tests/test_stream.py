@@ -12,7 +12,7 @@ import pytest
 
 from conftest import make_clip, make_mask_png, osd_layer, textured_background, tiny_model
 from osdfilter import FilterConfig, OSDFilter, load_model, process_video, save_checkpoint
-from osdfilter.errors import CheckpointError, MaskError, MediaError
+from osdfilter.errors import CheckpointError, MaskError, MediaError, OSDFilterError
 from osdfilter.masks import dilate, feather, load_mask
 from osdfilter.runners import TorchRunner
 from osdfilter.stream import rescale_ts
@@ -285,6 +285,17 @@ def test_mask_array_is_used_as_is(clip, checkpoint, tmp_path):
     assert run(clip, out, alpha, checkpoint).frames == 12
     with pytest.raises(MaskError, match="shape"):
         run(clip, tmp_path / "x.mp4", alpha[:10], checkpoint)
+
+
+def test_one_exclude_rectangle_and_bad_window_values(clip, checkpoint, tmp_path):
+    """exclude=(x, y, w, h) or "x,y,w,h" is one rectangle (a TypeError / four bad ones before);
+    auto_window <= 0 was accepted silently."""
+    for one in ((0, 0, 10, 10), "0,0,10,10"):
+        report = process_video(clip, tmp_path / "o.mp4", mask=np.ones((72, 128), bool) & (np.arange(128) < 60), model="fill",
+                               exclude=one, quiet=True, overwrite=True, preset="ultrafast")
+        assert report.frames == 12
+    with pytest.raises(OSDFilterError, match="auto_window"):
+        process_video(clip, tmp_path / "o2.mp4", model="fill", auto_window=0, quiet=True)
 
 
 def test_bad_exclude_is_a_clear_error(clip, checkpoint, tmp_path):
