@@ -24,7 +24,7 @@ from typing import Any, Callable, Iterator, Optional, Sequence, Union
 
 from .errors import MaskError, MediaError, OSDFilterError
 from .runners import make_runner, quiet_log
-from .stream import PathLike, Report, partial_path, process_video
+from .stream import DEFAULT_PRESET, PathLike, Report, partial_path, process_video, validate_encoding
 
 VIDEO_EXTENSIONS = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".ts", ".mts", ".m2ts", ".mpg", ".mpeg", ".flv", ".3gp", ".nut"}
 
@@ -90,8 +90,9 @@ def process_batch(
     Problems common to all files (model, options, output folder) raise at once; a problem
     with one file is recorded in the report and the batch goes on. ``jobs`` > 1 processes
     that many files at once in worker processes (``model`` must then be a path, ``None``
-    or ``"fill"``; progress bars are off); ``on_result`` is called as files finish, the
-    report lists them in input order.
+    or ``"fill"``; progress bars are off; the workers are started with ``spawn``, so a
+    script calling this needs the ``if __name__ == "__main__":`` guard); ``on_result`` is
+    called as files finish, the report lists them in input order.
     """
     out_dir = Path(out_dir)
     if (out_dir.exists() and not out_dir.is_dir()) or (not out_dir.exists() and out_dir.suffix.lower() in VIDEO_EXTENSIONS):
@@ -102,6 +103,9 @@ def process_batch(
         raise OSDFilterError("jobs > 1 loads the model in each worker: pass a model file (or none), not a loaded model")
     if isinstance(paths, (str, os.PathLike)):  # one folder or file, not its characters
         paths = [paths]
+    # The same for every file: refused once, before anything is read or the folder made.
+    validate_encoding(options.get("codec", "libx264"), options.get("crf", 18), options.get("preset", DEFAULT_PRESET),
+                      options.get("format"), out_dir / "x.mp4")
     inputs = collect_inputs(paths)
     for item in mask if isinstance(mask, (list, tuple)) else [mask]:
         if isinstance(item, (str, os.PathLike)) and os.fspath(item) != "auto" and not Path(item).is_file():

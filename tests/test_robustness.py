@@ -561,6 +561,21 @@ def test_batch_jobs_need_a_model_file_not_a_loaded_model(clip, tmp_path):
         process_batch([clip, clip], tmp_path / "out", model=RecurrentUNet(ModelConfig.preset("tiny")), jobs=2)
 
 
+def test_batch_options_and_one_folder_string(clip, tmp_path):
+    """A bad option is refused once, before the output folder is made (it was recorded for
+    every file); one folder given as a string is that folder (its characters were files)."""
+    from osdfilter import process_batch
+
+    with pytest.raises(OSDFilterError, match="crf 99"):
+        process_batch([clip], tmp_path / "out", model="fill", crf=99, quiet=True)
+    assert not (tmp_path / "out").exists()
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "a.mp4").write_bytes(clip.read_bytes())
+    report = process_batch(os.fspath(folder), tmp_path / "out", model="fill", mask=np.ones((72, 128), bool) & (np.arange(128) < 40), quiet=True)
+    assert [Path(src).name for src, _ in report.done] == ["a.mp4"] and not report.failed
+
+
 def test_several_files_batch_all_good(media_dir, args, tmp_path):
     a, b = make_clip(media_dir), make_clip(media_dir, audio=None)
     result = invoke([a, b, tmp_path / "out", *args], exit_code=0)
