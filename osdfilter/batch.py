@@ -13,7 +13,6 @@ import multiprocessing
 import os
 import signal
 import sys
-import threading
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
@@ -129,11 +128,11 @@ def process_batch(
         del runner
         # spawn, not fork: the parent's torch / ONNX Runtime / fill thread pools do not
         # survive a fork, and each worker loads the model once (initializer).
-        with _hangup_ignored():  # inherited by the workers and multiprocessing's resource tracker
+        with _signals_held():  # inherited by the workers and multiprocessing's resource tracker
             pool = ProcessPoolExecutor(min(jobs, len(inputs)), mp_context=multiprocessing.get_context("spawn"),
                                        initializer=_init_worker, initargs=(model, backend, device, provider))
         try:
-            with _hangup_ignored():
+            with _signals_held():
                 futures = {pool.submit(_worker_one, src, dst, mask, {**options, "quiet": True}): i
                            for i, (src, dst) in enumerate(zip(inputs, outputs), start=1)}
             for future in as_completed(futures):
@@ -161,19 +160,23 @@ def _process_one(runner: Any, src: Path, dst: Path, mask: Any, options: dict) ->
 
 
 @contextmanager
-def _hangup_ignored() -> Iterator[None]:
-    """SIGHUP ignored while worker processes start: a closing terminal reaches the whole
-    process group, and the parent alone decides (it stops its workers as on Ctrl-C). An
-    ignored signal stays ignored across exec; a handler would not, and multiprocessing's
-    resource tracker, which ignores only SIGINT and SIGTERM, died with a page of warnings."""
-    if not hasattr(signal, "SIGHUP") or threading.current_thread() is not threading.main_thread():
-        yield  # (only the main thread may set handlers)
+def _signals_held() -> Iterator[None]:
+    """SIGINT and SIGHUP blocked in this thread while worker processes start. A Ctrl-C or a
+    closing terminal reaches the whole process group, and the parent alone decides (it stops
+    its workers as on Ctrl-C): the workers and multiprocessing's resource tracker inherit
+    the blocked mask across exec, so neither signal interrupts one while it starts (that
+    printed half a traceback), and the tracker, which ignores only SIGINT and SIGTERM, no
+    longer died of a hangup with a page of warnings. The parent still gets them: another
+    thread takes the signal, and Python runs the handler here."""
+    held = {getattr(signal, name) for name in ("SIGINT", "SIGHUP") if hasattr(signal, name)}
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
         return
-    old = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, held)
     try:
         yield
     finally:
-        signal.signal(signal.SIGHUP, old)
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 _WORKER_RUNNER: Any = None  # the model of this worker process (jobs > 1)
@@ -184,7 +187,7 @@ def _init_worker(model: Any, backend: str, device: str, provider: str) -> None:
     global _WORKER_RUNNER
     # Ctrl-C reaches the whole terminal's process group: the parent alone decides, and
     # stops a worker with SIGTERM, which unwinds its file like Ctrl-C does (no partial output).
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # (SIGHUP: ignored since its start, _hangup_ignored)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # (and blocked since its start, as SIGHUP: _signals_held)
     signal.signal(signal.SIGTERM, _worker_stop)
     _WORKER_RUNNER = make_runner(model, backend, device, provider, log=quiet_log)  # the parent exported it (or said so)
 
