@@ -465,12 +465,13 @@ class MaskDetector:
         the median pixel's gradient (medians: the OSD's few percent of pixels do not count)."""
         return self._motion()[1] if self.n_used else False
 
-    def _motion(self, luma_mean: np.ndarray | None = None) -> tuple[float, bool]:
-        """(median temporal luma std, camera moves) of the frames observed so far."""
+    def _motion(self, std_map: np.ndarray | None = None) -> tuple[float, bool]:
+        """(median temporal luma std, camera moves) of the frames observed so far
+        (``std_map``: their per-pixel temporal std, when the caller has it)."""
         c, n = self.config, float(self.n_used)
-        if luma_mean is None:
-            luma_mean = cv2.cvtColor(self._sum_rgb / n, cv2.COLOR_RGB2GRAY)
-        std = float(np.median(self._temporal_std(luma_mean)[::2, ::2]))
+        if std_map is None:
+            std_map = self._temporal_std(cv2.cvtColor(self._sum_rgb / n, cv2.COLOR_RGB2GRAY))
+        std = float(np.median(std_map[::2, ::2]))
         grad = float(np.median(np.maximum(self._sum_mgx[::2, ::2], self._sum_mgy[::2, ::2]))) / n
         # The gradient has a floor of 1 level: a flat frame's ratio is its std.
         moves = std >= c.moving_std or (std >= c.moving_ratio_std and std >= c.moving_ratio * max(grad, 1.0))
@@ -502,7 +503,7 @@ class MaskDetector:
         strong = (g >= c.mean_grad) & (persist >= c.persist) & both
         weak = (g >= c.weak_grad) & (persist >= c.weak_persist)
         std = self._temporal_std(luma_mean)
-        self.moving, moves = self._motion(luma_mean)
+        self.moving, moves = self._motion(std)
         self.still = not moves
         static_cam = force_static or self.still
         if not static_cam:
