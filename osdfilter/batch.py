@@ -23,7 +23,7 @@ from typing import Any, Callable, Iterator, Optional, Sequence, Union
 
 from .errors import MaskError, MediaError, OSDFilterError
 from .runners import make_runner, quiet_log
-from .stream import DEFAULT_PRESET, PathLike, Report, partial_path, process_video, validate_encoding
+from .stream import DEFAULT_CODEC, DEFAULT_CRF, DEFAULT_PRESET, PathLike, Report, partial_path, process_video, validate_encoding
 
 VIDEO_EXTENSIONS = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".ts", ".mts", ".m2ts", ".mpg", ".mpeg", ".flv", ".3gp", ".nut"}
 
@@ -103,7 +103,7 @@ def process_batch(
     if isinstance(paths, (str, os.PathLike)):  # one folder or file, not its characters
         paths = [paths]
     # The same for every file: refused once, before anything is read or the folder made.
-    validate_encoding(options.get("codec", "libx264"), options.get("crf", 18), options.get("preset", DEFAULT_PRESET),
+    validate_encoding(options.get("codec", DEFAULT_CODEC), options.get("crf", DEFAULT_CRF), options.get("preset", DEFAULT_PRESET),
                       options.get("format"), out_dir / "x.mp4")
     inputs = collect_inputs(paths)
     for item in mask if isinstance(mask, (list, tuple)) else [mask]:

@@ -25,7 +25,7 @@ from .errors import OSDFilterError
 from .filter import FilterConfig
 from .batch import process_batch
 from .runners import FILL_ONLY
-from .stream import DEFAULT_PRESET, PIPE_FORMATS, PRESETS, VIDEO_CODECS, Report, process_video
+from .stream import DEFAULT_CODEC, DEFAULT_CRF, DEFAULT_PRESET, PIPE_FORMATS, PRESETS, VIDEO_CODECS, Report, process_video
 
 EXIT_ERROR, EXIT_INTERRUPTED = 1, 130
 
@@ -124,8 +124,8 @@ def cli() -> None:
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True, help="Torch device; auto = CUDA if available.")
 @click.option("--backend", type=click.Choice(["auto", "torch", "onnx"]), default="auto", show_default=True, help="Inference backend; auto = ONNX Runtime on a CPU (the packaged or given .pt model is exported once and cached), PyTorch on CUDA.")
 @click.option("--provider", type=click.Choice(["auto", "tensorrt", "cuda", "cpu"]), default="auto", show_default=True, help="ONNX Runtime execution provider (--backend onnx).")
-@click.option("--codec", type=click.Choice(VIDEO_CODECS), default="libx264", show_default=True, help="Video encoder; *_nvenc = NVIDIA's GPU encoder (--crf is its constant-quality level).")
-@click.option("--crf", type=click.IntRange(0, 63), default=18, show_default=True, help="Encoder constant quality (lower = better, larger).")
+@click.option("--codec", type=click.Choice(VIDEO_CODECS), default=DEFAULT_CODEC, show_default=True, help="Video encoder; *_nvenc = NVIDIA's GPU encoder (--crf is its constant-quality level).")
+@click.option("--crf", type=click.IntRange(0, 63), default=DEFAULT_CRF, show_default=True, help="Encoder constant quality (lower = better, larger).")
 @click.option("--preset", type=click.Choice(PRESETS), default=DEFAULT_PRESET, show_default=True, help="Encoder speed preset (x264 names; mapped for other codecs); medium or slower: more quality per byte for more CPU.")
 @click.option("--format", "format", metavar="NAME", help=f"Output container, needed when OUTPUT is '-' (stdout): {', '.join(PIPE_FORMATS)}. [default: from OUTPUT's extension]")
 @click.option("--start", type=click.FloatRange(0), default=0.0, metavar="SECONDS", help="Begin this many seconds into each video (the output starts at 0); with --duration, a quick look at the settings on a stretch of a long flight.")

@@ -559,11 +559,9 @@ def _provider_note(path: Path, requested: str, in_use: str) -> str:
 @click.option("-y", "--overwrite", is_flag=True, help="Replace OUT if it exists.")
 def export_cmd(model: str, out: str, chunk: int, fp16: bool, opset: int, exporter: str, overwrite: bool) -> None:
     """Export checkpoint MODEL to OUT (ONNX with h0/c0 state inputs), then check parity with PyTorch."""
-    target = Path(out)
-    if target.exists() and not overwrite:
-        raise OSDFilterError(f"{out} exists (use -y/--overwrite to replace it)")
-    if not target.resolve().parent.is_dir():
-        raise OSDFilterError(f"cannot write {out}: no folder {target.resolve().parent}")
+    from .stream import check_paths
+
+    check_paths(model, out, overwrite)  # the main command's: exists, is the input, no folder, unwritable
     try:
         export_onnx(model, out, chunk=chunk, fp16=fp16, opset=opset, exporter=exporter, log=click.echo)
     except RuntimeError as exc:  # torch.onnx: e.g. an opset this exporter does not have

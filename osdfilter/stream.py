@@ -62,6 +62,7 @@ PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "sl
 # of a frame. At CRF 18 `faster` costs 0.51-0.62x `medium`'s encoder CPU for 0.1-0.6 dB
 # luma PSNR on outdoor footage and a DVR (at 41-52 dB) and -9 % to +2 % size (README, Speed).
 DEFAULT_PRESET = "faster"
+DEFAULT_CODEC, DEFAULT_CRF = "libx264", 18  # process_video's, the CLI's and process_batch's defaults
 NVENC_PRESETS = ("p1", "p1", "p2", "p3", "p3", "p4", "p5", "p6", "p7")  # x264 name -> NVENC p1 (fastest) .. p7
 PIPE_FORMATS = ("matroska", "nut", "mpegts")
 # Audio a container cannot hold as it is is re-encoded, with the first of these it takes
@@ -121,8 +122,8 @@ def process_video(
     mask: MaskSpec = None,
     model: ModelSpec = None,
     config: FilterConfig = FilterConfig(),
-    codec: str = "libx264",
-    crf: int = 18,
+    codec: str = DEFAULT_CODEC,
+    crf: int = DEFAULT_CRF,
     preset: str = DEFAULT_PRESET,
     device: str = "auto",
     backend: str = "auto",

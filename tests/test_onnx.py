@@ -325,7 +325,8 @@ def test_export_command_errors_are_one_line_and_it_does_not_overwrite(checkpoint
         return res.stderr
 
     err = run(os.fspath(tmp_path / "no" / "m.onnx"), code=1)
-    assert err.startswith("osdfilter: error: cannot write") and len(err.strip().splitlines()) == 1
+    assert err.startswith("osdfilter: error: output folder does not exist") and len(err.strip().splitlines()) == 1
+    assert "is the input" in run(os.fspath(checkpoint), "-y", code=1)  # (the main command's check_paths)
     assert "export failed" in run(os.fspath(tmp_path / "a.onnx"), "--opset", "99", code=1)
     out = tmp_path / "m.onnx"
     out.write_bytes(b"keep")
