@@ -21,7 +21,7 @@ from typing import Any, Optional, Union
 import click
 
 from .automask import AutoMaskConfig
-from .errors import OSDFilterError
+from .errors import INTERRUPTED, OSDFilterError
 from .filter import FilterConfig
 from .batch import process_batch
 from .runners import FILL_ONLY
@@ -71,7 +71,7 @@ class OSDFilterGroup(click.Group):
         except OSDFilterError as exc:
             fail(str(exc))
         except KeyboardInterrupt:
-            fail("interrupted; no output written", EXIT_INTERRUPTED)
+            fail(INTERRUPTED, EXIT_INTERRUPTED)
 
 
 def _import_command(name: str) -> click.Command:

@@ -11,9 +11,11 @@ from typing import Optional
 
 
 def main(argv: Optional[list[str]] = None) -> None:
+    from .errors import INTERRUPTED  # (light: no torch, no PyAV)
+
     try:
         from .cli import main as cli_main
     except KeyboardInterrupt:
-        print("osdfilter: error: interrupted; no output written", file=sys.stderr)
+        print(f"osdfilter: error: {INTERRUPTED}", file=sys.stderr)
         raise SystemExit(130) from None
     cli_main(argv)

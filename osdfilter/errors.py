@@ -15,3 +15,6 @@ class MediaError(OSDFilterError):
 
 class MaskError(OSDFilterError):
     """A mask image that is missing, unreadable, empty or unusable."""
+
+
+INTERRUPTED = "interrupted; no output written"  # Ctrl-C's one line, during a run or while it loads
