@@ -27,8 +27,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from osdfilter.automask import AutoMaskConfig, LayoutScan, MaskDetector, mask_recall_precision
-from osdfilter.masks import dilate
+from osdfilter.masks.auto.config import AutoMaskConfig
+from osdfilter.masks.auto.cues import mask_recall_precision
+from osdfilter.masks.auto.detector import LayoutScan, MaskDetector
+from osdfilter.masks.image import dilate
 from osdfilter.train.sources import read_clip
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -171,9 +173,9 @@ def _osdfilter_method():
     """quality.method_osdfilter with the packaged default model, or (none trained yet)
     an untrained tiny model, whose zero-initialised residual head = the prefill alone."""
     import quality as Q
-    from osdfilter.checkpoint import load_model
-    from osdfilter.model import ModelConfig, RecurrentUNet
-    from osdfilter.runners import TorchRunner
+    from osdfilter.model.checkpoint import load_model
+    from osdfilter.model.network import ModelConfig, RecurrentUNet
+    from osdfilter.model.runners import TorchRunner
 
     path = ROOT / "osdfilter" / "weights" / "default.pt"
     model = load_model(path) if path.exists() else RecurrentUNet(ModelConfig.preset("tiny")).eval()
@@ -223,9 +225,9 @@ def main() -> None:
     ap.add_argument("--still-start", type=int, default=0, metavar="K",
                     help="instead: clips opening with K frozen frames (window = K), first window vs scan")
     ap.add_argument("--no-static-net", action="store_true",
-                    help="static camera without the learned classifier (osdfilter/automask_net.py)")
+                    help="static camera without the learned classifier (osdfilter/masks/auto/classifier.py)")
     ap.add_argument("--no-static-components", action="store_true",
-                    help="static camera without the component scorer (osdfilter/automask_components.py)")
+                    help="static camera without the component scorer (osdfilter/masks/auto/components.py)")
     ap.add_argument("--component-prob", type=float, default=None,
                     help="component scorer threshold (default: its cross-validated one)")
     ap.add_argument("--haze", nargs=2, type=float, default=HAZE, metavar=("T", "A"),

@@ -19,9 +19,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from osdfilter.filter import FilterConfig, OSDFilter  # noqa: E402
-from osdfilter.masks import dilate, load_mask  # noqa: E402
-from osdfilter.runners import make_runner  # noqa: E402
+from osdfilter.filter.core import FilterConfig, OSDFilter  # noqa: E402
+from osdfilter.masks.image import dilate, load_mask  # noqa: E402
+from osdfilter.model.runners import make_runner  # noqa: E402
 
 
 def frames_of(path: Path) -> list[np.ndarray]:

@@ -28,8 +28,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from osdfilter.masks import load_mask  # noqa: E402
-from osdfilter.prefill import TemporalConfig, TemporalPrefill  # noqa: E402
+from osdfilter.masks.image import load_mask  # noqa: E402
+from osdfilter.filter.temporal import TemporalConfig, TemporalPrefill  # noqa: E402
 
 WORK = ROOT / "benchmarks" / "_work"
 

@@ -25,7 +25,7 @@ except ImportError:
     providers = "no onnxruntime"
 print(f"python3 torch {torch.__version__} cuda {torch.cuda.is_available()} av {av.__version__} numpy {numpy.__version__} "
       f"cv2 {cv2.__version__} ort providers {providers} cpus {os.cpu_count()}")
-from osdfilter.stream import encoder_options, probe_encoder
+from osdfilter.media.encode import encoder_options, probe_encoder
 for codec in ("h264_nvenc", "hevc_nvenc"):  # GH100 (H100/H200) chips have no NVENC unit
     try:
         probe_encoder(codec, encoder_options(codec, 18, "faster"))

@@ -34,8 +34,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
 from onnx_speed import CHUNK, regions_for  # noqa: E402
-from osdfilter.checkpoint import load_model  # noqa: E402
-from osdfilter.runners import TorchRunner  # noqa: E402
+from osdfilter.model.checkpoint import load_model  # noqa: E402
+from osdfilter.model.runners import TorchRunner  # noqa: E402
 
 Step = Callable[[np.ndarray, Any], tuple[np.ndarray, Any]]
 
@@ -62,7 +62,8 @@ def onnx_steps(model: Path) -> dict[str, tuple[Step, bool]]:
     if "CUDAExecutionProvider" not in ort.get_available_providers():
         print(f"onnxruntime {ort.__version__}: no CUDA provider ({ort.get_available_providers()})")
         return {}
-    from osdfilter.onnx import OnnxRunner, onnx_for_checkpoint
+    from osdfilter.model.onnx_export import onnx_for_checkpoint
+    from osdfilter.model.onnx_runtime import OnnxRunner
 
     out: dict[str, tuple[Step, bool]] = {}
     for fp16 in (False, True):

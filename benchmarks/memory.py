@@ -110,7 +110,7 @@ def prepare(workdir: Path, args: argparse.Namespace) -> tuple[Path, Path, dict[i
     torch.nn.init.normal_(model.head.weight, std=0.05)  # nonzero head: the model does real work
     save_checkpoint(model_path, model)
     if args.device == "cpu":
-        from osdfilter.onnx import onnx_for_checkpoint
+        from osdfilter.model.onnx_export import onnx_for_checkpoint
 
         # --backend auto runs ONNX Runtime on a CPU: export (or find) the graph here, so that
         # no measured child pays the export's memory (it did: 677.8 vs 611.2 MiB at 480p).
@@ -165,7 +165,7 @@ def log_memory(every_s: float = 10.0) -> None:
 def child(src: str, dst: str, mask: str, model: str, chunk: int, device: str) -> None:
     """Runs in the measured subprocess: process one clip, print JSON with peak RSS."""
     from osdfilter import FilterConfig, ModelConfig, process_video
-    from osdfilter.runners import IdentityRunner
+    from osdfilter.model.runners import IdentityRunner
 
     log_memory()
     if model == "identity":  # the whole pipeline but the network (same tile plan)

@@ -22,12 +22,14 @@ import click
 import numpy as np
 import torch
 
-from osdfilter.checkpoint import load_model
-from osdfilter.masks import dilate, plan_tiles
-from osdfilter.model import ModelConfig, RecurrentUNet
-from osdfilter.onnx import OnnxRunner, export_onnx
+from osdfilter.model.checkpoint import load_model
+from osdfilter.filter.tiles import plan_tiles
+from osdfilter.masks.image import dilate
+from osdfilter.model.network import ModelConfig, RecurrentUNet
+from osdfilter.model.onnx_export import export_onnx
+from osdfilter.model.onnx_runtime import OnnxRunner
 from osdfilter.osd import OSDSynth
-from osdfilter.runners import Runner, TorchRunner
+from osdfilter.model.runners import Runner, TorchRunner
 
 CHUNK = 8  # the pipeline's default chunk
 SIZES = ((270, 480), (480, 854))

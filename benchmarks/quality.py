@@ -41,10 +41,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from osdfilter.filter import FilterConfig, OSDFilter  # noqa: E402
-from osdfilter.masks import dilate, feather  # noqa: E402
+from osdfilter.filter.core import FilterConfig, OSDFilter  # noqa: E402
+from osdfilter.masks.image import dilate, feather  # noqa: E402
 from osdfilter.osd import OSDStyle, OSDSynth, load_font_dir  # noqa: E402
-from osdfilter.prefill import TemporalPrefill  # noqa: E402
+from osdfilter.filter.temporal import TemporalPrefill  # noqa: E402
 from osdfilter.train.sources import read_clip  # noqa: E402,F401  (speed.py and automask.py use it from here too)
 
 EVAL_SEED = 90_001  # training seeds are small integers; keep eval layouts apart
@@ -110,7 +110,7 @@ def method_identity(frames: np.ndarray, masks: np.ndarray) -> np.ndarray:
 
 def _cv_inpaint(flag: int) -> Method:
     def run(frames: np.ndarray, masks: np.ndarray) -> np.ndarray:
-        # Same 2 px dilation as osdfilter (best Telea setting in FINDINGS.md: dilation 0-2, radius 3).
+        # Same 2 px dilation as osdfilter (the best Telea setting: dilation 0-2, radius 3).
         return np.stack([cv2.inpaint(f, dilate(m, 2).astype(np.uint8), 3, flag) for f, m in zip(frames, masks)])
 
     return run
@@ -181,8 +181,8 @@ def iter_clips(data: Path, names: list[str] | None) -> Iterator[Path]:
 
 
 def build_methods(args: argparse.Namespace) -> dict[str, Method]:
-    from osdfilter.checkpoint import load_model
-    from osdfilter.runners import TorchRunner
+    from osdfilter.model.checkpoint import load_model
+    from osdfilter.model.runners import TorchRunner
 
     model_path = Path(args.model) if args.model else ROOT / "osdfilter" / "weights" / "default.pt"
     methods: dict[str, Method] = {
@@ -196,7 +196,8 @@ def build_methods(args: argparse.Namespace) -> dict[str, Method]:
         methods["osdfilter"] = method_osdfilter(lambda: TorchRunner(model), context=args.context, gate=args.gate)
         if args.onnx:
             try:
-                from osdfilter.onnx import OnnxRunner, export_onnx
+                from osdfilter.model.onnx_export import export_onnx
+                from osdfilter.model.onnx_runtime import OnnxRunner
 
                 onnx_path = Path("/tmp/osdfilter_quality_bench.onnx")
                 export_onnx(model_path, onnx_path)

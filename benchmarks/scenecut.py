@@ -6,7 +6,7 @@
 Ground truth: the ``Shot cuts:`` lines of ``clean/train/SOURCES.md`` (approximate times,
 matched within ``--tolerance`` seconds; the ranges it gives, a dissolve and muzzle flashes
 that look like cuts, count neither way); clips it lists without cuts and the eval clips
-(single shots) have none. Two rules are scored on the same scores: ``osdfilter`` (osdfilter.scenecut: colour
+(single shots) have none. Two rules are scored on the same scores: ``osdfilter`` (osdfilter.filter.scenecut: colour
 change and shift-compensated difference) and ``diff-alone`` (the former rule, which also
 cut on a compensated difference above twice its threshold, without a colour change).
 """
@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from osdfilter.scenecut import DIFF_THRESH, HIST_THRESH, colour_histogram, shifted_difference, thumbnail  # noqa: E402
+from osdfilter.filter.scenecut import DIFF_THRESH, HIST_THRESH, colour_histogram, shifted_difference, thumbnail  # noqa: E402
 
 def annotated_cuts(sources_md: Path) -> dict[str, tuple[list[float], list[tuple[float, float]]]]:
     """Clip name -> (cut times, ambiguous windows) from the ``### N. `name``` sections'

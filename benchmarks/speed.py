@@ -63,7 +63,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
 from memory import osd_overlay, panning_frames, peak_rss_mib, write_clip, write_frames  # noqa: E402
-from osdfilter.stream import DEFAULT_PRESET as PRESET  # noqa: E402
+from osdfilter.media.encode import DEFAULT_PRESET as PRESET  # noqa: E402
 
 CRF = 18
 DEFAULT_WEIGHTS = ROOT / "osdfilter" / "weights" / "default.pt"
@@ -75,7 +75,7 @@ CHUNK = 8
 
 def clip_mask(width: int, height: int) -> np.ndarray:
     """The OSD's glyphs with a 1 px outline margin: 3-4% of the frame, as users paint it."""
-    from osdfilter.masks import dilate
+    from osdfilter.masks.image import dilate
 
     return dilate(osd_overlay(width, height)[0], 1)
 
@@ -98,7 +98,7 @@ def prepare(workdir: Path, sizes: list[tuple[int, int]], seconds: int, preset: s
     import torch
 
     from osdfilter import ModelConfig, RecurrentUNet, save_checkpoint
-    from osdfilter.onnx import export_onnx
+    from osdfilter.model.onnx_export import export_onnx
 
     workdir.mkdir(parents=True, exist_ok=True)
     model_path = model or DEFAULT_WEIGHTS
@@ -136,7 +136,7 @@ def prepare(workdir: Path, sizes: list[tuple[int, int]], seconds: int, preset: s
 def transcode(src: str, dst: str, per_frame: Callable[[np.ndarray], np.ndarray] | None, codec: str = "libx264",
               preset: str = PRESET) -> int:
     """Plain PyAV decode -> (per_frame on RGB) -> encode with the same settings; audio copied."""
-    from osdfilter.stream import encoder_options
+    from osdfilter.media.encode import encoder_options
 
     with av.open(src) as inp, av.open(dst, "w") as out:
         vin, ain = inp.streams.video[0], inp.streams.audio[0]
@@ -169,7 +169,7 @@ def transcode(src: str, dst: str, per_frame: Callable[[np.ndarray], np.ndarray] 
 
 
 def telea_fn(mask_png: str, width: int, height: int) -> Callable[[np.ndarray], np.ndarray]:
-    from osdfilter.masks import dilate, load_mask
+    from osdfilter.masks.image import dilate, load_mask
 
     m = dilate(load_mask(mask_png, height, width), 2).astype(np.uint8)
     return lambda rgb: cv2.inpaint(rgb, m, 3, cv2.INPAINT_TELEA)
@@ -178,8 +178,8 @@ def telea_fn(mask_png: str, width: int, height: int) -> Callable[[np.ndarray], n
 def model_fps(runner: Any, clip: str, mask_png: str, config: Any) -> float:
     """Frames/s of runner.step alone on this clip's regions (first frames, chunks of CHUNK;
     one call per region shape, as the filter does)."""
-    from osdfilter.filter import OSDFilter
-    from osdfilter.masks import load_mask
+    from osdfilter.filter.core import OSDFilter
+    from osdfilter.masks.image import load_mask
 
     with av.open(clip) as c:
         frames = [f.to_ndarray(format="rgb24") for _, f in zip(range(CHUNK), c.decode(video=0))]
@@ -198,8 +198,8 @@ def child(row: str, case: dict[str, Any], args: dict[str, Any]) -> dict[str, Any
     import torch
 
     from osdfilter import FilterConfig, ModelConfig, process_video
-    from osdfilter.checkpoint import load_model
-    from osdfilter.runners import IdentityRunner, TorchRunner, make_runner
+    from osdfilter.model.checkpoint import load_model
+    from osdfilter.model.runners import IdentityRunner, TorchRunner, make_runner
 
     if args.get("torch_threads"):
         torch.set_num_threads(int(args["torch_threads"]))
@@ -226,7 +226,7 @@ def child(row: str, case: dict[str, Any], args: dict[str, Any]) -> dict[str, Any
                   "torch": lambda: make_runner(case["model"], "torch", device),
                   "torch-fp16": lambda: TorchRunner(load_model(case["model"], device), device, half=True),
                   "onnx": lambda: make_runner(case["onnx16" if provider != "cpu" else "onnx"], "onnx", provider=provider)}[row]()
-        import osdfilter.stream as stream
+        import osdfilter.media.transcode as stream
 
         stream.PIPELINE_THREADS = not args.get("sequential")
         t0, cpu0 = time.perf_counter(), cpu_seconds()
@@ -308,7 +308,7 @@ def print_table(size: str, rounds: list[dict[str, dict[str, Any]]], codec: str =
 
 
 def main() -> None:
-    from osdfilter.filter import FilterConfig
+    from osdfilter.filter.core import FilterConfig
     from quality import gate_arg
 
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
@@ -371,7 +371,7 @@ def synthetic_frames(width: int, height: int, n: int) -> tuple[list[np.ndarray],
 def full_frame(runner: Any, filt: Any, frames: list[np.ndarray]) -> tuple[list[np.ndarray], float]:
     """The model on whole frames (Telea prefill, reflect-padded to 8), composited like the filter;
     and the model's frames/s. One frame per step: a 1080p chunk of 8 would need gigabytes."""
-    from osdfilter.prefill import telea
+    from osdfilter.filter.fill import telea
 
     h, w = frames[0].shape[:2]
     ph, pw = -h % 8, -w % 8
@@ -397,15 +397,15 @@ def masked_psnr(outs: list[np.ndarray], clean: list[np.ndarray], region: np.ndar
 def roi_report(model_path: str, width: int = 1920, height: int = 1080, n: int = 8) -> None:
     """Tiles vs full frame at 1080p (model fps, masked PSNR vs the clean frames); tile 64 vs 128."""
     from osdfilter import FilterConfig, OSDFilter
-    from osdfilter.masks import dilate
-    from osdfilter.runners import make_runner
+    from osdfilter.masks.image import dilate
+    from osdfilter.model.runners import make_runner
 
     runner = make_runner(model_path, "torch", "cpu")
     if Path(model_path).name.startswith("untrained"):  # random head = noise; zero = the model returns its prefill
         runner.model.head.weight.data.zero_()
         runner.model.head.bias.data.zero_()
     clean, burned, glyphs = synthetic_frames(width, height, n)
-    region = dilate(glyphs, 2)  # FINDINGS: pixels within 2 px of the overlay
+    region = dilate(glyphs, 2)  # pixels within 2 px of the overlay
     print(f"\nROI at {width}x{height}, mask {clip_mask(width, height).mean():.1%} of the frame, {n} frames, model {Path(model_path).name}")
     print(f"{'variant':<22} {'tiles':>5} {'model fps':>10} {'x full':>7} {'masked PSNR dB':>15}")
     filt = OSDFilter(runner, clip_mask(width, height), FilterConfig(chunk=CHUNK))

@@ -18,8 +18,8 @@ import numpy as np
 
 from osdfilter import FilterConfig, ModelConfig, OSDFilter, RecurrentUNet, process_video
 from osdfilter.errors import CheckpointError
-from osdfilter.masks import load_mask
-from osdfilter.runners import TorchRunner, make_runner
+from osdfilter.masks.image import load_mask
+from osdfilter.model.runners import TorchRunner, make_runner
 
 
 def write_clip(path: Path, mask_path: Path, width: int = 320, height: int = 180, frames: int = 30) -> None:

@@ -6,7 +6,8 @@ Public API::
     report = process_video("in.mp4", "out.mp4", mask="mask.png", model="model.pt")
 
 ``process_video`` streams a whole file (every stream kept, audio copied as is),
-``process_batch`` many files into a folder; :class:`OSDFilter` is the frame-level filter
+``process_batch`` many files into a folder, both encoding as an :class:`EncodeOptions` says;
+:class:`OSDFilter` is the frame-level filter
 they are built on (push RGB frames, receive restored frames, flush);
 :func:`load_model` rebuilds a :class:`RecurrentUNet` from a self-describing checkpoint.
 """
@@ -25,21 +26,21 @@ from typing import TYPE_CHECKING
 # so the console script (osdfilter.console) can load torch and PyAV, which take seconds,
 # where a Ctrl-C is answered in one line instead of a traceback.
 _EXPORTS = {
-    "BatchReport": "batch", "process_batch": "batch",
-    "load_model": "checkpoint", "save_checkpoint": "checkpoint",
+    "BatchReport": "api", "Report": "api", "process_batch": "api", "process_video": "api",
+    "load_model": "model.checkpoint", "save_checkpoint": "model.checkpoint",
     "CheckpointError": "errors", "MaskError": "errors", "MediaError": "errors", "OSDFilterError": "errors",
-    "FilterConfig": "filter", "OSDFilter": "filter",
-    "ModelConfig": "model", "RecurrentUNet": "model",
-    "Report": "stream", "process_video": "stream",
+    "FilterConfig": "filter.core", "OSDFilter": "filter.core",
+    "ModelConfig": "model.network", "RecurrentUNet": "model.network",
+    "EncodeOptions": "media.encode",
 }
 
 if TYPE_CHECKING:
-    from .batch import BatchReport, process_batch
-    from .checkpoint import load_model, save_checkpoint
+    from .api import BatchReport, Report, process_batch, process_video
     from .errors import CheckpointError, MaskError, MediaError, OSDFilterError
-    from .filter import FilterConfig, OSDFilter
-    from .model import ModelConfig, RecurrentUNet
-    from .stream import Report, process_video
+    from .filter.core import FilterConfig, OSDFilter
+    from .media.encode import EncodeOptions
+    from .model.checkpoint import load_model, save_checkpoint
+    from .model.network import ModelConfig, RecurrentUNet
 
 
 def __getattr__(name: str):
@@ -61,6 +62,7 @@ __version__ = "0.1.0"
 __all__ = [
     "BatchReport",
     "CheckpointError",
+    "EncodeOptions",
     "FilterConfig",
     "MaskError",
     "MediaError",

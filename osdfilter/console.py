@@ -14,7 +14,7 @@ def main(argv: Optional[list[str]] = None) -> None:
     from .errors import INTERRUPTED  # (light: no torch, no PyAV)
 
     try:
-        from .cli import main as cli_main
+        from .cli.main import main as cli_main
     except KeyboardInterrupt:
         print(f"osdfilter: error: {INTERRUPTED}", file=sys.stderr)
         raise SystemExit(130) from None

@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 import torch
 
-from osdfilter.checkpoint import save_checkpoint
-from osdfilter.model import ModelConfig, RecurrentUNet
+from osdfilter.model.checkpoint import save_checkpoint
+from osdfilter.model.network import ModelConfig, RecurrentUNet
 
 OSD_TEXT = ("12.6V", "ALT 35m", "00:42")
 

@@ -6,8 +6,10 @@ import cv2
 import numpy as np
 import pytest
 
-from osdfilter.automask import AutoMaskConfig, MaskDetector, OSDLayout, glyph_cue, mask_recall_precision
-from osdfilter.scenecut import is_cut
+from osdfilter.masks.auto.config import AutoMaskConfig
+from osdfilter.masks.auto.cues import glyph_cue, mask_recall_precision
+from osdfilter.masks.auto.detector import MaskDetector, OSDLayout
+from osdfilter.filter.scenecut import is_cut
 
 H, W, T = 192, 320, 40
 FONT = cv2.FONT_HERSHEY_SIMPLEX
@@ -201,7 +203,7 @@ def test_frame_size_checked():
 
 
 def test_enclosed_cue_closed_glyph_not_open_line():
-    from osdfilter.automask import _enclosed_cue
+    from osdfilter.masks.auto.cues import _enclosed_cue
 
     img = np.full((60, 80, 3), 40, np.uint8)
     img[10:14, 5:75] = 250  # long bright bar with dark flanks: open along its length
@@ -218,7 +220,7 @@ def test_enclosed_cue_closed_glyph_not_open_line():
 
 
 def test_text_line_keeps_faint_glyph_beside_anchor():
-    from osdfilter.automask import _on_anchor_line
+    from osdfilter.masks.auto.cues import _on_anchor_line
 
     cfg = AutoMaskConfig()
     anchors = np.array([[0, 0, 0, 0, 0], [10, 20, 6, 10, 40], [18, 20, 6, 10, 40]])
@@ -294,9 +296,9 @@ def test_static_net_weights_small_and_shapes():
     input's size (sizes not a multiple of 4 are padded and cropped back)."""
     from pathlib import Path
 
-    from osdfilter import automask_net
+    from osdfilter.masks.auto import classifier as automask_net
 
-    path = Path(automask_net.__file__).with_name("_automask_weights.py")
+    path = Path(automask_net.__file__).parents[2] / "weights" / f"{automask_net.WEIGHTS}.npz"
     assert path.stat().st_size < 400_000  # well under 1 MB (a 66k-weight net: ~185 KB)
     assert automask_net.available()
     rng = np.random.default_rng(0)
@@ -312,7 +314,7 @@ def test_static_net_weights_small_and_shapes():
 def test_static_net_arch_any_size():
     """The shipped net and a 4-scale one with row context at 1/8 (docs/automask.md, not
     shipped): any frame size, down to 1 px, comes back at its own size (edge-padded)."""
-    from osdfilter import automask_net
+    from osdfilter.masks.auto import classifier as automask_net
 
     for net in (automask_net._build((8, 16, 24, 32), 8).eval(), automask_net._model()):
         for h, w in ((1, 1), (5, 3), (37, 53), (61, 90)):
@@ -344,9 +346,9 @@ def test_component_scorer_packaged_features_and_scores():
     set; one row of features per component, label image matching, scores in [0, 1]."""
     from pathlib import Path
 
-    from osdfilter import automask_components as AC
+    from osdfilter.masks.auto import components as AC
 
-    path = Path(AC.__file__).with_name("_automask_components.py")
+    path = Path(AC.__file__).parents[2] / "weights" / AC.WEIGHTS
     assert path.stat().st_size < 50_000
     assert AC.available()
     rng = np.random.default_rng(0)
@@ -398,10 +400,12 @@ def test_component_scorer_drops_scene_keeps_text():
 def test_component_scorer_trains_and_exports(tmp_path):
     """The scorer's command end to end on two small generated still clips (builtin glyphs):
     cases synthesised, cross-validated threshold, a loadable weights module."""
-    import av
-    import importlib.util
+    import json
 
-    from osdfilter import automask_components as AC
+    import av
+
+    from osdfilter.masks.auto import components as AC
+    from osdfilter.train.automask import components as ACT
 
     clips = tmp_path / "clips"
     clips.mkdir()
@@ -413,14 +417,12 @@ def test_component_scorer_trains_and_exports(tmp_path):
             for t in range(30):  # a still camera: every case counts (the scorer is for those)
                 out.mux(vs.encode(av.VideoFrame.from_ndarray(bg, format="rgb24")))
             out.mux(vs.encode())
-    dst = tmp_path / "weights.py"
-    AC.main(["--clips", str(clips), "--cases", "2", "--steps", "30", "--out", str(dst)])
-    spec = importlib.util.spec_from_file_location("w", dst)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    assert tuple(mod.FEATURES) == AC.FEATURES and 0.0 <= mod.THRESHOLD < 1.0
-    wt = AC.weights_of(mod)
-    assert wt is not None and wt["threshold"] == mod.THRESHOLD
+    dst = tmp_path / "weights.json"
+    ACT.main(["--clips", str(clips), "--cases", "2", "--steps", "30", "--out", str(dst)])
+    data = json.loads(dst.read_text())
+    assert tuple(data["features"]) == AC.FEATURES and 0.0 <= data["threshold"] < 1.0
+    wt = AC.weights_of(data)
+    assert wt is not None and wt["threshold"] == data["threshold"]
     assert wt["W1"].shape == (16, len(AC.FEATURES))
     s = AC.score(np.zeros((4, len(AC.FEATURES)), np.float32) + wt["MEAN"], wt)
     assert s.shape == (4,) and np.isfinite(s).all()

@@ -10,7 +10,7 @@ import av
 import pytest
 from click.testing import CliRunner, Result
 
-from osdfilter.cli import cli
+from osdfilter.cli.main import cli
 
 
 def invoke(args: list, exit_code: int = 0, one_line_error: Optional[bool] = None) -> Result:
@@ -98,7 +98,7 @@ def test_non_checkpoint_model(clip, mask_png, tmp_path):
 
 
 def test_no_packaged_model_names_model_option(clip, mask_png, tmp_path, monkeypatch):
-    monkeypatch.setattr("osdfilter.runners.DEFAULT_MODEL", "weights/does-not-exist.pt")
+    monkeypatch.setattr("osdfilter.model.runners.DEFAULT_MODEL", "weights/does-not-exist.pt")
     assert "--model" in invoke([clip, tmp_path / "o.mp4", "--mask", mask_png], exit_code=1).stderr
 
 
@@ -109,7 +109,7 @@ def test_usage_errors_exit_2(clip, tmp_path):
 
 
 def test_unavailable_subcommand_is_one_line_error(monkeypatch):
-    monkeypatch.setitem(__import__("osdfilter.cli").cli.LAZY_COMMANDS, "export", ("osdfilter.no_such_module", "export_cmd"))
+    monkeypatch.setitem(__import__("osdfilter.cli.main").cli.main.LAZY_COMMANDS, "export", ("osdfilter.no_such_module", "export_cmd"))
     invoke(["export", "--anything"], exit_code=1)
 
 
@@ -120,7 +120,7 @@ def test_fast_is_the_fill_without_a_network(clip, mask_png, tmp_path):
     import numpy as np
 
     from osdfilter import process_video
-    from osdfilter.masks import dilate, load_mask
+    from osdfilter.masks.image import dilate, load_mask
 
     out = tmp_path / "fast.mp4"
     invoke([clip, out, "--mask", mask_png, "--fast", "--preset", "ultrafast", "-q"])

@@ -15,10 +15,13 @@ from click.testing import CliRunner
 
 from conftest import make_clip, osd_layer, textured_background
 from osdfilter import process_video
-from osdfilter.automask import AutoMaskConfig, MaskDetector, mask_recall_precision
-from osdfilter.cli import cli
+from osdfilter.masks.auto.config import AutoMaskConfig
+from osdfilter.masks.auto.cues import mask_recall_precision
+from osdfilter.masks.auto.detector import MaskDetector
+from osdfilter.cli.main import cli
 from osdfilter.errors import MaskError
-from osdfilter.masking import LayoutFilter, parse_rect
+from osdfilter.filter.layout import LayoutFilter
+from osdfilter.masks.plan import parse_rect
 
 W, H = 320, 180
 
@@ -270,7 +273,7 @@ def test_save_mask_needs_an_image_name_it_is_refused_before_the_run(osd_clip, ch
 def test_a_mask_painted_on_a_transparent_layer_is_its_opaque_white(tmp_path):
     """An editor may keep any colour under transparent pixels (white here): the mask is
     what is white *and* opaque; alpha alone where the colour is black."""
-    from osdfilter.masks import load_mask
+    from osdfilter.masks.image import load_mask
 
     img = np.full((72, 128, 4), 255, np.uint8)
     img[..., 3] = 0

@@ -13,10 +13,11 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import tiny_model
-import osdfilter.onnx
+import osdfilter.model.onnx_export
 from osdfilter.errors import CheckpointError, OSDFilterError
-from osdfilter.onnx import OnnxRunner, export_onnx, file_sha256, onnx_for_checkpoint
-from osdfilter.runners import TorchRunner
+from osdfilter.model.onnx_export import export_onnx, file_sha256, onnx_for_checkpoint, runner_for_checkpoint
+from osdfilter.model.onnx_runtime import OnnxRunner
+from osdfilter.model.runners import TorchRunner
 
 CHUNKS = 3  # chunks per parity run, state carried from one to the next
 FRAMES_PER_CHUNK = 2
@@ -119,8 +120,8 @@ def test_fp16_export_keeps_float32_io_and_stays_close(model, tmp_path):
 def test_default_model_exports_in_fp16(tmp_path):
     """The trained model's cell state grows to ~25, where fp16 resolves 2^-6: the export's
     parity check must judge the output (within 2e-2), not the state's absolute difference."""
-    from osdfilter.checkpoint import load_model
-    from osdfilter.runners import _default_model_path
+    from osdfilter.model.checkpoint import load_model
+    from osdfilter.model.runners import _default_model_path
 
     with _default_model_path() as default:
         path = export_onnx(default, tmp_path / "default_fp16.onnx", chunk=8, fp16=True, log=lambda _: None)
@@ -159,7 +160,7 @@ def test_metadata_rebuilds_config_and_checker_passes(model, step_onnx):
 
 def test_checkpoint_export_is_cached_by_hash(checkpoint, monkeypatch, tmp_path):
     monkeypatch.setenv("OSDFILTER_CACHE", os.fspath(tmp_path / "cache"))
-    runner = OnnxRunner.from_checkpoint(checkpoint, provider="cpu", chunk=1)
+    runner = runner_for_checkpoint(checkpoint, provider="cpu", chunk=1)
     path = runner.path
     assert path.parent == tmp_path / "cache" and "-T1-fp32-op18-" in path.name
     assert path.name.startswith(file_sha256(checkpoint)[:16])
@@ -170,7 +171,7 @@ def test_checkpoint_export_is_cached_by_hash(checkpoint, monkeypatch, tmp_path):
 
 def test_failed_parity_check_writes_nothing(model, monkeypatch, tmp_path):
     """The cache trusts any file it finds, so a graph that failed its check must not exist."""
-    monkeypatch.setitem(osdfilter.onnx.PARITY_LIMIT, False, -1.0)
+    monkeypatch.setitem(osdfilter.model.onnx_export.PARITY_LIMIT, False, -1.0)
     with pytest.raises(OSDFilterError, match="differs from PyTorch"):
         export_onnx(model, tmp_path / "m.onnx", chunk=1, log=lambda _: None)
     assert list(tmp_path.iterdir()) == []
@@ -248,14 +249,14 @@ def decoded(path: Path) -> list[np.ndarray]:
 
 
 def cli_invoke(args: list) -> "object":
-    from osdfilter.cli import cli
+    from osdfilter.cli.main import cli
 
     result = CliRunner().invoke(cli, [os.fspath(a) for a in args], catch_exceptions=False)
     assert result.exit_code == 0, f"exit {result.exit_code}\n{result.stdout}\n{result.stderr}"
     return result
 
 
-@pytest.mark.skipif(importlib.util.find_spec("osdfilter.stream") is None, reason="needs osdfilter.stream (the video CLI)")
+@pytest.mark.skipif(importlib.util.find_spec("osdfilter.api") is None, reason="needs osdfilter.api (the video CLI)")
 def test_cli_export_then_both_backends_give_the_same_video(clip, mask_png, checkpoint, tmp_path):
     model_onnx = tmp_path / "m.onnx"
     assert "max abs diff" in cli_invoke(["export", checkpoint, model_onnx]).stdout
@@ -269,9 +270,9 @@ def test_cli_export_then_both_backends_give_the_same_video(clip, mask_png, check
     assert min(psnr(x, y) for x, y in zip(a, b)) >= 45.0
 
 
-@pytest.mark.skipif(importlib.util.find_spec("osdfilter.cli") is None, reason="needs osdfilter.cli")
+@pytest.mark.skipif(importlib.util.find_spec("osdfilter.cli.main") is None, reason="needs osdfilter.cli.main")
 def test_cli_onnx_backend_with_non_onnx_model_is_one_line_error(clip, mask_png, tmp_path):
-    from osdfilter.cli import cli
+    from osdfilter.cli.main import cli
 
     bad = tmp_path / "bad.onnx"
     bad.write_bytes(b"garbage")
@@ -283,7 +284,7 @@ def test_cli_onnx_backend_with_non_onnx_model_is_one_line_error(clip, mask_png, 
 
 
 def test_auto_backend_is_onnx_on_cpu_and_torch_for_a_network_in_memory(checkpoint, model, step_onnx, monkeypatch, tmp_path):
-    from osdfilter.runners import make_runner
+    from osdfilter.model.runners import make_runner
 
     monkeypatch.setenv("OSDFILTER_CACHE", os.fspath(tmp_path / "cache"))
     assert isinstance(make_runner(checkpoint, "auto", "cpu"), OnnxRunner)
@@ -296,7 +297,7 @@ def test_unwritable_cache_exports_to_a_temporary_folder(checkpoint, monkeypatch,
     blocker = tmp_path / "a_file"
     blocker.write_text("not a folder")
     monkeypatch.setenv("OSDFILTER_CACHE", os.fspath(blocker / "cache"))  # mkdir fails
-    runner = OnnxRunner.from_checkpoint(checkpoint, provider="cpu")
+    runner = runner_for_checkpoint(checkpoint, provider="cpu")
     frames = np.zeros((1, 2, 4, 32, 32), np.float32)
     assert runner.step(frames, None)[0].shape == (1, 2, 3, 32, 32)
     assert not (blocker / "cache").exists()
@@ -304,7 +305,7 @@ def test_unwritable_cache_exports_to_a_temporary_folder(checkpoint, monkeypatch,
 
 def test_a_checkpoint_named_pth_or_upper_case_is_a_checkpoint(checkpoint, monkeypatch, tmp_path):
     """Regression: on a CPU anything not ending in lower-case ".pt" was opened as ONNX."""
-    from osdfilter.runners import make_runner
+    from osdfilter.model.runners import make_runner
 
     monkeypatch.setenv("OSDFILTER_CACHE", os.fspath(tmp_path / "cache"))
     for name in ("model.pth", "MODEL.PT"):
@@ -317,7 +318,7 @@ def test_export_command_errors_are_one_line_and_it_does_not_overwrite(checkpoint
     """A missing folder and an opset torch lacks were tracebacks; an existing OUT was replaced silently."""
     from click.testing import CliRunner
 
-    from osdfilter.cli import cli
+    from osdfilter.cli.main import cli
 
     def run(*args: str, code: int) -> str:
         res = CliRunner().invoke(cli, ["export", os.fspath(checkpoint), *args, "-T", "1"], catch_exceptions=False)

@@ -1,4 +1,4 @@
-"""The concurrent stage runner (osdfilter.pipeline) and process_video on top of it.
+"""The concurrent stage runner (osdfilter.media.pipeline) and process_video on top of it.
 
 Correctness only: the threaded pipeline gives exactly what the sequential one gives, and a
 failure anywhere stops every thread and reaches the caller (no hang, no thread left).
@@ -17,10 +17,10 @@ import pytest
 
 from conftest import osd_layer
 from osdfilter import process_video
-from osdfilter import stream as stream_module
-from osdfilter.pipeline import pipeline
-from osdfilter.runners import IdentityRunner, TorchRunner
-from osdfilter.checkpoint import load_model
+from osdfilter.media import transcode as stream_module
+from osdfilter.media.pipeline import pipeline
+from osdfilter.model.runners import IdentityRunner, TorchRunner
+from osdfilter.model.checkpoint import load_model
 
 
 def stage_threads() -> list[threading.Thread]:
@@ -153,7 +153,7 @@ def test_model_error_propagates_and_leaves_no_thread(clip, checkpoint, tmp_path,
 
 def full_frame_composite(filt: Any, frame: np.ndarray, tiles: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """The former composite: tile cores pasted into a full-frame float canvas, blended everywhere."""
-    from osdfilter.masks import feather
+    from osdfilter.masks.image import feather
 
     c = filt.plan.context
     canvas = frame.astype(np.float32)
@@ -165,9 +165,9 @@ def full_frame_composite(filt: Any, frame: np.ndarray, tiles: np.ndarray, mask: 
 
 
 def test_tile_composite_is_bit_identical_to_full_frame():
-    from osdfilter.filter import OSDFilter
-    from osdfilter.masks import dilate
-    from osdfilter.runners import IdentityRunner
+    from osdfilter.filter.core import OSDFilter
+    from osdfilter.masks.image import dilate
+    from osdfilter.model.runners import IdentityRunner
 
     rng = np.random.default_rng(0)
     mask = rng.random((90, 150)) > 0.995  # scattered specks: overlapping, border-clamped cores
@@ -187,7 +187,7 @@ def test_region_plan_covers_the_mask_inside_the_frame(seed):
     """Every mask pixel lies in some core; cores are inside the frame with sides multiple
     of 8, and for an OSD-like layout (text lines, an icon, specks) the crops cost fewer
     pixels than the square 64 + 2x16 grid they replace."""
-    from osdfilter.masks import plan_tiles
+    from osdfilter.filter.tiles import plan_tiles
 
     rng = np.random.default_rng(seed)
     h, w = 270, 480
@@ -217,7 +217,7 @@ def test_region_plan_covers_the_mask_inside_the_frame(seed):
 def test_crops_without_padding_the_frame_equal_the_padded_frame_crops(shape, context):
     """plan_crop pads only the crops that cross the frame's edge; bit-identical to cutting
     them from the padded frame (pad_for_tiles), tiny frames and crops past both edges included."""
-    from osdfilter.masks import pad_for_tiles, plan_crop, plan_tiles
+    from osdfilter.filter.tiles import pad_for_tiles, plan_crop, plan_tiles
 
     rng = np.random.default_rng(context)
     h, w = shape
@@ -233,8 +233,8 @@ def test_crops_without_padding_the_frame_equal_the_padded_frame_crops(shape, con
 
 def test_region_plan_on_a_frame_smaller_than_a_core():
     """A mask spanning a 20x30 frame gets one core rounded up to 24x32 (the crop is padded)."""
-    from osdfilter.filter import FilterConfig, OSDFilter
-    from osdfilter.runners import IdentityRunner
+    from osdfilter.filter.core import FilterConfig, OSDFilter
+    from osdfilter.model.runners import IdentityRunner
 
     mask = np.zeros((20, 30), bool)
     mask[1:19, 1:29] = True
@@ -248,8 +248,8 @@ def test_region_plan_on_a_frame_smaller_than_a_core():
 def test_a_cut_in_prepare_equals_a_fresh_filter(clip, checkpoint):
     """``prepare(..., cut=True)`` flushes and starts the model and the temporal prefill
     afresh at that frame: the output equals two separate filters on the two shots."""
-    from osdfilter.filter import FilterConfig, OSDFilter
-    from osdfilter.model import ModelConfig
+    from osdfilter.filter.core import FilterConfig, OSDFilter
+    from osdfilter.model.network import ModelConfig
 
     frames, _ = decoded(clip)
     mask, _ = osd_layer(72, 128)
@@ -274,7 +274,7 @@ def test_a_cut_in_prepare_equals_a_fresh_filter(clip, checkpoint):
 def test_a_chunks_crops_reach_the_model_without_stacking():
     """prepare() writes each frame's crops into the chunk buffer the model takes: a chunk of
     consecutive slots is a view of it; anything else (a reset in between) is stacked."""
-    from osdfilter.filter import FilterConfig, OSDFilter
+    from osdfilter.filter.core import FilterConfig, OSDFilter
 
     rng = np.random.default_rng(1)
     mask, _ = osd_layer(72, 128)
@@ -353,8 +353,8 @@ def test_stream_reports_its_stages(tmp_path, clip, mask_png, checkpoint):
 def test_context_margin_is_a_multiple_of_4_and_crops_stay_multiples_of_8():
     """The default model's context hint is 4 px: cores are multiples of 8, so every crop
     (core + 2 x context) still is, as the U-Net's three poolings need."""
-    from osdfilter.masks import plan_tiles
-    from osdfilter.model import ModelConfig
+    from osdfilter.filter.tiles import plan_tiles
+    from osdfilter.model.network import ModelConfig
 
     assert ModelConfig(context=4).context == 4
     for bad in (2, 6, 9):

@@ -12,19 +12,12 @@ import numpy as np
 import pytest
 import torch
 
-from osdfilter.filter import FilterConfig, OSDFilter
-from osdfilter.masks import dilate
-from osdfilter.model import ModelConfig, RecurrentUNet
-from osdfilter.prefill import (
-    TemporalConfig,
-    TemporalPrefill,
-    get_prefill,
-    is_temporal,
-    normalized_fill,
-    prefill_sequence,
-    telea,
-)
-from osdfilter.runners import TorchRunner
+from osdfilter.filter.core import FilterConfig, OSDFilter
+from osdfilter.masks.image import dilate
+from osdfilter.model.network import ModelConfig, RecurrentUNet
+from osdfilter.filter.fill import get_prefill, is_temporal, normalized_fill, telea
+from osdfilter.filter.temporal import TemporalConfig, TemporalPrefill, prefill_sequence
+from osdfilter.model.runners import TorchRunner
 
 H, W, T = 96, 160, 12
 
@@ -102,7 +95,7 @@ def test_deterministic():
 def test_groups_filled_in_parallel_give_the_same_frames():
     """The group pool (one thread per CPU by default) is a speed-up only: 1 vs 4 workers."""
     overlaid, _, _ = panned_clip()
-    from osdfilter.prefill import TemporalConfig, _geometry
+    from osdfilter.filter.temporal import TemporalConfig, _geometry
 
     mask = np.zeros((H, W), bool)
     mask[4:14, 4:40] = mask[70:90, 120:150] = mask[40:50, 70:76] = True  # three OSD elements apart
@@ -116,7 +109,7 @@ def test_a_forked_child_fills_with_threads_too():
     """The trainer forks data workers after the parent filled frames: the child inherits the
     thread pool without its threads, and must not wait on it forever (it once hung here)."""
     overlaid, _, _ = panned_clip()
-    from osdfilter.prefill import TemporalConfig
+    from osdfilter.filter.temporal import TemporalConfig
 
     mask = np.zeros((H, W), bool)
     mask[4:14, 4:40] = mask[70:90, 120:150] = True
@@ -187,7 +180,7 @@ def test_telea_on_the_mask_box_equals_telea_on_the_whole_image(seed):
 def test_blur_fill_per_component_equals_blurring_the_whole_image(seed):
     """The flow's blur fill blurs only around each hole component: the same values as the
     whole-image blur, with components touching the border and lying close together."""
-    from osdfilter.prefill import BLUR_SIGMA, _blur_fill, _geometry, TemporalConfig
+    from osdfilter.filter.temporal import BLUR_SIGMA, _blur_fill, _geometry, TemporalConfig
 
     rng = np.random.default_rng(seed)
     mask = np.zeros((480, 800), bool)  # the blur runs at half this size
@@ -244,7 +237,7 @@ def test_carried_fill_does_not_draw_the_mask_outline():
     the background in a way the ring's brightness plane cannot follow. Measured: step across
     the mask's edge 8.8 without seam matching, 4.6 with it, 4.0 in the clean clip; masked
     PSNR 25.4 vs 30.4 dB."""
-    from osdfilter.prefill import TemporalConfig
+    from osdfilter.filter.temporal import TemporalConfig
 
     overlaid, clean, mask = lit_clip()
     later = slice(4, len(clean))
@@ -345,9 +338,9 @@ def test_smoothing_steadies_the_fallback(fallback):
 
 @pytest.mark.parametrize("channels", [3, 0])  # an RGB box and a float confidence plane
 def test_masked_paste_writes_into_a_view_of_the_frame(channels):
-    """The fill pastes its boxes with OpenCV (osdfilter.prefill._paste) into views of the
+    """The fill pastes its boxes with OpenCV (osdfilter.filter.temporal._paste) into views of the
     full frame: the result must be NumPy's masked copy, in place, nothing outside touched."""
-    from osdfilter.prefill import _paste
+    from osdfilter.filter.temporal import _paste
 
     rng = np.random.default_rng(channels)
     shape = (40, 60, channels) if channels else (40, 60)
@@ -392,7 +385,7 @@ def test_normalized_fill_equals_its_plain_definition(seed, monkeypatch):
     """Per scale only the box of the pixels left (grown by the kernel's reach) is blurred:
     the same values as blurring the whole image. The larger scales are blurred downscaled,
     which stays within a few levels of the full-resolution blur."""
-    import osdfilter.prefill as prefill
+    import osdfilter.filter.fill as prefill
 
     rng = np.random.default_rng(seed)
     img = cv2.GaussianBlur(rng.integers(0, 256, (120, 200, 3), dtype=np.uint8), (0, 0), 3)
@@ -427,7 +420,7 @@ def test_normalized_fill_averages_the_known_pixels(seed):
 
 @pytest.mark.parametrize("f", [1, 2, 4, 8])
 def test_span_covers_the_clipped_span_in_multiples_of_the_factor(f):
-    from osdfilter.prefill import _span
+    from osdfilter.filter.fill import _span
 
     rng = np.random.default_rng(f)
     for _ in range(500):

@@ -19,9 +19,9 @@ import torch
 from conftest import make_clip, make_rich_clip
 from osdfilter import process_video
 from osdfilter.errors import MediaError, OSDFilterError
-from osdfilter.stream import partial_path
+from osdfilter.media.files import partial_path
 from test_cli import invoke
-from test_stream import audio_packets, psnr, rgb_frames, video_times
+from test_api import audio_packets, psnr, rgb_frames, video_times
 
 
 @pytest.fixture
@@ -65,7 +65,7 @@ class FailingRunner:
 
 @pytest.mark.parametrize("exc", [KeyboardInterrupt(), MediaError("disk on fire")])
 def test_error_midway_leaves_no_file_and_keeps_the_old_one(clip, mask_png, checkpoint, tmp_path, exc):
-    from osdfilter.runners import make_runner
+    from osdfilter.model.runners import make_runner
 
     out = tmp_path / "out.mp4"
     out.write_bytes(b"previous result")
@@ -314,7 +314,7 @@ def test_foreign_model_file_fails_without_torch_warnings(tmp_path):
     user must get the one-line error alone (a warning prints its source line too)."""
     import warnings
 
-    from osdfilter.checkpoint import load_model
+    from osdfilter.model.checkpoint import load_model
 
     bad = tmp_path / "foreign.pt"
     bad.write_bytes(b"\x80\x8d" + bytes(range(256)) * 8)
@@ -349,7 +349,7 @@ def test_unknown_codec_is_refused(clip, mask_png, checkpoint, tmp_path):
 
 
 def test_nvenc_maps_crf_and_preset_and_fails_in_one_line_without_a_gpu(clip, mask_png, checkpoint, tmp_path):
-    from osdfilter.stream import encoder_options, probe_encoder
+    from osdfilter.media.encode import encoder_options, probe_encoder
 
     opts = encoder_options("hevc_nvenc", 20, "medium")
     assert (opts["cq"], opts["preset"], opts["rc"]) == ("20", "p4", "vbr")
@@ -508,7 +508,7 @@ def test_pipe_formats(media_dir, args, fmt):
     src = make_clip(media_dir, ext="mkv")
     from click.testing import CliRunner
 
-    from osdfilter.cli import cli
+    from osdfilter.cli.main import cli
 
     result = CliRunner().invoke(cli, ["-", "-", "--format", fmt, *map(os.fspath, args)], input=src.read_bytes())
     assert result.exit_code == 0, result.stderr
@@ -600,7 +600,7 @@ from hypothesis import strategies as st  # noqa: E402
 def test_filter_keeps_frame_count_for_any_size_chunk_and_mask(height, width, chunk, frames, box):
     """The filter's chunking, tiling and compositing (identity network: fast)."""
     from osdfilter import FilterConfig, ModelConfig, OSDFilter
-    from osdfilter.runners import IdentityRunner
+    from osdfilter.model.runners import IdentityRunner
 
     # Integers, not floats: torch's flush-to-zero (TorchRunner on CPU) upsets hypothesis floats.
     y0, x0 = box[0] * height // 100, box[1] * width // 100
@@ -616,7 +616,7 @@ def test_filter_keeps_frame_count_for_any_size_chunk_and_mask(height, width, chu
 
 @pytest.fixture(scope="module")
 def tiny_runner(checkpoint):
-    from osdfilter.runners import make_runner
+    from osdfilter.model.runners import make_runner
 
     return make_runner(checkpoint, device="cpu")
 
@@ -683,7 +683,7 @@ def test_stop_kills_a_worker_that_does_not_unwind_and_removes_its_partial(tmp_pa
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    from osdfilter.batch import _stop
+    from osdfilter.api import _stop
 
     pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
     pool.submit(_stubborn_worker, os.fspath(tmp_path))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from conftest import osd_layer, textured_background
-from osdfilter.scenecut import SceneCutDetector, cut_scores, is_cut
+from osdfilter.filter.scenecut import SceneCutDetector, cut_scores, is_cut
 
 H, W = 144, 256
 

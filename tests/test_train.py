@@ -21,16 +21,16 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from osdfilter.checkpoint import load_model, read_checkpoint
+from osdfilter.model.checkpoint import load_model, read_checkpoint
 from osdfilter.errors import OSDFilterError
-from osdfilter.filter import FilterConfig, OSDFilter
-from osdfilter.masks import dilate
-from osdfilter.model import ModelConfig
-from osdfilter.prefill import prefill_sequence
+from osdfilter.filter.core import FilterConfig, OSDFilter
+from osdfilter.masks.image import dilate
+from osdfilter.model.network import ModelConfig
+from osdfilter.filter.temporal import prefill_sequence
 from osdfilter.osd import OSDStyle
-from osdfilter.runners import IdentityRunner
+from osdfilter.model.runners import IdentityRunner
 from osdfilter.train import TrainConfig, build_config, lr_at, train
-from osdfilter.train.cli import synth_cmd, train_cmd
+from osdfilter.cli.train import synth_cmd, train_cmd
 from osdfilter.train.config import dump_toml, load_toml
 from osdfilter.train.data import GeneratedBatches, cut_tiles, tiles_to_batch
 from osdfilter.train.losses import generator_losses

@@ -1,4 +1,4 @@
-"""Compositing in the decoded 4:2:0 planes (osdfilter.yuv): untouched pixels stay the decoded
+"""Compositing in the decoded 4:2:0 planes (osdfilter.media.yuv): untouched pixels stay the decoded
 ones exactly, restored ones match the RGB route."""
 
 from __future__ import annotations
@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from osdfilter import FilterConfig, OSDFilter
-from osdfilter.filter import Restored
-from osdfilter.masks import dilate
-from osdfilter.runners import IdentityRunner
-from osdfilter.yuv import YUVCompositor, planes, rgb_to_yuv, supported
+from osdfilter.filter.core import Restored
+from osdfilter.masks.image import dilate
+from osdfilter.model.runners import IdentityRunner
+from osdfilter.media.yuv import YUVCompositor, planes, rgb_to_yuv, supported
 
 H, W = 90, 150
 BT709, TV = 1, 1  # AVCOL_SPC_BT709, AVCOL_RANGE_MPEG

@@ -47,8 +47,8 @@ class TrainConfig:
     feather: float = 1.5  # must equal FilterConfig.feather: the composite the loss is taken on
 
     # --- model --------------------------------------------------------------------------
-    preset: str = "tiny"  # widths preset (osdfilter.model.PRESETS)
-    prefill: str = "telea"  # classical fill inside the mask (osdfilter.prefill; "temporal" fills whole frames)
+    preset: str = "tiny"  # widths preset (osdfilter.model.network.PRESETS)
+    prefill: str = "telea"  # classical fill inside the mask (osdfilter.filter.fill; "temporal" fills whole frames)
     temporal_warmup: int = 4  # temporal prefill: up to this many frames of fill history before a clip
 
     # --- optimisation -------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Training samples: clean clips, an OSD rendered on the fly, crops laid out as the filter tiles.
 
 A sample is what the filter feeds the model for one tile over ``T`` frames, plus what the
-loss needs. It is built exactly as :meth:`osdfilter.filter.OSDFilter.model_input` builds
+loss needs. It is built exactly as :meth:`osdfilter.filter.core.OSDFilter.model_input` builds
 inference input: mask dilated by ``dilate`` px on the full canvas, a ``crop``-sized window
 (tile core + context, reflected at the borders), classical prefill of the crop inside the
 mask, RGB/127.5 - 1, and the mask channel. The loss is taken only on the tile *core*, since
@@ -20,9 +20,11 @@ import cv2
 import numpy as np
 import torch
 
-from ..masks import Region, dilate, feather
+from ..filter.tiles import Region
+from ..masks.image import dilate, feather
 from ..osd import OSDFont, OSDSynth, load_font_dir, load_font_file
-from ..prefill import get_prefill, is_temporal, prefill_sequence
+from ..filter.fill import get_prefill, is_temporal
+from ..filter.temporal import prefill_sequence
 from .config import TrainConfig
 from .motion import camera_motion
 from .sources import Segment
@@ -118,7 +120,7 @@ def core_origins(union: np.ndarray, n: int, tile: int, rng: np.random.Generator,
 
 def cut_tiles(overlaid: np.ndarray, clean: np.ndarray, mask: np.ndarray, cores: Sequence[Region], context: int, filled: Optional[np.ndarray] = None) -> list[Tile]:
     """Crops of ``(h + 2*context, w + 2*context)`` around each core ``(y, x, h, w)``, reflected
-    at the borders exactly like :func:`osdfilter.masks.pad_for_tiles` (so padded
+    at the borders exactly like :func:`osdfilter.filter.tiles.pad_for_tiles` (so padded
     coordinates equal core coordinates)."""
     c = context
     T, h, w, _ = overlaid.shape

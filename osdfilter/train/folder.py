@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 import torch
 
-from ..masks import dilate
+from ..masks.image import dilate
 from ..osd import OSDStyle, OSDSynth
 from .config import TrainConfig
 from .data import Tile, clean_clip, core_origins, cut_tiles, load_fonts, tiles_to_batch

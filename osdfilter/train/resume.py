@@ -1,7 +1,7 @@
 """What a training checkpoint holds beyond the model, and how it is put back.
 
 Everything is stored as plain tensors, numbers, strings, lists and dicts, so the file still
-loads with ``torch.load(weights_only=True)`` (see :mod:`osdfilter.checkpoint`).
+loads with ``torch.load(weights_only=True)`` (see :mod:`osdfilter.model.checkpoint`).
 """
 
 from __future__ import annotations

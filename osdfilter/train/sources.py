@@ -20,7 +20,7 @@ import av
 import cv2
 import numpy as np
 
-from ..scenecut import is_cut
+from ..filter.scenecut import is_cut
 
 PathLike = Union[str, os.PathLike]
 VIDEO_EXTS = {".mp4", ".webm", ".mkv", ".mov", ".avi", ".m4v", ".mpg", ".ts"}

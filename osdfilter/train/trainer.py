@@ -6,7 +6,7 @@ optimisers -> restore a checkpoint if resuming -> loop over steps. One code path
 CPU, one GPU and torchrun; ``is_main`` gates TensorBoard, validation and checkpoints.
 
 Run folder: ``config.toml``, ``checkpoints/step_NNNNNNN.pt`` + ``latest.pt`` (everything to
-resume), ``model.pt`` (the final self-describing model :func:`osdfilter.checkpoint.load_model`
+resume), ``model.pt`` (the final self-describing model :func:`osdfilter.model.checkpoint.load_model`
 reads) and ``tb/`` (TensorBoard).
 """
 
@@ -26,9 +26,9 @@ import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel as DDP
 
-from ..checkpoint import read_checkpoint, save_checkpoint, config_from_dict
-from ..model import ModelConfig, RecurrentUNet
-from ..runners import resolve_device
+from ..model.checkpoint import config_from_dict, read_checkpoint, save_checkpoint
+from ..model.network import ModelConfig, RecurrentUNet
+from ..model.runners import resolve_device
 from . import losses as L
 from .config import TrainConfig, dump_toml
 from .discriminator import VideoDiscriminator
@@ -75,7 +75,7 @@ def setup_process(cfg: TrainConfig) -> Process:
             torch.cuda.set_device(device)
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     if device.type == "cpu":
-        torch.set_flush_denormal(True)  # denormals in the LSTM state cost a lot on CPU (FINDINGS)
+        torch.set_flush_denormal(True)  # denormals in the LSTM state cost a lot on CPU
         if cfg.threads > 0:
             torch.set_num_threads(cfg.threads)
     return Process(rank, world, device)
@@ -512,7 +512,7 @@ def log(message: str, cfg: TrainConfig, bar: Any = None) -> None:
 
 def export_model(src: os.PathLike | str, dst: os.PathLike | str, half: bool = True) -> Path:
     """Write the shipping file: the model of any checkpoint, fp16 weights, no training state."""
-    from ..checkpoint import load_model
+    from ..model.checkpoint import load_model
 
     dst = Path(dst)
     dst.parent.mkdir(parents=True, exist_ok=True)

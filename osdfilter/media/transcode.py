@@ -1,4 +1,4 @@
-"""Video in, video out: the streaming pipeline around :class:`~osdfilter.filter.OSDFilter`.
+"""Video in, video out: the streaming pipeline around the filter (:class:`~osdfilter.filter.core.OSDFilter`).
 
 The media lifecycle, written out in full (PyAV)::
 
@@ -6,7 +6,7 @@ The media lifecycle, written out in full (PyAV)::
     demux (every kept stream, file order)
       ├─ video packet → decode → RGB uint8 → OSDFilter.prepare (mask, prefill, crops)
       │                 → OSDFilter.restore_prepared (model) → restored regions
-      │                 → composite into the decoded yuv420p planes (osdfilter.yuv), or
+      │                 → composite into the decoded yuv420p planes (media/yuv.py), or
       │                   for other pixel formats into the RGB frame, then → yuv420p
       │                 → VideoFrame (input pts, input time base) → encode → mux
       ├─ audio packet, codec accepted by the output container → mux as is
@@ -34,49 +34,27 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from fractions import Fraction
-from pathlib import Path
-from typing import Any, BinaryIO, Iterator, Optional, Sequence, Union
+from typing import Any, Iterator, Optional, Union
 
 import av
-import cv2
 import numpy as np
 from tqdm import tqdm
 
-from .errors import MaskError, MediaError, OSDFilterError
-from .filter import FilterConfig, OSDFilter, Restored
-from .automask import AutoMaskConfig
-from .masking import plan_masks
-from .masks import load_mask
+from ..errors import MediaError
+from .encode import EncodeOptions
+from .files import av_message
 from .pipeline import pipeline
-from .runners import ModelSpec, make_runner, quiet_log
 from .yuv import YUVCompositor
 from .yuv import supported as yuv_supported
 
-PathLike = Union[str, os.PathLike]
-MaskSpec = Union[None, str, os.PathLike, np.ndarray, Sequence[Union[str, os.PathLike, np.ndarray]]]
-
-NVENC_CODECS = ("h264_nvenc", "hevc_nvenc", "av1_nvenc")  # NVIDIA's encoder chip: the CPU stays free for the fill
-VIDEO_CODECS = ("libx264", "libx265", "libvpx-vp9", "libsvtav1", *NVENC_CODECS)
-PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
-# x264 `faster`, not ffmpeg's `medium`: on 2 cores at 720p `medium` alone took half the CPU
-# of a frame. At CRF 18 `faster` costs 0.51-0.62x `medium`'s encoder CPU for 0.1-0.6 dB
-# luma PSNR on outdoor footage and a DVR (at 41-52 dB) and -9 % to +2 % size (README, Speed).
-DEFAULT_PRESET = "faster"
-DEFAULT_CODEC, DEFAULT_CRF = "libx264", 18  # process_video's, the CLI's and process_batch's defaults
-NVENC_PRESETS = ("p1", "p1", "p2", "p3", "p3", "p4", "p5", "p6", "p7")  # x264 name -> NVENC p1 (fastest) .. p7
-PIPE_FORMATS = ("matroska", "nut", "mpegts")
 # Audio a container cannot hold as it is is re-encoded, with the first of these it takes
 # (then its own default): WebM takes neither AAC nor MP3, AVI and ASF no Opus.
 FALLBACK_AUDIO_ENCODERS = ("aac", "libopus", "libvorbis", "libmp3lame")
 # Muxers that store no presentation order: x264's B-frames came out of an AVI or ASF
 # (.wmv) in the wrong order (decode order, shifted), so B-frames are off there.
 NO_REORDER_MUXERS = ("avi", "asf")
-SHIFTING_MUXERS = ("matroska", "webm")  # muxers whose default timestamp shift we turn off
 PERMISSIVE_MUXERS = ("mpegts",)  # no codec table to query; they take any stream
 DROPPED_METADATA = {"encoder", "major_brand", "minor_version", "compatible_brands", "duration"}
-MAX_MASK_ASPECT_CHANGE = 1.5  # 4:3 masks on 16:9 video pass (analog OSDs stretch alike)
-STDIO = "-"
-MIN_SIDE = 8  # pixels: smaller frames hold no OSD (the detector's kernels do not fit them)
 PIPELINE_THREADS = True  # decode / filter / encode concurrently; False: one thread (same output)
 YUV_COMPOSITE = True  # composite 8-bit 4:2:0 input in its own planes; False: always via RGB (comparisons)
 # --duration: once the video has reached its end, demuxing goes on only for packets of the
@@ -115,338 +93,6 @@ def rescale_ts(ts: int, from_time_base: Fraction, to_time_base: Fraction) -> int
     return round(Fraction(ts) * from_time_base / to_time_base)
 
 
-def process_video(
-    src: PathLike,
-    dst: PathLike,
-    *,
-    mask: MaskSpec = None,
-    model: ModelSpec = None,
-    config: FilterConfig = FilterConfig(),
-    codec: str = DEFAULT_CODEC,
-    crf: int = DEFAULT_CRF,
-    preset: str = DEFAULT_PRESET,
-    device: str = "auto",
-    backend: str = "auto",
-    provider: str = "auto",
-    quiet: bool = False,
-    overwrite: bool = False,
-    format: Optional[str] = None,
-    auto_window: float = AutoMaskConfig.window_s,
-    auto_scan: float = AutoMaskConfig.scan_s,
-    save_mask: Optional[PathLike] = None,
-    exclude: Sequence[Any] = (),
-    start: float = 0.0,
-    duration: Optional[float] = None,
-) -> Report:
-    """Remove the OSD inside ``mask`` from the video ``src`` and write ``dst``.
-
-    ``mask``: a PNG/JPG path (white = overlay, any size, resized to the video), a bool array
-    ``[H, W]``, ``None``/``"auto"`` for automatic detection (a first pass over the first
-    ``auto_window`` seconds, or, while the camera is still there, over later windows up to
-    ``auto_scan`` seconds in; not for stdin), or a list of these (union). ``exclude``: ``(x, y,
-    w, h)`` rectangles never masked; ``save_mask``: write the union mask PNG there. ``model``: a checkpoint path,
-    a :class:`RecurrentUNet`, a :class:`Runner`, ``"fill"`` for the classical fill without a
-    network (faster, slightly lower quality), or ``None`` for the packaged default.
-    ``src``/``dst`` may be ``"-"`` for stdin/stdout (``format`` then names the output
-    container). ``start``: begin that many seconds into the video (a seek to the keyframe
-    before it, then frames before it are decoded and dropped); every stream of the output
-    then starts at 0. ``duration``: only ``duration`` seconds of video (from the first frame
-    written) and the other streams' packets up to that time are written. Together: a
-    preview of the settings on a stretch of a long flight. ``dst`` is written to a
-    temporary file beside it and renamed on success. Raises :class:`OSDFilterError`
-    (one-line message) for anything wrong with the inputs, options or environment; nothing
-    is left at ``dst`` then.
-    """
-    validate_encoding(codec, crf, preset, format, dst)
-    if duration is not None and not 0 < duration < float("inf"):
-        raise OSDFilterError(f"--duration must be a positive number of seconds, got {duration}")
-    if not 0 <= start < float("inf"):
-        raise OSDFilterError(f"--start must be zero or a positive number of seconds, got {start}")
-    if not (0 < auto_window < float("inf") and 0 <= auto_scan < float("inf")):
-        raise OSDFilterError(f"auto_window must be > 0 and auto_scan >= 0 seconds, got {auto_window} and {auto_scan}")
-    if save_mask is not None and not cv2.haveImageWriter(os.fspath(save_mask)):
-        raise MaskError(f"--save-mask {save_mask}: not an image file name OpenCV can write (use .png)")
-    check_paths(src, dst, overwrite)
-    limit_heap_growth()
-    runner = make_runner(model, backend, device, provider, log=quiet_log if quiet else None)
-    report, t0 = Report(), time.perf_counter()
-    with open_input(src) as inp:
-        vin = first_video_stream(inp, src)
-        h, w = vin.codec_context.height, vin.codec_context.width
-        if min(h, w) < MIN_SIDE:
-            raise MediaError(f"{src}: {w}x{h} frames are too small to filter (at least {MIN_SIDE} pixels a side)")
-        fps = float(vin.average_rate or vin.guessed_rate or 30)
-        masks = plan_masks(src, mask, h, w, fps, lambda m: resolve_mask(m, h, w), window_s=auto_window, scan_s=auto_scan, exclude=exclude, save_mask=save_mask)
-        if masks.note:
-            report.warn(masks.note)
-        filt = masks.wrap(OSDFilter(runner, masks.union, config))
-        with atomic_output(dst) as target:
-            out = open_output(target, dst, format)
-            job = Transcoder(inp, out, vin, filt, report, duration, start, seekable=os.fspath(src) != STDIO)
-            try:
-                job.add_streams(codec, crf, preset)
-                with progress_bar(vin, quiet, duration, start) as bar:
-                    job.run(bar)
-            except av.FFmpegError as exc:
-                close_quietly(out)
-                raise MediaError(f"cannot write {dst}: {av_message(exc)}") from None
-            except BaseException:
-                close_quietly(out)
-                raise
-            close_output(out, dst)
-    report.seconds = time.perf_counter() - t0
-    return report
-
-
-def limit_heap_growth() -> None:
-    """Keep peak memory flat over long videos (glibc; a no-op elsewhere).
-
-    Every chunk allocates and frees the same large buffers (frames, activations). glibc's
-    adaptive mmap threshold moves such buffers onto fragmenting heaps, so peak RSS crept up
-    over a long file; a fixed threshold keeps them mmapped (returned to the OS on free),
-    and two arenas stop each pipeline thread from growing its own heap.
-    """
-    global _HEAP_LIMITED
-    if _HEAP_LIMITED or not sys.platform.startswith("linux"):
-        return
-    _HEAP_LIMITED = True
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL("libc.so.6")
-        libc.mallopt(-3, 4 << 20)  # M_MMAP_THRESHOLD: 4 MiB, fixed
-        libc.mallopt(-8, 2)  # M_ARENA_MAX
-    except (OSError, AttributeError):
-        pass  # not glibc
-
-
-_HEAP_LIMITED = False
-
-
-# --- validation ----------------------------------------------------------------------
-
-
-def encoder_options(codec: str, crf: int, preset: str) -> dict[str, str]:
-    """libav options giving ``crf`` quality at roughly x264 ``preset`` speed for ``codec``."""
-    speed = PRESETS.index(preset)  # 0 = ultrafast ... 8 = veryslow
-    if codec == "libx264":
-        return {"crf": str(crf), "preset": preset}
-    if codec == "libx265":
-        return {"crf": str(crf), "preset": preset, "x265-params": "log-level=error"}
-    if codec == "libvpx-vp9":  # constant quality needs b=0; cpu-used 8 (fastest) .. 0
-        return {"crf": str(crf), "b": "0", "deadline": "good", "cpu-used": str(8 - speed), "row-mt": "1"}
-    if codec == "libsvtav1":  # SVT-AV1 presets run 13 (fastest) .. 0
-        return {"crf": str(crf), "preset": str(12 - speed)}
-    if codec in NVENC_CODECS:  # constant quality: VBR with no bitrate target, CQ on CRF's scale
-        return {"rc": "vbr", "cq": str(crf), "b": "0", "preset": NVENC_PRESETS[speed], "tune": "hq"}
-    raise OSDFilterError(f"unsupported --codec {codec!r}; choose from {', '.join(VIDEO_CODECS)}")
-
-
-def validate_encoding(codec: str, crf: int, preset: str, format: Optional[str], dst: PathLike) -> None:
-    """Fail on encoding and container options before any file is opened."""
-    if codec not in VIDEO_CODECS:
-        raise OSDFilterError(f"unsupported --codec {codec!r}; choose from {', '.join(VIDEO_CODECS)}")
-    if codec not in av.codecs_available:
-        raise OSDFilterError(f"--codec {codec}: this PyAV/FFmpeg build has no such encoder")
-    if preset not in PRESETS:
-        raise OSDFilterError(f"unknown --preset {preset!r}; choose from {', '.join(PRESETS)}")
-    top = 63 if codec in ("libvpx-vp9", "libsvtav1") else 51
-    if not 0 <= crf <= top:
-        raise OSDFilterError(f"--crf {crf} out of range for {codec} (0..{top})")
-    if codec in NVENC_CODECS:
-        probe_encoder(codec, encoder_options(codec, crf, preset))
-    if format is not None and format not in av.formats_available:
-        raise OSDFilterError(f"unknown --format {format!r}; for pipes use {', '.join(PIPE_FORMATS)}")
-    if os.fspath(dst) == STDIO and format is None:
-        raise OSDFilterError(f"writing to stdout needs --format ({', '.join(PIPE_FORMATS)})")
-
-
-def probe_encoder(codec: str, options: dict[str, str]) -> None:
-    """Open a small instance of a hardware encoder, so that a machine without one fails
-    here in one line rather than after the output was started (FFmpeg's own error for a
-    missing NVIDIA driver is a bare "Operation not permitted")."""
-    ctx = av.CodecContext.create(codec, "w")
-    ctx.width, ctx.height, ctx.pix_fmt, ctx.time_base = 256, 256, "yuv420p", Fraction(1, 30)
-    ctx.options = options
-    try:
-        ctx.open()
-    except (av.FFmpegError, OSError) as exc:
-        raise OSDFilterError(f"--codec {codec}: the NVIDIA encoder cannot start here (no NVIDIA GPU or driver?): {av_message(exc)}") from None
-    # The session is released with ``ctx`` on return (reference counting).
-
-
-def check_paths(src: PathLike, dst: PathLike, overwrite: bool) -> None:
-    """Refuse a missing or empty input, an output that is the input, an existing output."""
-    if os.fspath(src) != STDIO:
-        check_input_file(Path(src))
-    if os.fspath(dst) == STDIO:
-        return
-    dst = Path(dst)
-    if dst.is_dir():
-        raise MediaError(f"output is a directory: {dst}")
-    if dst.exists() or dst.is_symlink():
-        if os.fspath(src) != STDIO and dst.exists() and os.path.samefile(src, dst):
-            raise MediaError(f"output is the input file: {dst}")
-        if not overwrite:
-            raise MediaError(f"output exists: {dst} (use -y/--overwrite to replace it)")
-    folder = dst.parent if str(dst.parent) else Path(".")
-    if not folder.is_dir():
-        raise MediaError(f"output folder does not exist: {folder}")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise MediaError(f"output folder is not writable: {folder}")
-
-
-def check_input_file(src: Path) -> None:
-    if not src.exists():
-        raise MediaError(f"input not found: {src}")
-    if src.is_dir():
-        raise MediaError(f"input is a directory: {src}")
-    if not os.access(src, os.R_OK):
-        raise MediaError(f"input is not readable: {src}")
-    if src.is_file() and src.stat().st_size == 0:
-        raise MediaError(f"input is empty (0 bytes): {src}")
-
-
-def resolve_mask(mask: MaskSpec, height: int, width: int) -> np.ndarray:
-    """The overlay mask (bool ``[height, width]``) from a path, an array, or automatic detection."""
-    if mask is None or (isinstance(mask, str) and mask == "auto"):
-        return auto_mask(height, width)
-    if isinstance(mask, np.ndarray):
-        if mask.shape != (height, width):
-            raise MaskError(f"mask array has shape {mask.shape}, the video is {height}x{width} (HxW)")
-        if not mask.any():
-            raise MaskError("mask array is empty (no True pixels)")
-        return mask.astype(bool)
-    check_mask_aspect(Path(mask), height, width)
-    return load_mask(mask, height, width)
-
-
-def check_mask_aspect(path: Path, height: int, width: int) -> None:
-    """Refuse a mask whose shape cannot belong to this video (e.g. portrait on landscape)."""
-    import cv2
-
-    img = cv2.imread(os.fspath(path), cv2.IMREAD_UNCHANGED) if path.is_file() else None
-    if img is None or img.size == 0:
-        return  # load_mask gives the precise error
-    mh, mw = img.shape[:2]
-    change = (mw / mh) / (width / height)
-    if max(change, 1 / change) > MAX_MASK_ASPECT_CHANGE:
-        raise MaskError(f"mask {path} is {mw}x{mh}, its shape does not fit the {width}x{height} video")
-
-
-def auto_mask(height: int, width: int) -> np.ndarray:
-    """HOOK(automask): automatic OSD detection (``osdfilter.automask.MaskDetector``).
-
-    Until it is wired in, a missing mask is a user error. The automask owner replaces this
-    function (and lets the pipeline pass per-frame masks to ``OSDFilter.push``).
-    """
-    raise MaskError("no mask given: pass --mask PATH (a PNG/JPG, white = overlay); automatic detection is not available yet")
-
-
-# --- containers ------------------------------------------------------------------------
-
-
-class open_input:
-    """``with open_input(path) as container``: an input container (read only), closed on exit."""
-
-    def __init__(self, src: PathLike) -> None:
-        self.src = src
-
-    def __enter__(self) -> av.container.InputContainer:
-        source: Union[str, BinaryIO] = sys.stdin.buffer if os.fspath(self.src) == STDIO else os.fspath(self.src)
-        try:
-            self.container = av.open(source, "r")
-        except (av.FFmpegError, UnicodeDecodeError, ValueError) as exc:
-            raise MediaError(f"cannot read {self.src} as a video: {av_message(exc)}") from None
-        if self.container.format.name == "image2" or self.container.format.name.endswith("_pipe"):
-            self.container.close()
-            raise MediaError(f"{self.src} is a still image, not a video")
-        return self.container
-
-    def __exit__(self, *exc: Any) -> None:
-        self.container.close()
-
-
-def partial_path(dst: Path, pid: int) -> Path:
-    """Where process ``pid`` writes ``dst`` until it is complete (hidden, beside it). The
-    suffix is kept: the muxer is chosen from it."""
-    return dst.with_name(f".{dst.stem}.osdfilter-{pid}.partial{dst.suffix}")
-
-
-class atomic_output:
-    """``with atomic_output(dst) as target``: write ``target`` beside ``dst``; rename on success.
-
-    On any exception (KeyboardInterrupt included) ``target`` is removed and ``dst`` is
-    untouched. For ``dst == "-"`` the target is stdout itself.
-    """
-
-    def __init__(self, dst: PathLike) -> None:
-        self.dst = Path(dst)
-        self.stdout = os.fspath(dst) == STDIO
-        self.tmp = partial_path(self.dst, os.getpid())
-
-    def __enter__(self) -> Union[Path, BinaryIO]:
-        return sys.stdout.buffer if self.stdout else self.tmp
-
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        if self.stdout:
-            return
-        if exc_type is None:
-            os.replace(self.tmp, self.dst)
-        else:
-            self.tmp.unlink(missing_ok=True)
-
-
-def open_output(target: Union[Path, BinaryIO], dst: PathLike, format: Optional[str]) -> av.container.OutputContainer:
-    """The output container, its format from ``format`` or else ``dst``'s extension."""
-    name = os.fspath(target) if isinstance(target, Path) else target
-    try:
-        out = av.open(name, "w", format=format)
-    except ValueError:
-        raise MediaError(f"unknown output container for {Path(dst).name!r}; use e.g. .mp4, .mkv or .mov") from None
-    except (av.FFmpegError, OSError) as exc:
-        raise MediaError(f"cannot write {dst}: {av_message(exc)}") from None
-    if out.format.name in SHIFTING_MUXERS:
-        # Matroska would shift every timestamp so the first (B-frame) dts is >= 0; its
-        # blocks carry pts only, so negative dts is harmless and the input pts are kept.
-        out.container_options["avoid_negative_ts"] = "disabled"
-    return out
-
-
-def close_output(out: av.container.OutputContainer, dst: PathLike) -> None:
-    """Write the trailer and close; a failure here (disk full) is the user's error."""
-    try:
-        out.close()
-    except (av.FFmpegError, OSError) as exc:
-        raise MediaError(f"cannot finish writing {dst}: {av_message(exc)}") from None
-
-
-def close_quietly(out: av.container.OutputContainer) -> None:
-    """Close after an error: the file is discarded anyway, so its own errors don't matter."""
-    try:
-        out.close()
-    except Exception:
-        pass
-
-
-def first_video_stream(inp: av.container.InputContainer, src: PathLike) -> av.video.stream.VideoStream:
-    videos = [s for s in inp.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
-    if not videos:
-        raise MediaError(f"no video stream in {src}")
-    vin = videos[0]
-    if not vin.codec_context.width or not vin.codec_context.height:
-        raise MediaError(f"{src}: the video stream has no frame size (unsupported or damaged)")
-    vin.thread_type = "AUTO"
-    return vin
-
-
-def av_message(exc: BaseException) -> str:
-    """One line from a PyAV/OS exception."""
-    msg = getattr(exc, "strerror", None) or str(exc)
-    msg = str(msg).strip()
-    return msg.splitlines()[0] if msg else type(exc).__name__
-
-
 def codec_name(stream: Any) -> str:
     """The codec's canonical name (``subrip``, not the ``srt`` decoder), as muxers list them."""
     ctx = stream.codec_context
@@ -475,9 +121,14 @@ class Route:
 
 
 class Transcoder:
-    """One input → one output: stream set-up, the demux loop, flushing."""
+    """One input → one output: stream set-up, the demux loop, flushing.
 
-    def __init__(self, inp: av.container.InputContainer, out: av.container.OutputContainer, vin: Any, filt: OSDFilter,
+    ``filt`` is the frame filter (an :class:`~osdfilter.filter.core.OSDFilter`, or the
+    :class:`~osdfilter.filter.layout.LayoutFilter` around one): ``prepare``,
+    ``restore_prepared``, ``flush_restored``, ``composite``, ``cores``, ``config``.
+    """
+
+    def __init__(self, inp: av.container.InputContainer, out: av.container.OutputContainer, vin: Any, filt: Any,
                  report: Report, duration: Optional[float] = None, start: float = 0.0, seekable: bool = True) -> None:
         self.inp, self.out, self.vin, self.filt, self.report = inp, out, vin, filt, report
         # --start: frames before ``start_pts`` are dropped, and every stream is moved back
@@ -509,19 +160,20 @@ class Transcoder:
 
     # set-up ---------------------------------------------------------------------------
 
-    def add_streams(self, codec: str, crf: int, preset: str) -> None:
+    def add_streams(self, encode: EncodeOptions) -> None:
         """One output stream per kept input stream, in input order; container metadata."""
         copy_metadata(self.inp.metadata, self.out)
         for stream in self.inp.streams:
             if stream is self.vin:
-                self.vout = self.add_video(codec, crf, preset)
+                self.vout = self.add_video(encode)
             elif stream.type == "audio":
                 self.add_audio(stream)
             else:
                 self.add_copy(stream)
 
-    def add_video(self, codec: str, crf: int, preset: str) -> Any:
+    def add_video(self, encode: EncodeOptions) -> Any:
         """The encoder stream: input size, rate and time base (pixel format set on frame 1)."""
+        codec = encode.codec
         if not accepts(self.out, codec_name_of(codec)):
             raise MediaError(f"the {self.out.format.name} container cannot hold {codec}; choose another --codec or extension")
         ctx = self.vin.codec_context
@@ -530,7 +182,7 @@ class Transcoder:
         # Same time base as the input, so every input pts is written unchanged.
         vout.time_base = self.vin.time_base
         vout.codec_context.time_base = self.vin.time_base
-        vout.options = encoder_options(codec, crf, preset)
+        vout.options = encode.encoder_options()
         if codec == "libsvtav1":  # its banner and config dump (20 lines, even with -q): errors only, as x265's log-level
             os.environ.setdefault("SVT_LOG", "1")
         if self.out.format.name in NO_REORDER_MUXERS:
@@ -596,7 +248,7 @@ class Transcoder:
 
     def run(self, bar: tqdm) -> None:
         """Demux + decode, prepare (prefill), model, and encode + mux run as four concurrent
-        stages (osdfilter.pipeline); muxing stays in this thread. Then flush, report."""
+        stages (media/pipeline.py); muxing stays in this thread. Then flush, report."""
         streams = [self.vin] + [r.src for r in self.routes.values()]
         if self.start_pts is not None and self.seekable:
             # The keyframe at or before the start; the frames up to it are decoded and dropped.
@@ -653,7 +305,7 @@ class Transcoder:
     def frames(self, frames: list[av.VideoFrame]) -> Iterator[tuple[str, Any]]:
         """Decoded frames as ``(pts, RGB, packed yuv420p planes or None)`` (frames with pts
         going backwards dropped). The planes, when the frame has them, are what the output
-        is composited into (``osdfilter.yuv``)."""
+        is composited into (media/yuv.py)."""
         for frame in frames:
             if not self.colour:  # the first frame sets up the encoder (in the muxing thread)
                 self.colour = colour_tags(frame, self.vin)
@@ -700,7 +352,7 @@ class Transcoder:
         for restored in self.filt.flush_restored():
             yield "frame", self.composite(restored, *inside.popleft())
 
-    def composite(self, restored: Restored, pts: int, yuv: Optional[np.ndarray]) -> tuple[int, Union[np.ndarray, av.VideoFrame]]:
+    def composite(self, restored: Any, pts: int, yuv: Optional[np.ndarray]) -> tuple[int, Union[np.ndarray, av.VideoFrame]]:
         """``(pts, output)``: a yuv420p VideoFrame composited in the decoded planes, or an RGB
         frame (pixel formats the 4:2:0 composite does not take)."""
         if yuv is None:
@@ -763,7 +415,7 @@ class Transcoder:
         """Encode restored ``(pts, RGB or yuv420p frame)`` with the pts they had on input; mux the packets."""
         for pts, image in frames:
             if isinstance(image, av.VideoFrame):
-                frame = image  # composited in the decoded planes, tagged (osdfilter.yuv)
+                frame = image  # composited in the decoded planes, tagged (media/yuv.py)
             else:
                 frame = av.VideoFrame.from_ndarray(image, format="rgb24").reformat(
                     format=self.vout.pix_fmt, dst_colorspace=self.colour["colorspace"], dst_color_range=self.colour["color_range"]
@@ -890,3 +542,4 @@ def progress_bar(vin: av.video.stream.VideoStream, quiet: bool, duration: Option
         preview = int(np.ceil(duration * float(vin.average_rate)))
         total = min(total, preview) if total else preview
     return tqdm(total=total, unit="frame", disable=quiet, file=sys.stderr, dynamic_ncols=True, leave=False)
+

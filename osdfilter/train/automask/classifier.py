@@ -1,177 +1,39 @@
-"""A small learned overlay classifier for the static-camera path of ``--mask auto``.
-
-With a static camera every textured pixel is temporally persistent, so the layout pass
-(:mod:`osdfilter.automask`) can only use the look of the *mean image*: its
-outlined-stroke candidates also take railings, leaves, text on clothes (20-33 % of the
-frame on the benchmark's static clips, precision ~0.05). This module scores every
-working-resolution pixel with a tiny U-Net (11.8k weights, three scales, receptive
-field ~40 px, i.e. about one glyph cell plus its neighbours) and the detector keeps the
-candidate pixels it scores as overlay.
-
-Input features (:func:`features`, all at the detector's working resolution): the mean
-image (RGB / 255), the temporal luma std (/ 16, clipped at 2), the fraction of frames
-where the per-frame outlined-stroke cue fired, and the static candidate mask itself.
-Output: the probability that a pixel is within the glyph mask (glyph + outline).
-
-Weights live in :mod:`osdfilter._automask_weights` (float16, base64, 37 KB) and are
-made by this module's command, from the clips that ``../shared/data/MANIFEST.md`` marks
-``train`` and the OSD fonts *except* the held-out ``walksnail`` folder (the eval clips
-and the held-out font are never seen)::
-
-    python -m osdfilter.automask_net --clips ../shared/data/clean/train \\
-        --fonts ../shared/data/fonts --exclude-fonts walksnail --cases 8 --steps 1500 \\
-        --out osdfilter/_automask_weights.py
+"""Training of the static-camera overlay classifier of ``--mask auto``
+(:mod:`osdfilter.masks.auto.classifier`, which runs it).
 
 Training cases are static-camera clips synthesised from the train clips: a frame frozen
 for the whole window with per-frame sensor noise and a slow brightness drift, or a
 stretch of a clip whose camera does not move (median temporal luma std below the
 detector's ``moving_std``), 30 % of them shrunk and tiled (dense texture), each with a
 random OSD (:class:`osdfilter.osd.OSDSynth`, default look or semi-transparent + noisy)
-and a libx264 round trip at CRF 14-26. See
-``docs/automask.md`` for the measured effect.
+and a libx264 round trip at CRF 14-26. The command::
 
-Inference uses PyTorch (already a dependency of the filter) on the CPU; without the
-weights module the detector falls back to the plain candidates.
+    python -m osdfilter.train.automask.classifier --clips ../shared/data/clean/train \\
+        --fonts ../shared/data/fonts --exclude-fonts walksnail --cases 8 --steps 1500 \\
+        --out osdfilter/weights/automask_classifier.npz
 """
 
 from __future__ import annotations
 
-import base64
 import io
-from functools import lru_cache
+import json
+from pathlib import Path
 
 import numpy as np
 
-N_FEATURES = 6
-WIDTHS = (8, 12, 16)  # channels per scale: full, 1/2 and 1/4 working resolution
-HCTX = 0  # row-context kernel half width at the coarsest scale (0: none)
-LEGACY = {"widths": WIDTHS, "hctx": HCTX}  # a weights module without ARCH (the first one)
-
-
-def features(mean_rgb: np.ndarray, std: np.ndarray, cue_frac: np.ndarray,
-             cand: np.ndarray) -> np.ndarray:
-    """float32 [N_FEATURES, H, W] from the detector's accumulators (working resolution):
-    mean RGB (float, 0..255) [H, W, 3], temporal luma std [H, W], cue fraction [H, W]
-    (0..1), static candidate mask (bool) [H, W]."""
-    f = np.empty((N_FEATURES,) + std.shape, np.float32)
-    f[:3] = np.moveaxis(mean_rgb, 2, 0) / 255.0
-    f[3] = np.minimum(std / 16.0, 2.0)
-    f[4] = cue_frac
-    f[5] = cand
-    return f
-
-
-def _build(widths=WIDTHS, hctx: int = HCTX):
-    """U-Net with ``len(widths)`` scales (2 convs per scale, max-pool down, nearest up +
-    skip). ``hctx`` > 0 adds a residual 1 x (2 hctx + 1) convolution at the coarsest scale:
-    context along text rows (OSD glyphs come in rows of equal-height cells)."""
-    import torch
-    from torch import nn
-
-    def conv(cin, cout, k=3):
-        return nn.Conv2d(cin, cout, k, padding=(k // 2) if isinstance(k, int) else (k[0] // 2, k[1] // 2),
-                         padding_mode="reflect")
-
-    def block(cin, cout):
-        return nn.Sequential(conv(cin, cout), nn.ReLU(), conv(cout, cout), nn.ReLU())
-
-    levels = len(widths)
-
-    class Net(nn.Module):
-        def __init__(self):
-            super().__init__()
-            cin = N_FEATURES
-            for i, w in enumerate(widths):  # names e1.., d1.. (the first weights' layout)
-                setattr(self, f"e{i + 1}", block(cin, w))
-                cin = w
-            for i in range(levels - 1):
-                setattr(self, f"d{i + 1}", nn.Sequential(conv(widths[i] + widths[i + 1], widths[i]), nn.ReLU()))
-            if hctx:
-                self.hctx = nn.Sequential(conv(widths[-1], widths[-1], (1, 2 * hctx + 1)), nn.ReLU())
-            self.head = nn.Conv2d(widths[0], 1, 1)
-
-        def forward(self, x):
-            f = torch.nn.functional
-            skips = []
-            for i in range(levels):
-                x = getattr(self, f"e{i + 1}")(x if i == 0 else f.max_pool2d(x, 2))
-                skips.append(x)
-            y = skips[-1]
-            if hctx:
-                y = y + self.hctx(y)
-            for i in range(levels - 2, -1, -1):
-                up = f.interpolate(y, size=skips[i].shape[-2:], mode="nearest")
-                y = getattr(self, f"d{i + 1}")(torch.cat([skips[i], up], 1))
-            return self.head(y)[:, 0]
-
-    net = Net()
-    net.arch = {"widths": list(widths), "hctx": hctx}
-    net.multiple = 2 ** (levels - 1)
-    # reflect padding needs the coarsest scale larger than its kernels' reach
-    net.min_size = (2 * net.multiple, max(2, hctx + 1) * net.multiple)  # (h, w)
-    return net
-
-
-@lru_cache(maxsize=1)
-def _model():
-    """The packaged model, or None when no weights module exists."""
-    try:
-        import torch
-
-        from . import _automask_weights as W
-    except ImportError:
-        return None
-
-    arch = getattr(W, "ARCH", LEGACY)
-    net = _build(tuple(arch["widths"]), int(arch["hctx"]))
-    arrays = np.load(io.BytesIO(base64.b64decode(W.WEIGHTS)))
-    state = {k: torch.from_numpy(arrays[k].astype(np.float32)) for k in arrays.files}
-    net.load_state_dict(state)
-    return net.eval()
-
-
-def available() -> bool:
-    return _model() is not None
-
-
-def predict(feat: np.ndarray, net=None) -> np.ndarray | None:
-    """Overlay probability float32 [H, W] for features [N_FEATURES, H, W], or None when
-    there are no weights. Sizes are padded (edge) to a multiple of 2^(scales - 1), and small
-    frames to the size the coarsest scale's kernels need."""
-    import torch
-
-    net = net if net is not None else _model()
-    if net is None:
-        return None
-    _, h, w = feat.shape
-    m = net.multiple
-    min_h, min_w = net.min_size
-    ph, pw = max((-h) % m, min_h - h), max((-w) % m, min_w - w)
-    x = torch.from_numpy(np.ascontiguousarray(feat))[None]
-    if ph or pw:
-        x = torch.nn.functional.pad(x, (0, pw, 0, ph), mode="replicate")
-    with torch.no_grad():
-        y = torch.sigmoid(net(x))[0, :h, :w]
-    return y.numpy()
+from ...masks.auto.classifier import HCTX, WIDTHS, _build, predict
 
 
 def export_weights(net, path: str, note: str = "") -> int:
-    """Write the weights as a Python module (float16, base64); returns its size in bytes."""
+    """Write the weights as ``path`` (an ``.npz`` of float16 arrays) and, beside it, the
+    ``.json`` with the architecture and ``note``; returns their size in bytes."""
+    npz, meta = Path(path).with_suffix(".npz"), Path(path).with_suffix(".json")
     buf = io.BytesIO()
     np.savez_compressed(buf, **{k: v.detach().cpu().numpy().astype(np.float16)
                                 for k, v in net.state_dict().items()})
-    text = base64.b64encode(buf.getvalue()).decode()
-    lines = [text[i:i + 96] for i in range(0, len(text), 96)]
-    body = ('"""Weights of osdfilter.automask_net (generated by `python -m osdfilter.automask_net`; '
-            'do not edit).\n\n' + note.strip() + '\n"""\n\n'
-            + f"ARCH = {net.arch!r}\n\n" + 'WEIGHTS = (\n'
-            + "".join(f'    "{ln}"\n' for ln in lines) + ")\n")
-    with open(path, "w") as fh:
-        fh.write(body)
-    return len(body)
-
-
-# ------------------------------------------------------------------------ training
+    npz.write_bytes(buf.getvalue())
+    meta.write_text(json.dumps({"arch": net.arch, "note": note.strip()}, indent=1) + "\n")
+    return npz.stat().st_size + meta.stat().st_size
 
 
 def _encode_decode(frames: np.ndarray, crf: int) -> np.ndarray:
@@ -199,8 +61,9 @@ def make_static_case(clip: np.ndarray, rng: np.random.Generator, fonts, n_frames
     drift, or (when the clip stretch does not move) the stretch itself."""
     import cv2
 
-    from .automask import AutoMaskConfig, MaskDetector
-    from .osd import OSDStyle, OSDSynth
+    from ...masks.auto.config import AutoMaskConfig
+    from ...masks.auto.detector import MaskDetector
+    from ...osd import OSDStyle, OSDSynth
 
     t_all, h, w = clip.shape[:3]
     # random working size: small DVR frames to 960 wide (some upscaled: small fonts)
@@ -300,12 +163,13 @@ def _crops(feat, label, rng, n: int, size: int):
 def val_scores(net, vf, vl, thresholds=(0.15, 0.3, 0.5)) -> dict:
     """Recall / precision on whole-frame validation cases, the benchmark's way: the
     candidates kept at each threshold, specks dropped, dilated 1 px (the detector), then
-    overlay pixels at 2 px tolerance (:func:`osdfilter.automask.mask_recall_precision`)
+    overlay pixels at 2 px tolerance (:func:`osdfilter.masks.auto.cues.mask_recall_precision`)
     against the label at working resolution. {threshold: (recall, precision, fraction)};
     threshold None = the candidates alone."""
     import cv2
 
-    from .automask import AutoMaskConfig, _disk, _drop_specks, mask_recall_precision
+    from ...masks.auto.config import AutoMaskConfig
+    from ...masks.auto.cues import _disk, _drop_specks, mask_recall_precision
 
     c = AutoMaskConfig()
     probs = [predict(np.asarray(f, np.float32), net) for f in vf]
@@ -331,8 +195,8 @@ def main(argv=None) -> None:
 
     import torch
 
-    from .train.data import load_fonts
-    from .train.sources import read_clip
+    from ..data import load_fonts
+    from ..sources import read_clip
 
     ap = argparse.ArgumentParser(description="Train the static-camera overlay classifier of --mask auto.")
     ap.add_argument("--clips", type=Path, required=True, help="folder of TRAIN clips (never eval)")
@@ -358,7 +222,7 @@ def main(argv=None) -> None:
                     help="loss weight of pixels that are neither candidates nor overlay")
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--pos-weight", type=float, default=3.0)
-    ap.add_argument("--out", type=Path, default=None, help="weights module to write")
+    ap.add_argument("--out", type=Path, default=None, help="weights to write (.npz, and its .json beside it)")
     ap.add_argument("--save-data", type=Path, default=None, help="cache the cases (.npz)")
     ap.add_argument("--load-data", type=Path, nargs="+", default=None, help="cached cases (.npz), concatenated")
     ap.add_argument("--part", default="0/1", help="K/N: synthesise from every N-th clip starting at K")
@@ -436,7 +300,7 @@ def main(argv=None) -> None:
         print(f"val (2 px, candidates{'' if t is None else f' & p>={t}'}): recall {r:.3f} precision {p:.3f} "
               f"mask {m * 100:.1f} %")
     if args.out:
-        note = (f"Trained with: python -m osdfilter.automask_net --clips {args.clips} --fonts {args.fonts} "
+        note = (f"Trained with: python -m osdfilter.train.automask.classifier --clips {args.clips} --fonts {args.fonts} "
                 f"--exclude-fonts {' '.join(args.exclude_fonts)} --cases {args.cases} --steps {args.steps} "
                 f"--seed {args.seed} --batch {args.batch} --crop {args.crop} --cache-crop {args.cache_crop} "
                 f"--crops-per-case {args.crops_per_case} --widths {' '.join(map(str, args.widths))} "

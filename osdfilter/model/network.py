@@ -1,6 +1,6 @@
 """The recurrent U-Net: the one model definition used by training, inference and export.
 
-Architecture (the founding write-up's final form, see docs/ARCHITECTURE in README):
+Architecture (where it sits in the flow: docs/architecture.md):
 residual conv blocks, 4 encoder levels with 3 max-pools (bottleneck at 1/8),
 a ConvLSTM bottleneck with a skip around it (decoder sees ``h + x``), a
 transposed-conv decoder with skip concatenation, and a 1x1 conv + tanh head.
@@ -10,9 +10,9 @@ The model holds no recurrent state: ``forward(x, state) -> (y, state)``; the cal
 
 Input ``x`` is ``(B, T, 4, H, W)``: RGB in [-1, 1] plus a {0, 1} mask channel.
 With ``residual=True`` the RGB inside the mask is expected to be a classical fill
-(see :mod:`osdfilter.prefill`) and the head predicts a correction in tanh's
+(see :mod:`osdfilter.filter.fill`) and the head predicts a correction in tanh's
 pre-activation space, initialised to zero, so an untrained model returns its
-input fill exactly. This is what makes CPU-scale training useful (FINDINGS.md).
+input fill exactly, which is what makes CPU-scale training useful.
 """
 
 from __future__ import annotations

@@ -16,8 +16,8 @@ from typing import Any, Callable, Iterator, Optional, Protocol, Union
 import numpy as np
 import torch
 
-from .errors import CheckpointError, OSDFilterError
-from .model import ModelConfig, RecurrentUNet
+from ..errors import CheckpointError, OSDFilterError
+from .network import ModelConfig, RecurrentUNet
 
 
 class Runner(Protocol):
@@ -55,7 +55,7 @@ class TorchRunner:
         self.config = model.config
         self.half = half
         if self.device.type == "cpu":
-            torch.set_flush_denormal(True)  # denormals in the LSTM state cost a lot on CPU (FINDINGS)
+            torch.set_flush_denormal(True)  # denormals in the LSTM state cost a lot on CPU
             # channels_last measured ~1.2-1.4x faster on CPU here (small/tiny presets, 96x96 tiles).
             self.model = self.model.to(memory_format=torch.channels_last)
 
@@ -163,15 +163,16 @@ def _onnx_runner(model: ModelSpec, provider: str, log: Optional[Callable[[str], 
     if isinstance(model, RecurrentUNet):
         raise OSDFilterError("--backend onnx needs a model file (.onnx or .pt), not an in-memory model")
     try:
-        from .onnx import OnnxRunner
+        from .onnx_export import runner_for_checkpoint
+        from .onnx_runtime import OnnxRunner
     except ImportError as exc:
         raise OSDFilterError(f"the onnx backend is not available ({exc}); install onnxruntime") from None
     if model is None:
         with _default_model_path() as path:
-            return OnnxRunner.from_checkpoint(path, provider, log=log)
+            return runner_for_checkpoint(path, provider, log=log)
     if is_onnx_path(model):
         return OnnxRunner(model, provider)
-    return OnnxRunner.from_checkpoint(model, provider, log=log)  # a checkpoint (.pt, .pth, ...)
+    return runner_for_checkpoint(model, provider, log=log)  # a checkpoint (.pt, .pth, ...)
 
 
 @contextmanager

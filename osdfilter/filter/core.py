@@ -16,10 +16,12 @@ from typing import Any, Iterator, Optional
 
 import numpy as np
 
-from .masks import TilePlan, dilate, feather, plan_crop, plan_tiles
-from .prefill import TemporalPrefill, get_prefill, is_temporal
-from .model import RecurrentUNet
-from .runners import Runner, TorchRunner
+from ..masks.image import dilate, feather
+from ..model.network import RecurrentUNet
+from ..model.runners import Runner, TorchRunner
+from .fill import get_prefill, is_temporal
+from .temporal import TemporalPrefill
+from .tiles import TilePlan, plan_crop, plan_tiles
 
 
 @dataclass(frozen=True)
@@ -93,7 +95,7 @@ class OSDFilter:
         if isinstance(runner, RecurrentUNet):  # a built network runs in PyTorch where it is
             runner = TorchRunner(runner, next(runner.parameters()).device)
         if not (hasattr(runner, "step") and hasattr(runner, "config")):
-            raise TypeError(f"runner must be a Runner (osdfilter.runners.make_runner(model)), got {type(runner).__name__}")
+            raise TypeError(f"runner must be a Runner (osdfilter.model.runners.make_runner(model)), got {type(runner).__name__}")
         mask = np.asarray(mask)
         if mask.ndim != 2:
             raise ValueError(f"mask must be a 2-D array [H, W] (non-zero = overlay), got shape {mask.shape}")

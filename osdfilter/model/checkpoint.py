@@ -14,8 +14,8 @@ from typing import Any, Optional, Union
 
 import torch
 
-from .errors import CheckpointError
-from .model import ModelConfig, RecurrentUNet
+from ..errors import CheckpointError
+from .network import ModelConfig, RecurrentUNet
 
 FORMAT = "osdfilter-checkpoint"
 VERSION = 1

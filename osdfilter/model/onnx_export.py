@@ -1,4 +1,4 @@
-"""ONNX export of the recurrent U-Net, and the ONNX Runtime backend that matches PyTorch.
+"""ONNX export of the recurrent U-Net (run by :mod:`osdfilter.model.onnx_runtime`), and its cache.
 
 The graph has the model's own stateless signature, with the state as named tensors::
 
@@ -13,9 +13,8 @@ to the second, so the output never depends on chunking. The default K=8 (the pip
 chunk) measured 1.04-1.4x faster than per-frame calls with 2 CPU threads; figures in
 export/README.md.
 
-Everything the runtime needs travels in the file's ``metadata_props`` (key
-``osdfilter``, JSON): the model config (normalisation included), format version, T and
-precision. No side file.
+Everything the runtime needs travels in the file's ``metadata_props`` (the contract:
+:mod:`osdfilter.model.onnx_runtime`). No side file.
 """
 
 from __future__ import annotations
@@ -24,7 +23,6 @@ import copy
 import hashlib
 import json
 import os
-import re
 import sys
 import tempfile
 import warnings
@@ -32,21 +30,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional, Union
 
-import click
 import numpy as np
 
-from .checkpoint import config_from_dict
-from .errors import CheckpointError, OSDFilterError
-from .model import ModelConfig
+from ..errors import OSDFilterError
+from .network import ModelConfig
+from .onnx_runtime import FORMAT, INPUTS, METADATA_KEY, OUTPUTS, VERSION, OnnxRunner, cache_dir
 
-FORMAT = "osdfilter-onnx"
-VERSION = 1  # the file contract (inputs, outputs, metadata): files of another version are refused
 GRAPH = 3  # the exported graph for the same weights: bump when export changes it (re-exports caches)
-METADATA_KEY = "osdfilter"
-INPUTS = ("frames", "h0", "c0")
-OUTPUTS = ("restored", "h1", "c1")
 EXPORTERS = ("torchscript", "dynamo")
-PROVIDERS = {"tensorrt": "TensorrtExecutionProvider", "cuda": "CUDAExecutionProvider", "cpu": "CPUExecutionProvider"}
 # Parity limits for the export check: fp32 must match PyTorch to float rounding.
 PARITY_LIMIT = {False: 1e-4, True: 2e-2}
 PathLike = Union[str, os.PathLike]
@@ -113,7 +104,7 @@ def export_onnx(
 def _load_source(model_or_path: Any) -> tuple[Any, dict]:
     """An eval-mode copy of the model (export toggles train mode) and where it came from."""
     from .checkpoint import load_model
-    from .model import RecurrentUNet
+    from .network import RecurrentUNet
 
     if isinstance(model_or_path, RecurrentUNet):
         return copy.deepcopy(model_or_path).cpu().float().eval(), {}
@@ -336,14 +327,6 @@ def parity_max_abs_diff(model: Any, onnx_path: PathLike, size: int = 96, calls: 
 # --------------------------------------------------------------------------- cache
 
 
-def cache_dir() -> Path:
-    """``$OSDFILTER_CACHE``, else ``$XDG_CACHE_HOME/osdfilter``, else ``~/.cache/osdfilter``."""
-    if os.environ.get("OSDFILTER_CACHE"):
-        return Path(os.environ["OSDFILTER_CACHE"])
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "osdfilter"
-
-
 def cached_onnx_path(checkpoint: PathLike, chunk: int = 8, fp16: bool = False, opset: int = 18) -> Path:
     """Where the export of ``checkpoint`` with these settings is cached.
 
@@ -370,199 +353,17 @@ def onnx_for_checkpoint(checkpoint: PathLike, chunk: int = 8, fp16: bool = False
     return path
 
 
-# --------------------------------------------------------------------------- runtime
-
-
-@dataclass(frozen=True)
-class OnnxOptions:
-    """ONNX Runtime settings for :class:`OnnxRunner` (copied, never mutated)."""
-
-    provider: str = "auto"  # auto | tensorrt | cuda | cpu
-    threads: int = 0  # intra-op threads; 0 = ONNX Runtime's default (all cores)
-
-    def __post_init__(self) -> None:
-        if self.provider != "auto" and self.provider not in PROVIDERS:
-            raise OSDFilterError(f"unknown provider {self.provider!r}; use auto, tensorrt, cuda or cpu")
-
-
-def provider_chain(provider: str, available: list[str]) -> list[str]:
-    """ONNX Runtime provider names to request, best first.
-
-    ``auto`` is CUDA then CPU: TensorRT builds an engine per input shape (minutes), so it
-    runs only when asked for. An explicit provider this onnxruntime lacks is an error.
-    """
-    wanted = {"auto": ["cuda", "cpu"], "tensorrt": ["tensorrt", "cuda", "cpu"], "cuda": ["cuda", "cpu"], "cpu": ["cpu"]}
-    if provider != "auto" and PROVIDERS[provider] not in available:
-        hint = "install onnxruntime-gpu" if provider != "cpu" else "reinstall onnxruntime"
-        raise OSDFilterError(f"--provider {provider}: {PROVIDERS[provider]} is not in this onnxruntime "
-                             f"(available: {', '.join(available)}); {hint}")
-    return [PROVIDERS[p] for p in wanted[provider] if PROVIDERS[p] in available]
-
-
-class OnnxRunner:
-    """Runs an exported graph with ONNX Runtime behind the :class:`~osdfilter.runners.Runner` interface.
-
-    ``state`` is ``(h, c)`` as float32 numpy arrays; ``None`` means zeros. ``config`` is
-    rebuilt from the file's metadata. ``provider_in_use`` is the provider the session
-    actually got (onnxruntime-gpu lists CUDA without a GPU and falls back silently), and
-    ``note`` says so in one line.
-    """
-
-    name = "onnx"
-
-    def __init__(self, path: PathLike, provider: str = "auto", threads: int = 0) -> None:
-        self.options = OnnxOptions(provider=provider, threads=threads)
-        self.path = Path(path)
-        self.session = _open_session(self.path, self.options)
-        self.meta = _read_metadata(self.path, self.session)
-        self.config: ModelConfig = config_from_dict(self.meta["config"])
-        self.chunk: int = int(self.meta["export"]["chunk"])
-        self.provider_in_use: str = self.session.get_providers()[0]
-        self.note = _provider_note(self.path, self.options.provider, self.provider_in_use)
-
-    @classmethod
-    def from_checkpoint(cls, checkpoint: PathLike, provider: str = "auto", threads: int = 0, chunk: int = 8,
-                        log: Optional[Callable[[str], None]] = None) -> "OnnxRunner":
-        """Runner for a ``.pt`` checkpoint: its export, made on first use and cached
-        (export/README.md); with no writable cache, exported to a temporary folder (the
-        session holds the graph once created). An export's one-line note goes to ``log``
-        (stderr by default)."""
-        try:
-            path = onnx_for_checkpoint(checkpoint, chunk=chunk, log=log)
-        except OSError:
-            with tempfile.TemporaryDirectory(prefix="osdfilter-onnx-") as tmp:
-                path = Path(tmp) / "model.onnx"
-                export_onnx(checkpoint, path, chunk=chunk, log=log)
-                return cls(path, provider=provider, threads=threads)
-        return cls(path, provider=provider, threads=threads)
-
-    def zero_state(self, n: int, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
-        m = self.config.multiple
-        h = np.zeros((n, self.config.widths[3], -(-height // m), -(-width // m)), np.float32)
-        return h, h.copy()
-
-    def step(self, frames: np.ndarray, state: Any) -> tuple[np.ndarray, Any]:
-        """``frames [N, T, 4, H, W]`` -> ``(restored [N, T, 3, H, W], (h, c))``, any T.
-
-        Whole slices of the graph's T go through the unrolled graph, the rest frame by
-        frame through the one-frame step: same result as any other split.
-        """
-        N, T, C, H, W = frames.shape
-        frames = np.ascontiguousarray(frames, dtype=np.float32)
-        h, c = self.zero_state(N, H, W) if state is None else state
-        outs = []
-        t0 = 0
-        while t0 < T:
-            t1 = t0 + self.chunk if T - t0 >= self.chunk else t0 + 1
-            y, h, c = self.session.run(list(OUTPUTS), {"frames": frames[:, t0:t1], "h0": h, "c0": c})
-            outs.append(y)
-            t0 = t1
-        return np.concatenate(outs, axis=1), (h, c)
-
-
-def _open_session(path: Path, options: OnnxOptions) -> Any:
-    """An InferenceSession on the best requested provider; one-line errors for bad files."""
-    import onnxruntime as ort
-
-    if not path.is_file():
-        raise CheckpointError(f"ONNX model not found: {path}")
-    chain = provider_chain(options.provider, ort.get_available_providers())
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = options.threads
-    # Denormals in the LSTM state are very slow on CPU (FINDINGS.md); torch flushes them too.
-    so.add_session_config_entry("session.set_denormal_as_zero", "1")
-    # Workers that spin between runs take the cores the decode, prefill and encode threads
-    # need (the pipeline runs them concurrently); see OMP_WAIT_POLICY in osdfilter/__init__.py.
-    so.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    if options.provider == "auto":
-        # onnxruntime-gpu logs a page of errors when CUDA libraries are missing; we report in one line.
-        ort.set_default_logger_severity(4)
+def runner_for_checkpoint(checkpoint: PathLike, provider: str = "auto", threads: int = 0, chunk: int = 8,
+                      log: Optional[Callable[[str], None]] = None) -> OnnxRunner:
+    """Runner for a ``.pt`` checkpoint: its export, made on first use and cached
+    (export/README.md); with no writable cache, exported to a temporary folder (the
+    session holds the graph once created). An export's one-line note goes to ``log``
+    (stderr by default)."""
     try:
-        return ort.InferenceSession(str(path), so, providers=[_provider_entry(p) for p in chain])
-    except Exception as exc:  # onnxruntime raises several types for foreign files
-        raise CheckpointError(f"{path} is not a loadable ONNX model ({_ort_reason(exc)})") from None
-    finally:
-        ort.set_default_logger_severity(2)  # back to onnxruntime's default (warning)
-
-
-def _ort_reason(exc: Exception) -> str:
-    """The useful tail of an onnxruntime load error, on one line.
-
-    ORT prefixes its messages with an error code, the file name and a C++ source location
-    and signature; the reason ("Protobuf parsing failed.", "Unsupported model IR
-    version: 14, max supported IR version: 13") comes last.
-    """
-    msg = " ".join(str(exc).split())
-    msg = re.sub(r"^\[ONNXRuntimeError\] : \d+ : \w+ : ", "", msg)
-    msg = re.sub(r"^Load model from .*? failed:", "", msg)
-    if "onnxruntime_src" in msg:
-        msg = msg.rsplit(") ", 1)[-1]
-    return msg.strip()[:200] or type(exc).__name__
-
-
-def _provider_entry(name: str) -> Any:
-    """TensorRT gets an engine cache under our cache dir: engines take minutes to build.
-
-    CUDA gets cuDNN's heuristic convolution choice instead of its default exhaustive search,
-    which benchmarks every algorithm for each new input shape: the filter sends one session
-    region batches of several shapes in turn, and with the default the network ran at 1.3
-    frames/s at 1080p on an H200 (ONNX Runtime 1.31.1, fp16 graph; PyTorch 216;
-    benchmarks/gpu_check.sh, 2026-11-26). The heuristic is the documented remedy for
-    changing shapes; its speed here is not yet measured.
-    """
-    if name == PROVIDERS["cuda"]:
-        return (name, {"cudnn_conv_algo_search": "HEURISTIC"})
-    if name != PROVIDERS["tensorrt"]:
-        return name
-    engines = cache_dir() / "tensorrt"
-    return (name, {"trt_engine_cache_enable": True, "trt_engine_cache_path": str(engines), "trt_fp16_enable": True})
-
-
-def _read_metadata(path: Path, session: Any) -> dict:
-    """The osdfilter metadata, after checking the graph's inputs and outputs by name."""
-    inputs = [i.name for i in session.get_inputs()]
-    outputs = [o.name for o in session.get_outputs()]
-    if tuple(inputs) != INPUTS or tuple(outputs) != OUTPUTS:
-        raise CheckpointError(f"{path} is not an osdfilter ONNX export (inputs {inputs}, outputs {outputs}; "
-                              f"expected {list(INPUTS)} -> {list(OUTPUTS)})")
-    raw = session.get_modelmeta().custom_metadata_map.get(METADATA_KEY)
-    if raw is None:
-        raise CheckpointError(f"{path} has no '{METADATA_KEY}' metadata; re-export it with `osdfilter export`")
-    meta = json.loads(raw)
-    if meta.get("format") != FORMAT or meta.get("version") != VERSION:
-        raise CheckpointError(f"{path}: ONNX metadata format {meta.get('format')} v{meta.get('version')} "
-                              f"is not supported (expected {FORMAT} v{VERSION})")
-    return meta
-
-
-def _provider_note(path: Path, requested: str, in_use: str) -> str:
-    """One line naming the provider really in use; an explicit request that fell back is an error."""
-    if requested != "auto" and in_use != PROVIDERS[requested]:
-        raise OSDFilterError(f"--provider {requested}: onnxruntime fell back to {in_use} "
-                             "(no GPU, or CUDA/cuDNN/TensorRT libraries missing)")
-    fallback = " (CUDA unavailable)" if requested == "auto" and in_use == PROVIDERS["cpu"] else ""
-    return f"onnx: {path.name} on {in_use}{fallback}"
-
-
-# --------------------------------------------------------------------------- CLI
-
-
-@click.command("export")
-@click.argument("model", type=click.Path(exists=True, dir_okay=False))
-@click.argument("out", type=click.Path(dir_okay=False, writable=True))
-@click.option("--chunk", "-T", type=click.IntRange(min=1), default=8, show_default=True,
-              help="Frames per unrolled graph call (T). Shorter chunks run a one-frame step in the same file.")
-@click.option("--fp16", is_flag=True, help="fp16 weights and compute inside the graph (inputs/outputs stay fp32).")
-@click.option("--opset", type=click.IntRange(min=18), default=18, show_default=True, help="ONNX opset.")
-@click.option("--exporter", type=click.Choice(EXPORTERS), default="torchscript", show_default=True,
-              help="torch.onnx exporter; dynamo needs onnxscript.")
-@click.option("-y", "--overwrite", is_flag=True, help="Replace OUT if it exists.")
-def export_cmd(model: str, out: str, chunk: int, fp16: bool, opset: int, exporter: str, overwrite: bool) -> None:
-    """Export checkpoint MODEL to OUT (ONNX with h0/c0 state inputs), then check parity with PyTorch."""
-    from .stream import check_paths
-
-    check_paths(model, out, overwrite)  # the main command's: exists, is the input, no folder, unwritable
-    try:
-        export_onnx(model, out, chunk=chunk, fp16=fp16, opset=opset, exporter=exporter, log=click.echo)
-    except RuntimeError as exc:  # torch.onnx: e.g. an opset this exporter does not have
-        raise OSDFilterError(f"export failed: {str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}") from None
+        path = onnx_for_checkpoint(checkpoint, chunk=chunk, log=log)
+    except OSError:
+        with tempfile.TemporaryDirectory(prefix="osdfilter-onnx-") as tmp:
+            path = Path(tmp) / "model.onnx"
+            export_onnx(checkpoint, path, chunk=chunk, log=log)
+            return OnnxRunner(path, provider=provider, threads=threads)
+    return OnnxRunner(path, provider=provider, threads=threads)

@@ -48,12 +48,12 @@ the frames themselves):
      component shape filter (weak: textured static scenes give false positives); a
      component too big for text (a glyph merged with the scene) is not dropped whole:
      its undilated strokes are retried as enclosed-stroke anchors. Then a small learned
-     classifier (:mod:`osdfilter.automask_net`: a ~12k-weight U-Net on the mean image,
+     classifier (:mod:`osdfilter.masks.auto.classifier`: a ~12k-weight U-Net on the mean image,
      the temporal std, the per-frame cue fraction and the candidates, trained on static
      cases synthesised from train clips with the training fonts) scores every pixel;
      candidates scored below ``static_prob`` are dropped (about half of the scene false
      positives at little recall cost; ``static_net=False`` switches it off). Then whole
-     components of what is left that :mod:`osdfilter.automask_components` scores below
+     components of what is left that :mod:`osdfilter.masks.auto.components` scores below
      its threshold are dropped (statistics of the classifier over the component, shape,
      colour, position, text line; ``static_components=False`` switches it off).
    - ``active`` (moving camera only): text-line boxes around the static layout, grown
@@ -77,7 +77,7 @@ Hard cases
 - **Bright sky / snow behind white text**: brightness alone would select the sky; the
   cue needs dark pixels on *both* sides of a bright run, which the glyph's own outline
   provides and open sky does not.
-- **Scene cuts** (:mod:`osdfilter.scenecut`: a colour change and a shift-compensated
+- **Scene cuts** (:mod:`osdfilter.filter.scenecut`: a colour change and a shift-compensated
   thumbnail difference): the stream resets its recurrent state and the fill there. The
   OSD survives cuts, so the layout needs no reset (cuts in the window actually help).
 - **No OSD**: the layout is empty (``is_empty``); the caller re-encodes the input
@@ -95,202 +95,9 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-__all__ = [
-    "AutoMaskConfig",
-    "LayoutScan",
-    "MaskDetector",
-    "OSDLayout",
-    "glyph_cue",
-    "mask_recall_precision",
-]
-
-Rect = tuple[int, int, int, int]  # (x, y, w, h) in full-resolution pixels
-
-
-@dataclass
-class AutoMaskConfig:
-    """Settings for automatic mask detection. Pixel sizes are at working resolution."""
-
-    window_s: float = 10.0  # seconds of video the layout pass observes
-    # A still window (a quad on the ground before take-off, waiting for GPS) gives the
-    # static camera's weak masks (precision ~0.1): the first pass then looks on, window by
-    # window, up to this many seconds into the video for one where the camera moves
-    # (LayoutScan). 0: the first window only.
-    scan_s: float = 120.0
-    stride: int = 1  # observe every stride-th frame (cheaper first pass at high fps)
-    max_work_width: int = 960  # the first pass downscales wider frames to this width
-    bright: int = 150  # glyph body: max(R, G, B) at least this
-    contrast: int = 90  # outline: luma at least this much darker than the body
-    stroke_px: int = 7  # widest glyph stroke (+1) between two outline pixels
-    outline_px: int = 2  # glyph cue is dilated by this to cover the outline
-    static_frac: float = 0.6  # cue fires in this fraction of frames -> static glyph
-    active_frac: float = 0.35  # ... in at least this fraction -> changing glyph (0.15: scene inside the text boxes)
-    min_area: int = 6  # connected specks smaller than this are dropped
-    line_gap_px: int = 6  # glyphs closer than this join one text line / cell box
-    box_pad_px: int = 3  # active boxes grow by this on every side
-    max_line_frac: float = 0.16  # text lines taller than this fraction of H are scene
-    stable_std: float = 12.0  # stable glyph: temporal luma std at most this
-    persistent_edges: bool = False  # also find outline-less overlays (moving camera only)
-    edge_min: float = 60.0  # persistent edge: |mean Sobel gradient| at least this
-    edge_persist: float = 0.8  # ... and |mean g| / mean |g| at least this
-    mean_grad: float = 30.0
-    weak_grad: float = 15.0
-    persist: float = 0.6
-    weak_persist: float = 0.45
-    mean_contrast: int = 40
-    min_glyph_px: int = 2
-    # static camera: glyph cue on the mean image (body level ...). 150 -> 100 (= hv_bright):
-    # semi-transparent glyphs over dark ground; schoolgirls noisy recall 0.39 -> 0.71.
-    static_bright: int = 100
-    static_contrast: int = 90  # ... and outline contrast)
-    moving_std: float = 8.0  # median temporal luma std below this: static camera ...
-    # ... unless it is at least moving_ratio times the median per-frame gradient (and at
-    # least moving_ratio_std): low-contrast footage that moves (haze, overcast, sea, sky)
-    # has a small std too, but both scale with the contrast. benchmarks/automask.py, 24-48
-    # frames: moving clips 1.1-3.2 (hazy copies 1.5-3.2; one, mostly sky, 0.6-0.8), still
-    # cameras 0.0-0.6 (their hazy copies too; sensor noise alone 0.4-0.6), the train clips'
-    # still cameras up to 1.36 (a 1940 film's gate weave), 1.04 (a dog in a still room).
-    # A moving camera judged still loses the OSD (hazy kite-surf recall 0.22 vs 1.00), a
-    # still one judged moving as well (schoolgirls recall 0.000 vs 0.996).
-    moving_ratio: float = 1.5
-    moving_ratio_std: float = 2.0
-    box_extend: float = 1.5  # text boxes grow along the line by this many line heights
-    frame_contrast: int = 60  # per-frame glyph cue inside the text boxes
-    # Anchor glyphs, moving camera only (benchmarks/automask.py, 24 frames; the static
-    # camera's mean-image candidates merge glyphs with the scene, measured no gain there):
-    # candidate components need an *enclosed* stroke pixel (max channel >= hv_bright,
-    # >= hv_contrast darker within stroke_px on all four sides; a scene edge or a pan
-    # streak is open along itself) and must fill >= min_fill of their box after trimming
-    # to trim_px around those pixels (glyph + outline ~0.7, streaks / car outlines ~0.3).
-    # Moving-clip precision 0.66 -> 0.83 (reach 7, dilation 1; now 0.90), car-roundabout
-    # 0.23-0.26 -> 0.67-0.75.
-    # Components on a text line of anchors are kept too (faint digits, punctuation,
-    # icons): without that, kite / car-noisy / bmx-noisy recall fell to 0.88-0.93.
-    min_hv: int = 1
-    hv_contrast: int = 30  # 40: bmx-trees noisy recall 0.88 (faint sidebar ticks); 25: car precision -0.1
-    hv_bright: int = 100
-    min_fill: float = 0.4
-    # Along a thin stroke the dark end may be up to hv_reach px away (a crosshair arm, a
-    # dash). Moving clips, 24 frames: stroke_px (no extra reach) precision 0.917 / recall
-    # 0.979, but an outlined "+" with 6 px arms is lost (the detector before the anchors
-    # found it); 10: 0.903 / 0.980, found; 12: 0.897 / 0.982, 9 px arms found too, but
-    # 16 frames: precision 0.58 vs 0.63 (all clips); 14: 0.888; 21: 0.872.
-    hv_reach: int = 10
-    trim_px: int = 3
-    # text-line rescue: half the component's rows on the line, at most rescue_h line
-    # heights tall (icons are taller than digits; inside the line's rows +-2 px only:
-    # paragliding coverage at 0 px 0.959 vs 0.996)
-    rescue_h: float = 1.5
-    dilate_px: int = 1  # static camera: final masks are dilated by this (full-resolution pixels)
-    # Moving camera: the hysteresis region already reaches 1 px past the outline, so no
-    # extra dilation. Measured (24 frames): moving-clip precision 0.84 -> 0.92, GT-pixel
-    # coverage at 0 px -0.01 (car-roundabout noisy -0.04), masked PSNR car-roundabout
-    # noisy +0.67 dB (16 frames, default model). Static cameras lose recall without it.
-    moving_dilate_px: int = 0
-    # Static camera: keep only candidate pixels that the learned classifier
-    # (osdfilter/automask_net.py, trained on train clips + training fonts) scores >=
-    # static_prob. Static eval clips, 24 frames (recall / precision, 4 cases): 0.15:
-    # 0.905 / 0.085 (masks 22 -> 11 %, 33 -> 21 % of the frame), 0.25: 0.856 / 0.103,
-    # 0.5: 0.790 / 0.156; without: 0.919 / 0.051. Recall first, so 0.15.
-    static_net: bool = True
-    static_prob: float = 0.15
-    # ... then whole components of what it kept that the component scorer
-    # (osdfilter/automask_components.py: classifier statistics, shape, colour, position,
-    # text line) scores below component_prob (None: its threshold, cross-validated on the
-    # train clips: 0.11) are dropped. Needs static_net. Static eval cases, 24 frames
-    # (recall / precision, 4 cases): 0.905 / 0.084 -> 0.820 / 0.213, masks 11-21 % ->
-    # 2.6-9 % of the frame; end to end every case better (scene PSNR +4.4 to +6.3 dB,
-    # masked PSNR +0.2 to +0.6 dB; docs/automask.md).
-    static_components: bool = True
-    component_prob: float | None = None
-    exclude: list[Rect] = field(default_factory=list)  # regions never masked
-
-    def window_frames(self, fps: float) -> int:
-        """Number of frames the layout pass should observe at this frame rate."""
-        return max(1, int(round(self.window_s * fps)))
-
-    def scan_frames(self, fps: float) -> int:
-        """Frames the first pass may read in all, looking past still windows."""
-        return max(self.window_frames(fps), int(round(self.scan_s * fps)))
-
-
-# ----------------------------------------------------------------------------- cues
-
-
-def _luma(rgb: np.ndarray) -> np.ndarray:
-    return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-
-
-def _max_channel(rgb: np.ndarray) -> np.ndarray:
-    """max(R, G, B) per pixel; a 1x3 dilation over the interleaved row is ~20x faster
-    than ``rgb.max(axis=2)``."""
-    h, w = rgb.shape[:2]
-    return np.ascontiguousarray(
-        cv2.dilate(rgb.reshape(h, w * 3), np.ones((1, 3), np.uint8))[:, 1::3])
-
-
-def _flank_min(luma: np.ndarray, k: int, horizontal: bool, before: bool) -> np.ndarray:
-    """Darkest luma within k-1 px before/after each pixel (itself included) on one axis."""
-    kernel = np.ones((1, k) if horizontal else (k, 1), np.uint8)
-    a = k - 1 if before else 0
-    anchor = (a, 0) if horizontal else (0, a)
-    return cv2.erode(luma, kernel, anchor=anchor, borderValue=255)
-
-
-def glyph_cue(rgb: np.ndarray, bright: int = 150, contrast: int = 90, stroke_px: int = 7,
-              outline_px: int = 2) -> np.ndarray:
-    """Outlined-stroke pixels of one RGB uint8 frame [H, W, 3] -> uint8 {0, 1} [H, W].
-
-    A pixel is a stroke pixel when its max channel is at least ``bright`` and, within
-    ``stroke_px`` on *both* sides horizontally or vertically, there is a pixel whose luma
-    is at least ``contrast`` darker (the outline). Relative contrast rather than fixed
-    white/black levels keeps semi-transparent OSDs (white and black both mixed with the
-    scene) and coloured icons. The result is dilated by ``outline_px`` so that it covers
-    the glyph's outline too.
-    """
-    rgb = np.ascontiguousarray(rgb)
-    value = _max_channel(rgb)
-    luma = _luma(rgb)
-    limit = cv2.subtract(value, contrast)  # a flank must be at most this (saturating)
-    k = stroke_px + 1
-
-    def side(horizontal: bool, before: bool) -> np.ndarray:
-        return cv2.compare(_flank_min(luma, k, horizontal, before), limit, cv2.CMP_LE)
-
-    h = cv2.bitwise_and(side(True, True), side(True, False))
-    v = cv2.bitwise_and(side(False, True), side(False, False))
-    stroke = cv2.bitwise_or(h, v)
-    stroke &= cv2.compare(value, bright, cv2.CMP_GE)
-    stroke = (stroke > 0).view(np.uint8)
-    if outline_px > 0:
-        stroke = cv2.dilate(stroke, _disk(outline_px))
-    return stroke
-
-
-_K3 = np.ones((3, 3), np.uint8)
-_KX = np.ones((1, 3), np.uint8)
-_KY = np.ones((3, 1), np.uint8)
-
-
-def _disk(r: int) -> np.ndarray:
-    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
-
-
-def _drop_specks(mask: np.ndarray, min_area: int) -> np.ndarray:
-    """Remove 8-connected components smaller than min_area pixels."""
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), 8)
-    keep = stats[:, cv2.CC_STAT_AREA] >= min_area
-    keep[0] = False
-    return keep[labels]
-
-
-def _exclusion(h: int, w: int, rects: list[Rect]) -> np.ndarray:
-    """Bool [H, W]: True inside any exclusion rectangle."""
-    out = np.zeros((h, w), bool)
-    for x, y, rw, rh in rects:
-        out[max(0, y):max(0, y + rh), max(0, x):max(0, x + rw)] = True
-    return out
-
+from .config import AutoMaskConfig, Rect
+from .cues import (_K3, _KX, _KY, _boxes_of, _disk, _drop_long_lines, _drop_specks, _enclosed_cue, _exclusion,
+                   _glyph_components, _luma, _touching, glyph_cue)
 
 # -------------------------------------------------------------------------- layout
 
@@ -481,7 +288,7 @@ class MaskDetector:
         return np.sqrt(np.maximum(self._sum_sq / float(self.n_used) - luma_mean * luma_mean, 0))
 
     def static_features(self) -> np.ndarray:
-        """The static-camera classifier's input (:func:`osdfilter.automask_net.features`)
+        """The static-camera classifier's input (:func:`osdfilter.masks.auto.classifier.features`)
         for the frames observed so far, whatever the camera motion (training data)."""
         self._layout_w(force_static=True)
         return self._feat
@@ -530,17 +337,17 @@ class MaskDetector:
             body = glyph_cue(mean_u8, c.static_bright, c.static_contrast, c.stroke_px, outline_px=0).view(bool)
             parts = _glyph_components(body & rest, glyph | small, c, hv)  # anchors + their lines
             cand = kept | (cv2.dilate(parts.view(np.uint8), _K3).view(bool) & rest)
-            from . import automask_components, automask_net
+            from . import classifier, components
 
             frac = self._cue_count.astype(np.float32) / n
-            feat = automask_net.features(mean, std, frac, cand)
+            feat = classifier.features(mean, std, frac, cand)
             if force_static:
                 self._feat = feat  # kept only for static_features (training data)
-            if c.static_net and automask_net.available():
-                self.prob = automask_net.predict(feat)
+            if c.static_net and classifier.available():
+                self.prob = classifier.predict(feat)
                 cand = self._net_filter(cand, self.prob)
-                if c.static_components and automask_components.available():
-                    cand = automask_components.filter_components(feat, self.prob, cand, c.component_prob)
+                if c.static_components and components.available():
+                    cand = components.filter_components(feat, self.prob, cand, c.component_prob)
         self.cand = cand
         static_w = _drop_specks(cand, c.min_area)
         static_w = cv2.dilate(static_w.view(np.uint8), _disk(1)).view(bool)
@@ -705,147 +512,3 @@ class LayoutScan:
         layout = det.finish(user_mask=user_mask, exclude=exclude)
         layout.window, layout.scanned = (start, start + det.n_seen), self.n_seen
         return layout
-
-
-def _enclosed_cue(rgb: np.ndarray, bright: int, contrast: int, stroke_px: int,
-                  reach: int = 0) -> np.ndarray:
-    """Enclosed-stroke pixels, bool [H, W]: max channel >= ``bright`` with a pixel whose
-    max channel is >= ``contrast`` lower within ``stroke_px`` on both sides across the
-    stroke *and* within ``reach`` (at least stroke_px) on both sides along it,
-    horizontally or vertically. An outlined glyph's body is closed on all sides; scene
-    strokes (railings, edges a pan leaves persistent) are open along their length. The
-    max channel on the flanks too, so a saturated colour is not its own "dark" flank.
-    """
-    value = _max_channel(np.ascontiguousarray(rgb))
-    limit = cv2.subtract(value, contrast)
-    k = stroke_px + 1
-
-    def closed(hz: bool, kk: int) -> np.ndarray:
-        return cv2.bitwise_and(cv2.compare(_flank_min(value, kk, hz, True), limit, cv2.CMP_LE),
-                               cv2.compare(_flank_min(value, kk, hz, False), limit, cv2.CMP_LE))
-
-    out = cv2.compare(value, bright, cv2.CMP_GE)
-    if reach <= stroke_px:
-        return (out & closed(True, k) & closed(False, k)) > 0
-    kr = reach + 1
-    either = cv2.bitwise_or(closed(True, k) & closed(False, kr), closed(False, k) & closed(True, kr))
-    return (out & either) > 0
-
-
-def _glyph_components(cand: np.ndarray, glyph: np.ndarray, c: AutoMaskConfig,
-                      hv: np.ndarray | None = None) -> np.ndarray:
-    """Components of ``cand`` shaped like OSD glyphs / text: holding glyph-cue pixels,
-    no taller than ``max_line_frac`` of the frame, not long thin scene lines.
-
-    With ``hv`` (enclosed-stroke pixels, :func:`_enclosed_cue`) only *anchors* are kept,
-    i.e. the part of a component within ``trim_px`` of its hv pixels, holding at least
-    ``min_hv`` of them and filling at least ``min_fill`` of its box, plus the components
-    lying on a text line of anchors (:func:`_on_anchor_line`)."""
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(cand.view(np.uint8), 8)
-    hh, ww = cand.shape
-    hits = np.bincount(labels[glyph & cand], minlength=n)
-    w, h = stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]
-    area = stats[:, cv2.CC_STAT_AREA]
-    keep = (hits >= c.min_glyph_px) & (h <= c.max_line_frac * hh) & (w <= 0.3 * ww)
-    keep &= ~((w >= 6 * h) & (area < 3 * w))  # thin horizontal lines
-    keep &= ~((h >= 6 * w) & (area < 3 * h))
-    keep[0] = False
-    base = keep[labels]
-    if hv is None:
-        return base
-    # Trimming cuts scene edges (pan streaks, a tracked car) off a glyph they touch.
-    trimmed = base
-    if c.trim_px > 0:
-        trimmed = base & cv2.dilate((hv & base).view(np.uint8), _disk(c.trim_px)).view(bool)
-    n2, lab2, st2, _ = cv2.connectedComponentsWithStats(trimmed.view(np.uint8), 8)
-    w2, h2, a2 = st2[:, 2], st2[:, 3], st2[:, 4]
-    anchor = np.bincount(lab2[hv & trimmed], minlength=n2) >= c.min_hv
-    anchor &= (a2 >= c.min_fill * w2 * h2) & (a2 >= c.min_area)
-    anchor[0] = False
-    on_line = _on_anchor_line(stats, st2, anchor, c) & keep
-    return anchor[lab2] | on_line[labels]
-
-
-def _on_anchor_line(stats: np.ndarray, astats: np.ndarray, anchor: np.ndarray,
-                    c: AutoMaskConfig) -> np.ndarray:
-    """Bool per component of ``stats``: its box lies on a text line of anchor components
-    (``astats`` rows where ``anchor``): inside the line's rows (+-2 px) and within
-    ``box_extend`` line heights of its ends. Faint glyphs and punctuation beside a clear
-    glyph are kept; a scene edge is rarely exactly one text line tall."""
-    out = np.zeros(len(stats), bool)
-    x, y, w, h = (stats[:, i].astype(np.int64) for i in range(4))
-    p = 2
-    for x0, y0, x1, y1 in _anchor_lines(astats, anchor, c):
-        e = c.box_extend * (y1 - y0)
-        ov = np.minimum(y + h, y1) - np.maximum(y, y0)  # rows shared with the line
-        out |= ((ov >= 0.5 * h) & (h <= c.rescue_h * (y1 - y0) + p)
-                & (x + w >= x0 - e) & (x <= x1 + e))
-    return out
-
-
-def _anchor_lines(astats: np.ndarray, anchor: np.ndarray,
-                  c: AutoMaskConfig) -> list[tuple[int, int, int, int]]:
-    """Text lines (x0, y0, x1, y1) of anchor components: joined left to right while their
-    rows overlap by half a glyph and the gap is at most ``line_gap_px``."""
-    idx = np.flatnonzero(anchor)
-    ax, ay, aw, ah = (astats[:, i].astype(np.int64) for i in range(4))
-    lines: list[list[int]] = []  # [x0, y0, x1, y1] per line, grown in place
-    for i in idx[np.argsort(ax[idx], kind="stable")]:
-        x0, y0, x1, y1 = int(ax[i]), int(ay[i]), int(ax[i] + aw[i]), int(ay[i] + ah[i])
-        for ln in lines:
-            if x0 - ln[2] <= c.line_gap_px and min(ln[3], y1) - max(ln[1], y0) > 0.5 * (y1 - y0):
-                ln[1], ln[2], ln[3] = min(ln[1], y0), max(ln[2], x1), max(ln[3], y1)
-                break
-        else:
-            lines.append([x0, y0, x1, y1])
-    return [(x0, y0, x1, y1) for x0, y0, x1, y1 in lines]
-
-
-def _not_touching(mask: np.ndarray, other: np.ndarray) -> np.ndarray:
-    """Components of ``mask`` that share no pixel with ``other``. Persistent edges only
-    add overlays the glyph cue missed; around outlined glyphs they are just wider."""
-    return mask & ~_touching(mask, other)
-
-
-def _touching(mask: np.ndarray, other: np.ndarray) -> np.ndarray:
-    """Components of ``mask`` that share at least one pixel with ``other``."""
-    if not mask.any():
-        return mask
-    n, labels = cv2.connectedComponents(mask.view(np.uint8), connectivity=8)
-    keep = np.zeros(n, bool)
-    keep[np.unique(labels[other & mask])] = True
-    keep[0] = False
-    return keep[labels]
-
-
-def _drop_long_lines(edges: np.ndarray, frac: float = 0.6) -> np.ndarray:
-    """Drop components spanning most of the frame (letterbox and frame borders)."""
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(edges.view(np.uint8), 8)
-    hh, ww = edges.shape
-    keep = (stats[:, cv2.CC_STAT_WIDTH] < frac * ww) & (stats[:, cv2.CC_STAT_HEIGHT] < frac * hh)
-    keep[0] = False
-    return keep[labels]
-
-
-def _boxes_of(mask: np.ndarray) -> list[Rect]:
-    """Bounding rectangles (x, y, w, h) of the connected components of a bool mask."""
-    n, _, stats, _ = cv2.connectedComponentsWithStats(mask.view(np.uint8), 8)
-    return [tuple(int(v) for v in stats[i, :4]) for i in range(1, n)]
-
-
-# ------------------------------------------------------------------------- metrics
-
-
-def mask_recall_precision(pred: np.ndarray, gt: np.ndarray, tol_px: int = 2) -> tuple[float, float]:
-    """(recall, precision) of overlay pixels at ``tol_px`` tolerance.
-
-    Recall: fraction of GT pixels within tol of a predicted pixel. Precision: fraction of
-    predicted pixels within tol of a GT pixel. Empty sets count as 1.0.
-    """
-    pred, gt = pred.astype(bool), gt.astype(bool)
-    k = _disk(tol_px)
-    near_pred = cv2.dilate(pred.view(np.uint8), k).view(bool)
-    near_gt = cv2.dilate(gt.view(np.uint8), k).view(bool)
-    recall = float((gt & near_pred).sum() / gt.sum()) if gt.any() else 1.0
-    precision = float((pred & near_gt).sum() / pred.sum()) if pred.any() else 1.0
-    return recall, precision

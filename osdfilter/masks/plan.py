@@ -4,18 +4,17 @@
 :class:`MaskPlan`:
 
 * ``None`` or ``"auto"`` (the default): a streaming first pass over the first
-  ``window_s`` seconds (:class:`osdfilter.automask.MaskDetector`, a few full-frame
+  ``window_s`` seconds (:class:`osdfilter.masks.auto.detector.MaskDetector`, a few full-frame
   accumulators, never the frames) estimates the OSD layout; if the camera hardly moves
   there, later windows are tried, up to ``scan_s`` seconds in
-  (:class:`osdfilter.automask.LayoutScan`). The input is then re-opened for the main
+  (:class:`osdfilter.masks.auto.detector.LayoutScan`). The input is then re-opened for the main
   pass. stdin cannot be re-opened, so a pipe needs an explicit mask.
 * a path / bool array: that mask only.
 * a list of the above, e.g. ``["osd.png", "auto"]``: their union.
 
 ``exclude`` rectangles ``(x, y, w, h)`` are removed from every mask; ``save_mask`` writes
-the union as a PNG. :meth:`MaskPlan.wrap` gives the filter the main pass talks to: with an
-automatic layout it passes each frame its own mask (changing digits) to
-``OSDFilter.push``, and at a scene cut it resets the recurrent state.
+the union as a PNG. The plan's layout then gives each frame its own mask in the main pass
+(:func:`osdfilter.filter.layout.with_layout`).
 """
 
 from __future__ import annotations
@@ -28,9 +27,9 @@ import av
 import cv2
 import numpy as np
 
-from .automask import AutoMaskConfig, LayoutScan, OSDLayout
-from .errors import MaskError, MediaError
-from .scenecut import SceneCutDetector
+from ..errors import MaskError, MediaError
+from .auto.config import AutoMaskConfig
+from .auto.detector import LayoutScan, OSDLayout
 
 Rect = tuple[int, int, int, int]
 AUTO = "auto"
@@ -47,46 +46,6 @@ class MaskPlan:
     union: np.ndarray  # bool [H, W]
     layout: Optional[OSDLayout] = None
     note: Optional[str] = None
-
-    def wrap(self, filt: Any, scene_cuts: bool = True) -> Any:
-        """The object the pipeline pushes frames into (same ``push``/``flush`` API)."""
-        if self.layout is None and not scene_cuts:
-            return filt
-        return LayoutFilter(filt, self.layout, scene_cuts)
-
-
-class LayoutFilter:
-    """Wraps an :class:`~osdfilter.filter.OSDFilter`: per-frame masks from the automatic
-    layout, and a state reset (filter and prefill) at each scene cut."""
-
-    def __init__(self, filt: Any, layout: Optional[OSDLayout], scene_cuts: bool = True) -> None:
-        self.filt, self.layout, self.scene_cuts = filt, layout, scene_cuts
-        self._cut = SceneCutDetector()
-        self.cuts = 0
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.filt, name)
-
-    def push(self, frame: np.ndarray, frame_mask: Optional[np.ndarray] = None) -> list[np.ndarray]:
-        return self.push_prepared(self.prepare(frame, frame_mask))
-
-    def prepare(self, frame: np.ndarray, frame_mask: Optional[np.ndarray] = None) -> Any:
-        """:meth:`OSDFilter.prepare` with this frame's own mask and the scene-cut flag."""
-        cut = self.scene_cuts and not self.filt.is_empty and self._cut(frame)
-        self.cuts += cut
-        if frame_mask is None and self.layout is not None and not self.filt.is_empty:
-            frame_mask = self.layout.frame_mask(frame)  # user mask is in layout.static
-        return self.filt.prepare(frame, frame_mask, cut=cut)
-
-    def push_prepared(self, item: Any) -> list[np.ndarray]:
-        return self.filt.push_prepared(item)
-
-    def reset(self) -> list[np.ndarray]:
-        """Flush, then forget the recurrent state and the prefill's memory."""
-        return self.filt.reset()
-
-    def flush(self) -> list[np.ndarray]:
-        return self.filt.flush()
 
 
 def _specs(mask: Any) -> list[Any]:

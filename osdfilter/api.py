@@ -1,10 +1,14 @@
-"""Several videos (files or folders) → one output folder, a bad file skipped, a summary.
+"""The public API: :func:`process_video` (one video) and :func:`process_batch` (many).
 
-The model is loaded once and shared; each file goes through :func:`process_video` on its
-own, so one damaged file is reported and the rest are still processed. With ``jobs`` > 1,
-that many files are processed at once, each worker process with its own model: one video's
-temporal fill runs frame after frame, so on a many-core machine several videos at once are
-what use the cores (benchmarks/batch_speed.py).
+``process_video`` ties the layers together: the files and encoder options are checked
+(osdfilter.media), the model is loaded (osdfilter.model), the masks of the run are planned
+(osdfilter.masks), and the :class:`~osdfilter.media.transcode.Transcoder` streams the video
+through the :class:`~osdfilter.filter.core.OSDFilter`. ``process_batch`` runs it over many
+files into a folder, a bad file skipped: the model is loaded once and shared; each file goes
+through :func:`process_video` on its own. With ``jobs`` > 1, that many files are processed
+at once, each worker process with its own model: one video's temporal fill runs frame after
+frame, so on a many-core machine several videos at once are what use the cores
+(benchmarks/batch_speed.py).
 """
 
 from __future__ import annotations
@@ -21,10 +25,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional, Sequence, Union
 
-from .errors import MaskError, MediaError, OSDFilterError
-from .runners import make_runner, quiet_log
-from .stream import DEFAULT_CODEC, DEFAULT_CRF, DEFAULT_PRESET, PathLike, Report, partial_path, process_video, validate_encoding
+import av
+import cv2
+import numpy as np
 
+from .errors import MaskError, MediaError, OSDFilterError
+from .filter.core import FilterConfig, OSDFilter
+from .filter.layout import with_layout
+from .masks.auto.config import AutoMaskConfig
+from .masks.image import load_mask
+from .masks.plan import plan_masks
+from .media.encode import EncodeOptions
+from .media.files import STDIO, PathLike, atomic_output, av_message, check_paths, close_output, close_quietly, first_video_stream, open_input, open_output, partial_path
+from .media.transcode import Report, Transcoder, progress_bar
+from .model.runners import ModelSpec, make_runner, quiet_log
+
+MaskSpec = Union[None, str, os.PathLike, np.ndarray, Sequence[Union[str, os.PathLike, np.ndarray]]]
+MAX_MASK_ASPECT_CHANGE = 1.5  # 4:3 masks on 16:9 video pass (analog OSDs stretch alike)
+MIN_SIDE = 8  # pixels: smaller frames hold no OSD (the detector's kernels do not fit them)
 VIDEO_EXTENSIONS = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".ts", ".mts", ".m2ts", ".mpg", ".mpeg", ".flv", ".3gp", ".nut"}
 
 # on_result(position from 1, total, source, Report or the error message)
@@ -45,6 +63,150 @@ class BatchReport:
     def summary(self) -> str:
         frames = sum(r.frames for _, r in self.done)
         return f"{len(self.done)} done ({frames} frames), {len(self.failed)} failed"
+
+
+def process_video(
+    src: PathLike,
+    dst: PathLike,
+    *,
+    mask: MaskSpec = None,
+    model: ModelSpec = None,
+    config: FilterConfig = FilterConfig(),
+    encode: EncodeOptions = EncodeOptions(),
+    device: str = "auto",
+    backend: str = "auto",
+    provider: str = "auto",
+    quiet: bool = False,
+    overwrite: bool = False,
+    auto_window: float = AutoMaskConfig.window_s,
+    auto_scan: float = AutoMaskConfig.scan_s,
+    save_mask: Optional[PathLike] = None,
+    exclude: Sequence[Any] = (),
+    start: float = 0.0,
+    duration: Optional[float] = None,
+    codec: Optional[str] = None,
+    crf: Optional[int] = None,
+    preset: Optional[str] = None,
+    format: Optional[str] = None,
+) -> Report:
+    """Remove the OSD inside ``mask`` from the video ``src`` and write ``dst``.
+
+    ``mask``: a PNG/JPG path (white = overlay, any size, resized to the video), a bool array
+    ``[H, W]``, ``None``/``"auto"`` for automatic detection (a first pass over the first
+    ``auto_window`` seconds, or, while the camera is still there, over later windows up to
+    ``auto_scan`` seconds in; not for stdin), or a list of these (union). ``exclude``: ``(x, y,
+    w, h)`` rectangles never masked; ``save_mask``: write the union mask PNG there. ``model``: a checkpoint path,
+    a :class:`RecurrentUNet`, a :class:`Runner`, ``"fill"`` for the classical fill without a
+    network (faster, slightly lower quality), or ``None`` for the packaged default.
+    ``encode``: the output's :class:`EncodeOptions` (codec, crf, preset, container format);
+    ``codec``, ``crf``, ``preset``, ``format`` given here replace its fields.
+    ``src``/``dst`` may be ``"-"`` for stdin/stdout (``encode.format`` then names the output
+    container). ``start``: begin that many seconds into the video (a seek to the keyframe
+    before it, then frames before it are decoded and dropped); every stream of the output
+    then starts at 0. ``duration``: only ``duration`` seconds of video (from the first frame
+    written) and the other streams' packets up to that time are written. Together: a
+    preview of the settings on a stretch of a long flight. ``dst`` is written to a
+    temporary file beside it and renamed on success. Raises :class:`OSDFilterError`
+    (one-line message) for anything wrong with the inputs, options or environment; nothing
+    is left at ``dst`` then.
+    """
+    encode = encode.updated(codec=codec, crf=crf, preset=preset, format=format)
+    encode.validate(dst)
+    if duration is not None and not 0 < duration < float("inf"):
+        raise OSDFilterError(f"--duration must be a positive number of seconds, got {duration}")
+    if not 0 <= start < float("inf"):
+        raise OSDFilterError(f"--start must be zero or a positive number of seconds, got {start}")
+    if not (0 < auto_window < float("inf") and 0 <= auto_scan < float("inf")):
+        raise OSDFilterError(f"auto_window must be > 0 and auto_scan >= 0 seconds, got {auto_window} and {auto_scan}")
+    if save_mask is not None and not cv2.haveImageWriter(os.fspath(save_mask)):
+        raise MaskError(f"--save-mask {save_mask}: not an image file name OpenCV can write (use .png)")
+    check_paths(src, dst, overwrite)
+    limit_heap_growth()
+    runner = make_runner(model, backend, device, provider, log=quiet_log if quiet else None)
+    report, t0 = Report(), time.perf_counter()
+    with open_input(src) as inp:
+        vin = first_video_stream(inp, src)
+        h, w = vin.codec_context.height, vin.codec_context.width
+        if min(h, w) < MIN_SIDE:
+            raise MediaError(f"{src}: {w}x{h} frames are too small to filter (at least {MIN_SIDE} pixels a side)")
+        fps = float(vin.average_rate or vin.guessed_rate or 30)
+        masks = plan_masks(src, mask, h, w, fps, lambda m: resolve_mask(m, h, w), window_s=auto_window, scan_s=auto_scan, exclude=exclude, save_mask=save_mask)
+        if masks.note:
+            report.warn(masks.note)
+        filt = with_layout(OSDFilter(runner, masks.union, config), masks.layout)
+        with atomic_output(dst) as target:
+            out = open_output(target, dst, encode.format)
+            job = Transcoder(inp, out, vin, filt, report, duration, start, seekable=os.fspath(src) != STDIO)
+            try:
+                job.add_streams(encode)
+                with progress_bar(vin, quiet, duration, start) as bar:
+                    job.run(bar)
+            except av.FFmpegError as exc:
+                close_quietly(out)
+                raise MediaError(f"cannot write {dst}: {av_message(exc)}") from None
+            except BaseException:
+                close_quietly(out)
+                raise
+            close_output(out, dst)
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+def limit_heap_growth() -> None:
+    """Keep peak memory flat over long videos (glibc; a no-op elsewhere).
+
+    Every chunk allocates and frees the same large buffers (frames, activations). glibc's
+    adaptive mmap threshold moves such buffers onto fragmenting heaps, so peak RSS crept up
+    over a long file; a fixed threshold keeps them mmapped (returned to the OS on free),
+    and two arenas stop each pipeline thread from growing its own heap.
+    """
+    global _HEAP_LIMITED
+    if _HEAP_LIMITED or not sys.platform.startswith("linux"):
+        return
+    _HEAP_LIMITED = True
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-3, 4 << 20)  # M_MMAP_THRESHOLD: 4 MiB, fixed
+        libc.mallopt(-8, 2)  # M_ARENA_MAX
+    except (OSError, AttributeError):
+        pass  # not glibc
+
+
+_HEAP_LIMITED = False
+
+
+def resolve_mask(mask: MaskSpec, height: int, width: int) -> np.ndarray:
+    """The overlay mask (bool ``[height, width]``) from a path, an array, or automatic detection."""
+    if mask is None or (isinstance(mask, str) and mask == "auto"):
+        return auto_mask(height, width)
+    if isinstance(mask, np.ndarray):
+        if mask.shape != (height, width):
+            raise MaskError(f"mask array has shape {mask.shape}, the video is {height}x{width} (HxW)")
+        if not mask.any():
+            raise MaskError("mask array is empty (no True pixels)")
+        return mask.astype(bool)
+    check_mask_aspect(Path(mask), height, width)
+    return load_mask(mask, height, width)
+
+
+def check_mask_aspect(path: Path, height: int, width: int) -> None:
+    """Refuse a mask whose shape cannot belong to this video (e.g. portrait on landscape)."""
+    img = cv2.imread(os.fspath(path), cv2.IMREAD_UNCHANGED) if path.is_file() else None
+    if img is None or img.size == 0:
+        return  # load_mask gives the precise error
+    mh, mw = img.shape[:2]
+    change = (mw / mh) / (width / height)
+    if max(change, 1 / change) > MAX_MASK_ASPECT_CHANGE:
+        raise MaskError(f"mask {path} is {mw}x{mh}, its shape does not fit the {width}x{height} video")
+
+
+def auto_mask(height: int, width: int) -> np.ndarray:
+    """A mask spec of "auto" reaching the user-mask loader (plan_masks resolves "auto"
+    itself, with the detector of masks/auto/): a user error."""
+    raise MaskError("no mask given: pass --mask PATH (a PNG/JPG, white = overlay); automatic detection is not available yet")
+
 
 
 def collect_inputs(paths: Sequence[PathLike]) -> list[Path]:
@@ -82,6 +244,7 @@ def process_batch(
     mask: Any = None,
     jobs: int = 1,
     on_result: Optional[ResultCallback] = None,
+    encode: EncodeOptions = EncodeOptions(),
     **options: Any,
 ) -> BatchReport:
     """Process every video of ``paths`` into ``out_dir`` (created if needed).
@@ -91,7 +254,8 @@ def process_batch(
     that many files at once in worker processes (``model`` must then be a path, ``None``
     or ``"fill"``; progress bars are off; the workers are started with ``spawn``, so a
     script calling this needs the ``if __name__ == "__main__":`` guard); ``on_result`` is
-    called as files finish, the report lists them in input order.
+    called as files finish, the report lists them in input order. ``encode`` and the other
+    keywords are :func:`process_video`'s, the same for every file.
     """
     out_dir = Path(out_dir)
     if (out_dir.exists() and not out_dir.is_dir()) or (not out_dir.exists() and out_dir.suffix.lower() in VIDEO_EXTENSIONS):
@@ -103,8 +267,9 @@ def process_batch(
     if isinstance(paths, (str, os.PathLike)):  # one folder or file, not its characters
         paths = [paths]
     # The same for every file: refused once, before anything is read or the folder made.
-    validate_encoding(options.get("codec", DEFAULT_CODEC), options.get("crf", DEFAULT_CRF), options.get("preset", DEFAULT_PRESET),
-                      options.get("format"), out_dir / "x.mp4")
+    encode = encode.updated(**{k: options.pop(k, None) for k in ("codec", "crf", "preset", "format")})
+    encode.validate(out_dir / "x.mp4")
+    options["encode"] = encode
     inputs = collect_inputs(paths)
     for item in mask if isinstance(mask, (list, tuple)) else [mask]:
         if isinstance(item, (str, os.PathLike)) and os.fspath(item) != "auto" and not Path(item).is_file():

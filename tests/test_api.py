@@ -13,9 +13,9 @@ import pytest
 from conftest import make_clip, make_mask_png, osd_layer, textured_background, tiny_model
 from osdfilter import FilterConfig, OSDFilter, load_model, process_video, save_checkpoint
 from osdfilter.errors import CheckpointError, MaskError, MediaError, OSDFilterError
-from osdfilter.masks import dilate, feather, load_mask
-from osdfilter.runners import TorchRunner
-from osdfilter.stream import rescale_ts
+from osdfilter.masks.image import dilate, feather, load_mask
+from osdfilter.model.runners import TorchRunner
+from osdfilter.media.transcode import rescale_ts
 
 
 # --- reading outputs back -------------------------------------------------------------

@@ -15,8 +15,8 @@ from typing import Any, Iterator, Optional
 import click
 
 from ..errors import OSDFilterError
-from ..model import PRESETS
-from .config import build_config, config_fields
+from ..model.network import PRESETS
+from ..train.config import build_config, config_fields
 
 try:
     import tomllib
@@ -70,7 +70,7 @@ def _flags(**kw: Any) -> dict[str, Any]:
 @click.option("--set", "sets", multiple=True, help="Any training option as KEY=VALUE (TOML value), e.g. --set mask_weight=2.0 (repeatable).")
 @click.option("--resume", type=click.Path(exists=True, dir_okay=False), help="Continue from a checkpoint: exact for a training checkpoint, a warm start for shipped weights.")
 def train_cmd(config_path: Optional[str], sets: tuple[str, ...], resume: Optional[str], **flags: Any) -> None:
-    from .trainer import resume_config, train
+    from ..train.trainer import resume_config, train
 
     overrides = {**_flags(**flags), **parse_sets(sets)}
     try:
@@ -113,7 +113,7 @@ def _data_errors() -> Iterator[None]:
 @click.option("--exclude-fonts", multiple=True, help="Font sub-folder to leave out (repeatable).")
 @click.option("--skip", multiple=True, help="FILE:START-END seconds of the sources to leave out (repeatable).")
 def synth_cmd(src: str, dst: str, clips: int, frames: int, size: str, seed: int, fonts: Optional[str], exclude_fonts: tuple[str, ...], skip: tuple[str, ...]) -> None:
-    from .folder import write_synth_folder
+    from ..train.folder import write_synth_folder
 
     width, height = parse_size(size)
     if Path(dst).is_dir() and any(Path(dst).iterdir()):

@@ -1,4 +1,5 @@
-"""The ``osdfilter`` command: a thin click shell over :func:`osdfilter.process_video`.
+"""The ``osdfilter`` command: a thin click shell over :func:`osdfilter.process_video` and
+:func:`osdfilter.process_batch`.
 
 ``osdfilter [OPTIONS] INPUT OUTPUT`` runs the filter (the default command, also reachable
 as ``osdfilter run``). Other subcommands (``synth``, ``train``, ``export``) live in their
@@ -20,20 +21,20 @@ from typing import Any, Optional, Union
 
 import click
 
-from .automask import AutoMaskConfig
-from .errors import INTERRUPTED, OSDFilterError
-from .filter import FilterConfig
-from .batch import process_batch
-from .runners import FILL_ONLY
-from .stream import DEFAULT_CODEC, DEFAULT_CRF, DEFAULT_PRESET, PIPE_FORMATS, PRESETS, VIDEO_CODECS, Report, process_video
+from ..api import Report, process_batch, process_video
+from ..errors import INTERRUPTED, OSDFilterError
+from ..filter.core import FilterConfig
+from ..masks.auto.config import AutoMaskConfig
+from ..media.encode import DEFAULT_CODEC, DEFAULT_CRF, DEFAULT_PRESET, PIPE_FORMATS, PRESETS, VIDEO_CODECS, EncodeOptions
+from ..model.runners import FILL_ONLY
 
 EXIT_ERROR, EXIT_INTERRUPTED = 1, 130
 
 # name -> (module, attribute): commands owned by other modules, imported on demand.
 LAZY_COMMANDS = {
-    "synth": ("osdfilter.train.cli", "synth_cmd"),
-    "train": ("osdfilter.train.cli", "train_cmd"),
-    "export": ("osdfilter.onnx", "export_cmd"),
+    "synth": ("osdfilter.cli.train", "synth_cmd"),
+    "train": ("osdfilter.cli.train", "train_cmd"),
+    "export": ("osdfilter.cli.export", "export_cmd"),
 }
 DEFAULT_COMMAND = "run"
 
@@ -114,7 +115,8 @@ def cli() -> None:
 @click.argument("paths", nargs=-1, required=True, type=click.Path(allow_dash=True, path_type=str), metavar="INPUT OUTPUT")
 @click.option("--mask", "mask", multiple=True, metavar="FILE|auto", help="Mask image (PNG/JPG, any size; white = overlay) or 'auto' (detect the OSD; the default). Repeat to combine (union), e.g. --mask osd.png --mask auto.")
 @click.option("--auto-window", type=click.FloatRange(0.1, 3600), default=AutoMaskConfig.window_s, show_default=True, help="Seconds at the start the automatic detection looks at (a first pass; stdin needs --mask FILE).")
-@click.option("--auto-scan", type=click.FloatRange(0, 86400), default=AutoMaskConfig.scan_s, show_default=True, help="If the camera is still in that window (a quad on the ground) or it shows no OSD, look on for a window with motion and an OSD, up to this many seconds into the video; 0 = the first window only.")
+@click.option("--auto-scan", type=click.FloatRange(0, 86400), default=AutoMaskConfig.scan_s, show_default=True,
+              help="If the camera is still in that window (a quad on the ground) or it shows no OSD, look on for a window with motion and an OSD, up to this many seconds into the video; 0 = the first window only.")
 @click.option("--save-mask", type=click.Path(dir_okay=False), help="Write the (union) mask used as a PNG.")
 @click.option("--exclude", multiple=True, metavar="x,y,w,h", callback=lambda ctx, p, v: _rects(v), help="Never mask this rectangle (pixels; repeatable).")
 @click.option("--dilate", type=click.IntRange(0, 64), default=2, show_default=True, help="Grow the mask by this many pixels.")
@@ -130,10 +132,12 @@ def cli() -> None:
 @click.option("--format", "format", metavar="NAME", help=f"Output container, needed when OUTPUT is '-' (stdout): {', '.join(PIPE_FORMATS)}. [default: from OUTPUT's extension]")
 @click.option("--start", type=click.FloatRange(0), default=0.0, metavar="SECONDS", help="Begin this many seconds into each video (the output starts at 0); with --duration, a quick look at the settings on a stretch of a long flight.")
 @click.option("--duration", type=click.FloatRange(0, min_open=True), metavar="SECONDS", help="Write only this many seconds of each video (from --start), with the other streams up to there.")
-@click.option("--jobs", type=click.IntRange(1, 256), default=1, show_default=True, help="With several inputs or a folder: process this many files at once, each in its own process with its own model (no progress bars). One video's fill runs frame after frame; on a many-core machine several videos at once are what use the cores.")
+@click.option("--jobs", type=click.IntRange(1, 256), default=1, show_default=True,
+              help="With several inputs or a folder: process this many files at once, each in its own process with its own model (no progress bars). One video's fill runs frame after frame; on a many-core machine several videos at once are what use the cores.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or warnings.")
 @click.option("-y", "--overwrite", is_flag=True, help="Replace OUTPUT if it exists.")
-def run(paths: tuple[str, ...], dilate: int, chunk: int, quiet: bool, fast: bool, jobs: int, **options: Any) -> None:
+def run(paths: tuple[str, ...], dilate: int, chunk: int, quiet: bool, fast: bool, jobs: int,
+        codec: str, crf: int, preset: str, format: Optional[str], **options: Any) -> None:
     """Remove the OSD inside the mask from INPUT and write OUTPUT.
 
     Audio, subtitle and data streams are copied unchanged; the video keeps its size,
@@ -150,6 +154,7 @@ def run(paths: tuple[str, ...], dilate: int, chunk: int, quiet: bool, fast: bool
         raise click.UsageError("expected INPUT and OUTPUT")
     inputs, output = paths[:-1], paths[-1]
     config = FilterConfig(chunk=chunk, dilate=dilate)
+    options["encode"] = EncodeOptions(codec=codec, crf=crf, preset=preset, format=format)
     if len(inputs) > 1 or Path(inputs[0]).is_dir():
         return run_batch(inputs, output, config, quiet, {**options, "jobs": jobs})
     report = process_video(inputs[0], output, config=config, quiet=quiet, **options)
@@ -165,7 +170,7 @@ def _mask_spec(masks: tuple[str, ...]) -> Any:
 
 
 def _rects(values: tuple[str, ...]) -> list[tuple[int, int, int, int]]:
-    from .masking import parse_rect
+    from ..masks.plan import parse_rect
 
     try:
         return [parse_rect(v) for v in values]

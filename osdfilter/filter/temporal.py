@@ -1,21 +1,12 @@
-"""Classical fills put inside the mask before the network sees a frame.
+"""The temporal prefill: background from earlier frames, warped into the current one.
 
-The network (``ModelConfig.residual``) learns a correction of this fill rather than
-drawing pixels from nothing, so even a briefly trained model starts at the classical
-quality (FINDINGS.md: thin glyph strokes are easy for classical inpainting).
-
-Two kinds of fill:
-
-* stateless, per image (``telea``, ``normalized``, ``none``): ``get_prefill(name)(image, mask)``; the filter
-  applies them to each tile crop.
-* temporal (``temporal``): causal and stateful. The OSD is screen-fixed while the camera
-  moves, so background hidden under the mask now was visible in earlier frames. Each frame
-  the previous *filled* frame (the background memory) is warped into the current one with
-  the motion measured just outside the mask, brightness-corrected against that ring, and
-  used where it is trustworthy; a normalized convolution (``normalized_fill``) fills what
-  no frame has shown. Use
-  :class:`TemporalPrefill` (one per video, frames in order, ``reset()`` on a cut) on full
-  frames, or :func:`prefill_sequence` for a ``[T, H, W, 3]`` clip.
+The OSD is screen-fixed while the camera moves, so background hidden under the mask now was
+visible in earlier frames. Each frame the previous *filled* frame (the background memory) is
+warped into the current one with the motion measured just outside the mask,
+brightness-corrected against that ring, and used where it is trustworthy; a normalized
+convolution (:func:`osdfilter.filter.fill.normalized_fill`) fills what no frame has shown.
+Use :class:`TemporalPrefill` (one per video, frames in order, ``reset()`` on a cut) on full
+frames, or :func:`prefill_sequence` for a ``[T, H, W, 3]`` clip.
 """
 
 from __future__ import annotations
@@ -24,151 +15,13 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Callable, Optional, Sequence
+from typing import Optional, Sequence
 
 import cv2
 import numpy as np
 
-Prefill = Callable[[np.ndarray, np.ndarray], np.ndarray]
+from .fill import _blur_reach, _put_pixels, get_prefill
 
-
-def telea(image: np.ndarray, mask: np.ndarray, radius: int = 3) -> np.ndarray:
-    """OpenCV Telea inpainting of ``mask`` (bool [H, W]) in ``image`` (uint8 [H, W, 3]).
-
-    Runs on the mask's bounding box plus ``radius + 2`` pixels: Telea reads nothing
-    farther out, so the result is bit-identical (tested) while its whole-image setup
-    shrinks to the box.
-    """
-    ys = np.flatnonzero(mask.any(axis=1))
-    if not len(ys):
-        return image
-    xs = np.flatnonzero(mask.any(axis=0))
-    m, (h, w) = radius + 2, mask.shape
-    y0, y1 = max(0, ys[0] - m), min(h, ys[-1] + 1 + m)
-    x0, x1 = max(0, xs[0] - m), min(w, xs[-1] + 1 + m)
-    if (y1 - y0) * (x1 - x0) >= 0.8 * h * w:
-        return cv2.inpaint(image, mask.astype(np.uint8), radius, cv2.INPAINT_TELEA)
-    out = image.copy()
-    box = (slice(y0, y1), slice(x0, x1))
-    out[box] = cv2.inpaint(image[box], mask[box].astype(np.uint8), radius, cv2.INPAINT_TELEA)
-    return out
-
-
-# Normalized convolution's scales (Gaussian sigma, px) and the known weight a pixel needs at
-# one of them (quality.py --frames 24 --methods temporal, the fill alone, masked PSNR / SSIM
-# exact, box; a first version with every scale at full resolution: support 0.05 23.31 /
-# 0.695, 20.24 / 0.539; 0.01 23.30 / 0.696, 20.21 / 0.542; 0.004 23.29 / 0.696, 20.19 /
-# 0.544; 0.1 and 0.2 lower on both. As written, 0.01: 23.30 / 0.696, 20.19 / 0.542. Telea:
-# 23.29 / 0.696, 20.08 / 0.545).
-FILL_SCALES = (1.0, 2.0, 4.0, 8.0, 16.0)
-FILL_SUPPORT = 0.01
-# Larger scales are blurred on the region shrunk by sigma / this: 4-16x fewer pixels, and
-# against blurring at full resolution 0.1-0.2 levels apart on average (tested; 1-2 % of the
-# pixels more than 1 apart, where the two pick different scales).
-FULL_RES_SIGMA = 2.0
-
-
-def normalized_fill(image: np.ndarray, mask: np.ndarray, scales: Sequence[float] = FILL_SCALES,
-                    support: float = FILL_SUPPORT) -> np.ndarray:
-    """Fill ``mask`` (bool [H, W]) in ``image`` (uint8 [H, W, 3]) by normalized convolution
-    (Knutsson & Westin, 1993): each masked pixel gets the Gaussian-weighted mean of the
-    known pixels around it, at the smallest of ``scales`` (sigma, px) where their weight
-    exceeds ``support`` (the largest scale takes whatever is left).
-
-    The temporal fill's fallback for what no frame has shown. Against OpenCV's Telea there
-    (benchmarks/quality.py, held-out clips): the same masked PSNR on glyph masks, +0.1 dB on
-    box masks, a little less flicker and 0.003 lower SSIM on boxes (smoother), at 0.4-0.5x
-    the temporal fill's CPU per frame where most of the mask falls back, 0.65-0.7x on
-    footage that carries most of it (benchmarks/fill_speed.py --fallbacks). Telea's cost
-    grows with the pixels times its radius squared and the channels; here it is a few
-    blurs of the mask's box at growing scale, the larger ones downscaled. Written here
-    rather than taken from a library: OpenCV's photo module has Telea and Navier-Stokes
-    only.
-    """
-    todo = np.flatnonzero(mask)  # flat indices still to fill
-    if not len(todo):
-        return image
-    h, w = mask.shape
-    out = image.copy()
-    for k, sigma in enumerate(scales):
-        # Each scale works in the box of the pixels left, grown by its kernel's reach.
-        ys, xs = np.divmod(todo, w)
-        r = _blur_reach(sigma)
-        f = max(1, int(sigma // FULL_RES_SIGMA))
-        (y0, y1), (x0, x1) = _span(ys.min() - r, ys.max() + 1 + r, h, f), _span(xs.min() - r, xs.max() + 1 + r, w, f)
-        known = np.logical_not(mask[y0:y1, x0:x1]).view(np.uint8)
-        values = np.zeros((y1 - y0, x1 - x0, 3), np.uint8)
-        cv2.copyTo(image[y0:y1, x0:x1], known, values)  # the known pixels, 0 in the mask
-        values, weight = values.astype(np.float32), known.astype(np.float32)
-        if f > 1:
-            size = (-(-(x1 - x0) // f), -(-(y1 - y0) // f))  # whole f x f blocks where _span could: INTER_AREA's fast path
-            values, weight = (cv2.resize(a, size, interpolation=cv2.INTER_AREA) for a in (values, weight))
-            values, weight = (cv2.GaussianBlur(a, (0, 0), sigma / f) for a in (values, weight))
-            values, weight = (cv2.resize(a, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR) for a in (values, weight))
-        else:
-            values, weight = (cv2.GaussianBlur(a, (0, 0), sigma) for a in (values, weight))
-        local = (ys - y0) * (x1 - x0) + (xs - x0)
-        wsum = np.take(weight.reshape(-1), local)
-        done = np.ones(len(todo), bool) if k == len(scales) - 1 else wsum > support
-        mean = np.take(values.reshape(-1, 3), local[done], axis=0) / np.maximum(wsum[done], 1e-6)[:, None]
-        _put_pixels(out, todo[done], mean)
-        todo = todo[~done]
-        if not len(todo):
-            break
-    return out
-
-
-def _span(lo: int, hi: int, size: int, f: int) -> tuple[int, int]:
-    """``[lo, hi)`` clipped to ``[0, size)`` and widened to a multiple of ``f`` where the
-    image leaves room (else just clipped: never narrower than the clipped span)."""
-    lo, hi = max(0, lo), min(size, hi)
-    extra = -(hi - lo) % f
-    if extra > (size - hi) + lo:
-        return lo, hi
-    grow = min(extra, size - hi)
-    return lo - (extra - grow), hi + grow
-
-
-def _put_pixels(image: np.ndarray, index: np.ndarray, values: np.ndarray) -> None:
-    """``image`` (C-contiguous uint8 ``[h, w, 3]``) at flat pixel ``index`` := ``values``
-    (float ``[n, 3]``, overwritten) rounded and clipped to 0-255. Written as one 3-byte item
-    per pixel: 2x faster scattered writes than ``[n, 3]`` rows."""
-    if not image.flags.c_contiguous:
-        raise ValueError("_put_pixels writes into a C-contiguous image only")
-    values += 0.5
-    np.clip(values, 0, 255, out=values)
-    image.reshape(-1).view("V3")[index] = values.astype(np.uint8).view("V3").reshape(-1)
-
-
-def keep(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """No fill: the network sees the overlaid pixels (the write-up's original input)."""
-    return image
-
-
-PREFILLS: dict[str, Prefill] = {"telea": telea, "normalized": normalized_fill, "none": keep}
-TEMPORAL_PREFILLS = ("temporal",)
-
-
-def is_temporal(name: str) -> bool:
-    """Whether prefill ``name`` needs the frames in order (full frames, one state per video)."""
-    return name in TEMPORAL_PREFILLS
-
-
-def get_prefill(name: str) -> Prefill:
-    """The stateless prefill ``name``: ``fill(image_uint8 [H, W, 3], mask_bool [H, W])``."""
-    if is_temporal(name):
-        raise ValueError(
-            f"prefill {name!r} is temporal: use TemporalPrefill() on full frames in order, "
-            "or prefill_sequence(frames, masks)"
-        )
-    try:
-        return PREFILLS[name]
-    except KeyError:
-        choices = sorted([*PREFILLS, *TEMPORAL_PREFILLS])
-        raise ValueError(f"unknown prefill {name!r}; choose from {choices}") from None
-
-
-# ---------------------------------------------------------------- temporal prefill
 
 
 @dataclass(frozen=True)
@@ -446,11 +299,6 @@ def _group_boxes(small_mask: np.ndarray, full_hw: tuple[int, int], cfg: Temporal
     return boxes
 
 
-def _blur_reach(sigma: float) -> int:
-    """Half the kernel OpenCV builds for a float32 Gaussian blur of ``sigma`` (size round(8 sigma + 1) | 1)."""
-    return (int(round(8 * sigma + 1)) | 1) // 2
-
-
 def _grown_box(where: np.ndarray, margin: int) -> tuple[slice, slice]:
     """Bounding box of ``where`` (bool [h, w]) grown by ``margin``, clipped (all of it if empty)."""
     ys, xs = np.flatnonzero(where.any(1)), np.flatnonzero(where.any(0))
@@ -635,7 +483,7 @@ def _brightness_fit(crop: np.ndarray, warped: np.ndarray, ring: np.ndarray, max_
     on the ``ring`` pixels (flat box-local indices, row-major) in box coordinates normalised
     to [-0.5, 0.5), and the median ring residual (inf if the ring is too small).
 
-    FINDINGS.md: propagation loses to Telea unless the carried pixels are matched to the
+    Why: propagation loses to Telea unless the carried pixels are matched to the
     brightness around the mask (exposure changes, vignetting as the camera pans).
     """
     ring = _samples(ring, max_samples)

@@ -1,0 +1,5 @@
+"""``python -m osdfilter.cli``: the console script."""
+
+from .main import main
+
+main()

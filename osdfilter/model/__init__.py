@@ -1,0 +1,1 @@
+"""The network: its definition, checkpoints, runners (PyTorch, ONNX Runtime), ONNX export."""

@@ -1,0 +1,1 @@
+"""Training of the mask classifiers of ``--mask auto`` (osdfilter.masks.auto runs them)."""
