@@ -24,15 +24,42 @@ def with_layout(filt: Any, layout: Any = None, scene_cuts: bool = True) -> Any:
 
 class LayoutFilter:
     """Wraps an :class:`~osdfilter.filter.core.OSDFilter`: per-frame masks from the automatic
-    layout, and a state reset (filter and prefill) at each scene cut."""
+    layout, and a state reset (filter and prefill) at each scene cut. The same interface as
+    the filter, spelled out (no attribute forwarding)."""
 
     def __init__(self, filt: Any, layout: Any, scene_cuts: bool = True) -> None:
         self.filt, self.layout, self.scene_cuts = filt, layout, scene_cuts
         self._cut = SceneCutDetector()
         self.cuts = 0
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.filt, name)
+    # The rest of the filter's interface that the pipeline (media/transcode.py) uses, as is.
+    @property
+    def config(self) -> Any:
+        return self.filt.config
+
+    @property
+    def height(self) -> int:
+        return self.filt.height
+
+    @property
+    def width(self) -> int:
+        return self.filt.width
+
+    @property
+    def is_empty(self) -> bool:
+        return self.filt.is_empty
+
+    def restore_prepared(self, item: Any) -> list[Any]:
+        return self.filt.restore_prepared(item)
+
+    def flush_restored(self) -> list[Any]:
+        return self.filt.flush_restored()
+
+    def composite(self, restored: Any) -> np.ndarray:
+        return self.filt.composite(restored)
+
+    def cores(self, *args: Any, **kwargs: Any) -> Any:
+        return self.filt.cores(*args, **kwargs)
 
     def push(self, frame: np.ndarray, frame_mask: Optional[np.ndarray] = None) -> list[np.ndarray]:
         return self.push_prepared(self.prepare(frame, frame_mask))
