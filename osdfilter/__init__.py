@@ -7,6 +7,7 @@ Public API::
 
 ``process_video`` streams a whole file (every stream kept, audio copied as is),
 ``process_batch`` many files into a folder, both encoding as an :class:`EncodeOptions` says;
+``preview_video`` restores a few frames onto a contact sheet (mask and OSD elements shown);
 :class:`OSDFilter` is the frame-level filter
 they are built on (push RGB frames, receive restored frames, flush);
 :func:`load_model` rebuilds a :class:`RecurrentUNet` from a self-describing checkpoint.
@@ -32,6 +33,7 @@ _EXPORTS = {
     "FilterConfig": "filter.core", "OSDFilter": "filter.core",
     "ModelConfig": "model.network", "RecurrentUNet": "model.network",
     "EncodeOptions": "media.encode",
+    "PreviewReport": "preview", "preview_video": "preview",
 }
 
 if TYPE_CHECKING:
@@ -41,6 +43,7 @@ if TYPE_CHECKING:
     from .media.encode import EncodeOptions
     from .model.checkpoint import load_model, save_checkpoint
     from .model.network import ModelConfig, RecurrentUNet
+    from .preview import PreviewReport, preview_video
 
 
 def __getattr__(name: str):
@@ -69,10 +72,12 @@ __all__ = [
     "ModelConfig",
     "OSDFilter",
     "OSDFilterError",
+    "PreviewReport",
     "RecurrentUNet",
     "Report",
     "load_model",
     "process_batch",
+    "preview_video",
     "process_video",
     "save_checkpoint",
     "__version__",

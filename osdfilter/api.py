@@ -33,6 +33,7 @@ from .errors import MaskError, MediaError, OSDFilterError
 from .filter.core import FilterConfig, OSDFilter
 from .filter.layout import with_layout
 from .masks.auto.config import AutoMaskConfig
+from .masks.elements import Numbers, check_choice
 from .masks.image import load_mask
 from .masks.plan import plan_masks
 from .media.encode import EncodeOptions
@@ -88,6 +89,8 @@ def process_video(
     crf: Optional[int] = None,
     preset: Optional[str] = None,
     format: Optional[str] = None,
+    elements: Numbers = None,
+    keep_elements: Numbers = None,
 ) -> Report:
     """Remove the OSD inside ``mask`` from the video ``src`` and write ``dst``.
 
@@ -95,9 +98,13 @@ def process_video(
     ``[H, W]``, ``None``/``"auto"`` for automatic detection (a first pass over the first
     ``auto_window`` seconds, or, while the camera is still there, over later windows up to
     ``auto_scan`` seconds in; not for stdin), or a list of these (union). ``exclude``: ``(x, y,
-    w, h)`` rectangles never masked; ``save_mask``: write the union mask PNG there. ``model``: a checkpoint path,
-    a :class:`RecurrentUNet`, a :class:`Runner`, ``"fill"`` for the classical fill without a
-    network (faster, slightly lower quality), or ``None`` for the packaged default.
+    w, h)`` rectangles never masked; ``elements`` (e.g. ``[2, 5]`` or ``"2,5"``): remove only
+    these OSD elements of the mask, numbered top-left to bottom-right as :func:`preview_video`
+    shows them; ``keep_elements``: remove all but these; ``save_mask``: write the (chosen)
+    union mask PNG there, and the numbered elements as NAME.elements.png beside it.
+    ``model``: a checkpoint path, a :class:`RecurrentUNet`, a :class:`Runner`, ``"fill"`` for
+    the classical fill without a network (faster, slightly lower quality), or ``None`` for the
+    packaged default.
     ``encode``: the output's :class:`EncodeOptions` (codec, crf, preset, container format);
     ``codec``, ``crf``, ``preset``, ``format`` given here replace its fields.
     ``src``/``dst`` may be ``"-"`` for stdin/stdout (``encode.format`` then names the output
@@ -112,6 +119,7 @@ def process_video(
     """
     encode = encode.updated(codec=codec, crf=crf, preset=preset, format=format)
     encode.validate(dst)
+    elements, keep_elements = check_choice(elements, keep_elements)
     if duration is not None and not 0 < duration < float("inf"):
         raise OSDFilterError(f"--duration must be a positive number of seconds, got {duration}")
     if not 0 <= start < float("inf"):
@@ -130,7 +138,8 @@ def process_video(
         if min(h, w) < MIN_SIDE:
             raise MediaError(f"{src}: {w}x{h} frames are too small to filter (at least {MIN_SIDE} pixels a side)")
         fps = float(vin.average_rate or vin.guessed_rate or 30)
-        masks = plan_masks(src, mask, h, w, fps, lambda m: resolve_mask(m, h, w), window_s=auto_window, scan_s=auto_scan, exclude=exclude, save_mask=save_mask)
+        masks = plan_masks(src, mask, h, w, fps, lambda m: resolve_mask(m, h, w), window_s=auto_window, scan_s=auto_scan, exclude=exclude, save_mask=save_mask,
+                           elements=elements, keep_elements=keep_elements)
         if masks.note:
             report.warn(masks.note)
         filt = with_layout(OSDFilter(runner, masks.union, config), masks.layout)
@@ -270,6 +279,7 @@ def process_batch(
     encode = encode.updated(**{k: options.pop(k, None) for k in ("codec", "crf", "preset", "format")})
     encode.validate(out_dir / "x.mp4")
     options["encode"] = encode
+    check_choice(options.get("elements"), options.get("keep_elements"))
     inputs = collect_inputs(paths)
     for item in mask if isinstance(mask, (list, tuple)) else [mask]:
         if isinstance(item, (str, os.PathLike)) and os.fspath(item) != "auto" and not Path(item).is_file():

@@ -19,7 +19,8 @@ MAX_LINES = 600
 MAX_BYTES = 40_000  # no weights in source: they are data files in osdfilter/weights/
 MAX_LINE_CHARS = 300
 # Lower never imports higher; equal ranks do not import each other.
-RANKS = {"errors": 0, "media": 1, "model": 1, "osd": 1, "masks": 2, "filter": 3, "api": 4, "train": 4, "cli": 5, "console": 6}
+RANKS = {"errors": 0, "media": 1, "model": 1, "osd": 1, "masks": 2, "filter": 3, "api": 4, "train": 4, "preview": 5, "cli": 6,
+         "console": 7}
 TOP_LEVEL = {"pyproject.toml", "README.md", "LICENSE", "CHANGELOG.md", "osdfilter", "tests", "export", "examples", "docs", "benchmarks"}
 
 

@@ -25,8 +25,11 @@ from ..api import Report, process_batch, process_video
 from ..errors import INTERRUPTED, OSDFilterError
 from ..filter.core import FilterConfig
 from ..masks.auto.config import AutoMaskConfig
+from ..masks.elements import check_choice
 from ..media.encode import DEFAULT_CODEC, DEFAULT_CRF, DEFAULT_PRESET, PIPE_FORMATS, PRESETS, VIDEO_CODECS, EncodeOptions
+from ..media.files import check_paths
 from ..model.runners import FILL_ONLY
+from ..preview import preview_video
 
 EXIT_ERROR, EXIT_INTERRUPTED = 1, 130
 
@@ -98,6 +101,7 @@ class RunCommand(click.Command):
         prog = ctx.find_root().info_name or "osdfilter"
         formatter.write_usage(prog, "[OPTIONS] INPUT OUTPUT")
         formatter.write_usage(prog, "[OPTIONS] INPUT... FOLDER", prefix="   or: ")
+        formatter.write_usage(prog, "[OPTIONS] INPUT [OUTPUT] --preview SHEET.png", prefix="   or: ")
 
 
 @click.group("osdfilter", cls=OSDFilterGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -117,7 +121,13 @@ def cli() -> None:
 @click.option("--auto-window", type=click.FloatRange(0.1, 3600), default=AutoMaskConfig.window_s, show_default=True, help="Seconds at the start the automatic detection looks at (a first pass; stdin needs --mask FILE).")
 @click.option("--auto-scan", type=click.FloatRange(0, 86400), default=AutoMaskConfig.scan_s, show_default=True,
               help="If the camera is still in that window (a quad on the ground) or it shows no OSD, look on for a window with motion and an OSD, up to this many seconds into the video; 0 = the first window only.")
-@click.option("--save-mask", type=click.Path(dir_okay=False), help="Write the (union) mask used as a PNG.")
+@click.option("--save-mask", type=click.Path(dir_okay=False), help="Write the (union, or chosen) mask used as a PNG, and NAME.elements.png beside it with the OSD elements numbered.")
+@click.option("--preview", type=click.Path(dir_okay=False), metavar="SHEET.png",
+              help="Restore a few frames spread over the video (seconds, not a full pass) and write a contact sheet: each input with the "
+                   "replaced area outlined and the OSD elements numbered, beside the restored frame; print the full run's estimated time. "
+                   "OUTPUT is then optional (given: the run follows).")
+@click.option("--elements", metavar="N,N", help="Remove only these OSD elements (numbered top-left to bottom-right, as --preview shows them), e.g. 2,5 to hide GPS and home distance.")
+@click.option("--keep-elements", metavar="N,N", help="Remove every OSD element but these, e.g. 1,3 to keep battery and altitude.")
 @click.option("--exclude", multiple=True, metavar="x,y,w,h", callback=lambda ctx, p, v: _rects(v), help="Never mask this rectangle (pixels; repeatable).")
 @click.option("--dilate", type=click.IntRange(0, 64), default=2, show_default=True, help="Grow the mask by this many pixels.")
 @click.option("--chunk", type=click.IntRange(1, 256), default=8, show_default=True, help="Frames per model call (memory vs speed; output is the same).")
@@ -150,11 +160,16 @@ def run(paths: tuple[str, ...], dilate: int, chunk: int, quiet: bool, fast: bool
         if options.get("model"):
             raise click.UsageError("--fast runs no network; it cannot be combined with --model")
         options["model"] = FILL_ONLY
-    if len(paths) < 2:
+    preview = options.pop("preview")
+    if len(paths) < 2 and preview is None:
         raise click.UsageError("expected INPUT and OUTPUT")
     inputs, output = paths[:-1], paths[-1]
     config = FilterConfig(chunk=chunk, dilate=dilate)
     options["encode"] = EncodeOptions(codec=codec, crf=crf, preset=preset, format=format)
+    if preview is not None:
+        if len(paths) > 2 or Path(paths[0]).is_dir():
+            raise click.UsageError("--preview takes one INPUT (and OUTPUT to run on after it)")
+        return run_preview(paths[0], paths[1] if len(paths) == 2 else None, preview, config, quiet, options)
     if len(inputs) > 1 or Path(inputs[0]).is_dir():
         return run_batch(inputs, output, config, quiet, {**options, "jobs": jobs})
     report = process_video(inputs[0], output, config=config, quiet=quiet, **options)
@@ -162,6 +177,40 @@ def run(paths: tuple[str, ...], dilate: int, chunk: int, quiet: bool, fast: bool
         for warning in report.warnings:
             click.echo(f"osdfilter: warning: {warning}", err=True)
         click.echo(f"osdfilter: {report.frames} frames in {report.seconds:.1f}s ({report.fps:.1f} frames/s) -> {output}", err=True)
+
+
+def run_preview(src: str, output: Optional[str], sheet: str, config: FilterConfig, quiet: bool, options: dict) -> None:
+    """The contact sheet and the estimate; then, with OUTPUT, the run (its paths checked first)."""
+    if output is not None:
+        check_choice(options.get("elements"), options.get("keep_elements"))
+        options["encode"].validate(output)
+        check_paths(src, output, options["overwrite"])
+    keys = ("mask", "model", "device", "backend", "provider", "auto_window", "auto_scan", "save_mask", "exclude",
+            "start", "duration", "elements", "keep_elements")
+    report = preview_video(src, sheet, config=config, quiet=quiet, **{k: options[k] for k in keys if k in options})
+    if not quiet:
+        for warning in report.warnings:
+            click.echo(f"osdfilter: warning: {warning}", err=True)
+        picks = ", ".join(f"{s:.1f}" for s in report.picks)
+        click.echo(f"osdfilter: preview of {len(report.picks)} frames ({picks} s; {report.elements} OSD elements) -> {sheet}", err=True)
+        click.echo(f"osdfilter: a full run would take about {_duration(report.estimate)} ({report.total_frames} frames at "
+                   f"{report.fps:.1f} frames/s, measured on the {report.frames} frames restored here)", err=True)
+    if output is not None:
+        report = process_video(src, output, config=config, quiet=quiet, **options)
+        if not quiet:
+            for warning in report.warnings:
+                click.echo(f"osdfilter: warning: {warning}", err=True)
+            click.echo(f"osdfilter: {report.frames} frames in {report.seconds:.1f}s ({report.fps:.1f} frames/s) -> {output}", err=True)
+
+
+def _duration(seconds: float) -> str:
+    """``42 s``, ``12 min 5 s``, ``1 h 02 min``."""
+    s = int(round(seconds))
+    if s < 90:
+        return f"{max(s, 1)} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60} s"
+    return f"{s // 3600} h {s % 3600 // 60:02d} min"
 
 
 def _mask_spec(masks: tuple[str, ...]) -> Any:

@@ -12,8 +12,11 @@
 * a path / bool array: that mask only.
 * a list of the above, e.g. ``["osd.png", "auto"]``: their union.
 
-``exclude`` rectangles ``(x, y, w, h)`` are removed from every mask; ``save_mask`` writes
-the union as a PNG. The plan's layout then gives each frame its own mask in the main pass
+``exclude`` rectangles ``(x, y, w, h)`` are removed from every mask. The union is split
+into numbered OSD elements (:mod:`osdfilter.masks.elements`); ``elements`` (only these) or
+``keep_elements`` (all but these) cut the union and every frame's mask to the chosen ones.
+``save_mask`` writes the (chosen) union as a PNG, and the numbered elements beside it. The
+plan's layout then gives each frame its own mask in the main pass
 (:func:`osdfilter.filter.layout.with_layout`).
 """
 
@@ -30,6 +33,7 @@ import numpy as np
 from ..errors import MaskError, MediaError
 from .auto.config import AutoMaskConfig
 from .auto.detector import LayoutScan, OSDLayout
+from .elements import Elements, Numbers, SelectedLayout, check_choice, choose, split_elements, write_labels
 
 Rect = tuple[int, int, int, int]
 AUTO = "auto"
@@ -41,11 +45,14 @@ STDIO = "-"
 
 @dataclass
 class MaskPlan:
-    """The union mask for the tile plan, the automatic layout (or None) and a note."""
+    """The union mask for the tile plan, the automatic layout (or None) and a note; the
+    whole mask's elements and the numbers of those removed (None: all)."""
 
     union: np.ndarray  # bool [H, W]
     layout: Optional[OSDLayout] = None
     note: Optional[str] = None
+    elements: Optional[Elements] = None
+    removed: Optional[tuple[int, ...]] = None
 
 
 def _specs(mask: Any) -> list[Any]:
@@ -73,6 +80,8 @@ def plan_masks(
     exclude: Sequence[Rect] = (),
     save_mask: Any = None,
     config: Optional[AutoMaskConfig] = None,
+    elements: Numbers = None,
+    keep_elements: Numbers = None,
 ) -> MaskPlan:
     """Resolve ``mask`` (see the module doc) for a ``width x height`` video at ``fps``.
 
@@ -116,6 +125,15 @@ def plan_masks(
             union[y:y + h, x:x + w] = False
         if not union.any():
             note = "the mask is empty after --exclude: the output is the input re-encoded"
+    split = split_elements(union)
+    removed = choose(split, *check_choice(elements, keep_elements))  # MaskError for a number it has not
+    if removed is not None:
+        region = split.region(removed)
+        union &= region
+        if layout is not None:
+            layout = SelectedLayout(layout, region)
+        if not union.any():
+            note = "--keep-elements keeps every OSD element: the output is the input re-encoded"
     if save_mask is not None:
         try:
             written = cv2.imwrite(os.fspath(save_mask), union.astype(np.uint8) * 255)
@@ -123,7 +141,9 @@ def plan_masks(
             written = False
         if not written:
             raise MaskError(f"cannot write the mask PNG {save_mask}")
-    plan = MaskPlan(union, layout, note)
+        if len(split):
+            write_labels(save_mask, split, removed)
+    plan = MaskPlan(union, layout, note, split, removed)
     return plan
 
 
