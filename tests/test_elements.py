@@ -269,3 +269,19 @@ def test_preview_api_restores_the_picked_frame_as_a_full_pass_does(media_dir, tm
     sheet = cv2.imread(os.fspath(tmp_path / "s.png"))[..., ::-1]
     assert np.array_equal(sheet[18 : 18 + H, W + 4 :], full[6])
     assert not np.array_equal(full[6], inputs[6])
+
+
+def test_preview_with_output_runs_after_the_sheet_and_checks_output_first(media_dir, tmp_path):
+    clip, mask = items_clip(media_dir)
+    sheet, out = tmp_path / "s.png", tmp_path / "out.mkv"
+    out.write_bytes(b"keep me")
+    err = invoke([clip, out, "--preview", sheet, "--mask", mask, "--fast"], exit_code=1).stderr
+    assert "output exists" in err and not sheet.exists() and out.read_bytes() == b"keep me"
+    invoke([clip, out, "--preview", sheet, "--mask", mask, "--fast", "--elements", "2", "-y", "-q"])
+    assert sheet.exists() and len(decoded(out)) == FRAMES
+
+
+def test_help_shows_the_preview_and_element_options():
+    out = invoke(["--help"]).stdout
+    for option in ("--preview", "--elements", "--keep-elements", "INPUT [OUTPUT] --preview SHEET.png"):
+        assert option in out
