@@ -54,7 +54,9 @@ class PreviewReport:
     sheet: Path
     picks: list[float] = field(default_factory=list)  # seconds into the video of each restored frame
     frames: int = 0  # frames restored (the warm-ups and the picks)
-    model_seconds: float = 0.0  # the filter's time on them (fill, model, composite; the fill's look ahead)
+    fed: int = 0  # frames fed to the filter: those and the later ones the fill looks ahead to
+    filter_seconds: float = 0.0  # the filter's time on them (fill, network, composite)
+    network_seconds: float = 0.0  # ... of which in the network
     total_frames: int = 0  # frames a full run restores
     mask_seconds: float = 0.0  # the automatic detection's first pass, which a full run repeats
     seconds: float = 0.0  # the whole preview
@@ -62,14 +64,21 @@ class PreviewReport:
     warnings: list[str] = field(default_factory=list)
 
     @property
+    def frame_seconds(self) -> float:
+        """A run's time per frame as measured here: the network's per frame restored, the rest
+        (fill, composite) per frame fed. Decoding and encoding run beside the filter in a run."""
+        if not self.frames:
+            return 0.0
+        return self.network_seconds / self.frames + (self.filter_seconds - self.network_seconds) / max(self.fed, 1)
+
+    @property
     def fps(self) -> float:
-        return self.frames / self.model_seconds if self.model_seconds > 0 else 0.0
+        return 1.0 / self.frame_seconds if self.frame_seconds > 0 else 0.0
 
     @property
     def estimate(self) -> float:
-        """Seconds a full run would take at the speed measured here (decoding and encoding
-        run beside the model in a full run, so its pace is the model's)."""
-        return self.mask_seconds + (self.total_frames / self.fps if self.fps else 0.0)
+        """Seconds a full run would take at the speed measured here."""
+        return self.mask_seconds + self.total_frames * self.frame_seconds
 
 
 def check_sheet_path(sheet: PathLike) -> None:
@@ -158,16 +167,19 @@ def preview_video(
         whole = duration is None and not start and vin.frames
         report.total_frames = vin.frames if whole else max(1, round(span * fps))
         to_rgb = RGB(vin)
+        timed = TimedRunner(runner)
         picks: list[Pick] = []
         for target in pick_times(start, span, frames):
             window = decode_window(inp, vin, target, WARM, ahead, to_rgb)
             if window is None or any(p.seconds == window[2] for p in picks):
                 continue  # a short video: two picks landed on one frame
             rgb, index, seconds = window
-            tm = time.perf_counter()
-            restored, replaced = restore(runner, plan, config, rgb, index)
-            report.model_seconds += time.perf_counter() - tm
+            tm, network = time.perf_counter(), timed.seconds
+            restored, replaced, fed = restore(timed, plan, config, rgb, index)
+            report.filter_seconds += time.perf_counter() - tm
+            report.network_seconds += timed.seconds - network
             report.frames += index + 1
+            report.fed += fed
             picks.append(Pick(seconds, rgb[index], restored, replaced))
         if not picks:
             raise MediaError(f"no video frame could be decoded from {src}")
@@ -183,6 +195,20 @@ class Pick:
     frame: np.ndarray  # RGB input
     restored: np.ndarray  # RGB output
     mask: np.ndarray  # bool: what the filter replaced in this frame (dilated)
+
+
+class TimedRunner:
+    """A runner that adds up the seconds spent in the network."""
+
+    def __init__(self, runner: Any) -> None:
+        self.runner, self.config, self.seconds = runner, runner.config, 0.0
+
+    def step(self, frames: np.ndarray, state: Any) -> tuple[np.ndarray, Any]:
+        t0 = time.perf_counter()
+        try:
+            return self.runner.step(frames, state)
+        finally:
+            self.seconds += time.perf_counter() - t0
 
 
 class RGB:
@@ -253,10 +279,10 @@ def _frames(inp: Any, vin: Any) -> Iterator[av.VideoFrame]:
         pass
 
 
-def restore(runner: Any, plan: Any, config: FilterConfig, frames: list[np.ndarray], index: int) -> tuple[np.ndarray, np.ndarray]:
-    """``frames[index]`` restored by a fresh filter fed ``frames`` in order, and the mask it
-    replaced there. The chunk ends at the pick (the output does not depend on the chunk), so
-    the frames after it reach only the fill, never the model."""
+def restore(runner: Any, plan: Any, config: FilterConfig, frames: list[np.ndarray], index: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """``frames[index]`` restored by a fresh filter fed ``frames`` in order, the mask it
+    replaced there, and how many frames it was fed. The chunk ends at the pick (the output
+    does not depend on the chunk), so the frames after it reach only the fill, never the model."""
     filt = with_layout(OSDFilter(runner, plan.union, replace(config, chunk=index + 1)), plan.layout)
     out: list[np.ndarray] = []
     for n, frame in enumerate(frames):
@@ -265,9 +291,9 @@ def restore(runner: Any, plan: Any, config: FilterConfig, frames: list[np.ndarra
             mask = item.mask
         out += filt.push_prepared(item)
         if len(out) > index:
-            return out[index], mask
+            return out[index], mask, n + 1
     out += filt.flush()
-    return out[index], mask
+    return out[index], mask, len(frames)
 
 
 def write_image(path: PathLike, rgb: np.ndarray) -> None:
