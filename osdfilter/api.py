@@ -13,11 +13,13 @@ frame, so on a many-core machine several videos at once are what use the cores
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 import os
 import signal
 import sys
 import time
+from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
@@ -29,7 +31,7 @@ import av
 import cv2
 import numpy as np
 
-from .errors import MaskError, MediaError, OSDFilterError
+from .errors import PIPE_CLOSED, MaskError, MediaError, OSDFilterError, PipeClosedError, option
 from .filter.core import FilterConfig, OSDFilter
 from .filter.layout import with_layout
 from .masks.auto.config import AutoMaskConfig
@@ -39,6 +41,7 @@ from .masks.plan import plan_masks
 from .media.encode import EncodeOptions
 from .media.files import STDIO, PathLike, atomic_output, av_message, check_paths, close_output, close_quietly, first_video_stream, open_input, open_output, partial_path
 from .media.transcode import Report, Transcoder, progress_bar
+from .model.network import RecurrentUNet
 from .model.runners import ModelSpec, make_runner, quiet_log
 
 MaskSpec = Union[None, str, os.PathLike, np.ndarray, Sequence[Union[str, os.PathLike, np.ndarray]]]
@@ -117,17 +120,20 @@ def process_video(
     (one-line message) for anything wrong with the inputs, options or environment; nothing
     is left at ``dst`` then.
     """
+    config = filter_config(config)
+    check_mask_spec(mask)
+    check_model_spec(model)
     encode = encode.updated(codec=codec, crf=crf, preset=preset, format=format)
     encode.validate(dst)
     elements, keep_elements = check_choice(elements, keep_elements)
     if duration is not None and not 0 < duration < float("inf"):
-        raise OSDFilterError(f"--duration must be a positive number of seconds, got {duration}")
+        raise OSDFilterError(f"{option('duration')} must be a positive number of seconds, got {duration}")
     if not 0 <= start < float("inf"):
-        raise OSDFilterError(f"--start must be zero or a positive number of seconds, got {start}")
+        raise OSDFilterError(f"{option('start')} must be zero or a positive number of seconds, got {start}")
     if not (0 < auto_window < float("inf") and 0 <= auto_scan < float("inf")):
         raise OSDFilterError(f"auto_window must be > 0 and auto_scan >= 0 seconds, got {auto_window} and {auto_scan}")
     if save_mask is not None and not cv2.haveImageWriter(os.fspath(save_mask)):
-        raise MaskError(f"--save-mask {save_mask}: not an image file name OpenCV can write (use .png)")
+        raise MaskError(f"{option('save_mask')} {save_mask}: not an image file name OpenCV can write (use .png)")
     check_paths(src, dst, overwrite)
     limit_heap_growth()
     runner = make_runner(model, backend, device, provider, log=quiet_log if quiet else None)
@@ -150,6 +156,9 @@ def process_video(
                 job.add_streams(encode)
                 with progress_bar(vin, quiet, duration, start) as bar:
                     job.run(bar)
+            except BrokenPipeError:
+                close_quietly(out)
+                raise PipeClosedError(PIPE_CLOSED) from None
             except av.FFmpegError as exc:
                 close_quietly(out)
                 raise MediaError(f"cannot write {dst}: {av_message(exc)}") from None
@@ -159,6 +168,35 @@ def process_video(
             close_output(out, dst)
     report.seconds = time.perf_counter() - t0
     return report
+
+
+def filter_config(config: Any) -> FilterConfig:
+    """``config`` as a FilterConfig: one, or a mapping of its fields (``{"chunk": 4}``)."""
+    if isinstance(config, FilterConfig):
+        return config
+    if isinstance(config, Mapping):
+        try:
+            return FilterConfig(**config)
+        except TypeError:
+            fields = ", ".join(f.name for f in dataclasses.fields(FilterConfig))
+            raise TypeError(f"config={dict(config)!r}: FilterConfig has the fields {fields}") from None
+    raise TypeError(f"config={config!r}: expected a FilterConfig or a mapping of its fields, not {type(config).__name__}")
+
+
+def check_mask_spec(mask: Any) -> None:
+    """A TypeError naming what ``mask`` may be, before anything is opened."""
+    for item in mask if isinstance(mask, (list, tuple)) and mask else [mask]:
+        if not (item is None or isinstance(item, (str, os.PathLike, np.ndarray))):
+            raise TypeError(f"mask={mask!r}: expected an image path (str or os.PathLike), 'auto' or None, "
+                            f"a bool array [H, W], or a list of these; not {type(item).__name__}")
+
+
+def check_model_spec(model: Any) -> None:
+    """A TypeError naming what ``model`` may be, before anything is loaded."""
+    if model is None or isinstance(model, (str, os.PathLike, RecurrentUNet)) or (hasattr(model, "step") and hasattr(model, "config")):
+        return
+    raise TypeError(f"model={model!r}: expected a checkpoint or .onnx path (str or os.PathLike), 'fill', "
+                    f"a RecurrentUNet, a Runner, or None for the packaged model; not {type(model).__name__}")
 
 
 def limit_heap_growth() -> None:

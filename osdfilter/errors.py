@@ -18,3 +18,30 @@ class MaskError(OSDFilterError):
 
 
 INTERRUPTED = "interrupted; no output written"  # Ctrl-C's one line, during a run or while it loads
+
+
+class PipeClosedError(MediaError):
+    """The reader of the output pipe (stdout) closed it before the video was written."""
+
+
+PIPE_CLOSED = "output pipe closed by the reader"
+
+# Messages name a setting as the command line spells it (``--crf``) while the ``osdfilter``
+# command runs, else as process_video's parameter (``crf``). One command per process: a
+# flag, not a context variable, so that the pipeline's threads see it too.
+_CLI_NAMES = [False]
+
+
+def option(name: str) -> str:
+    """``crf`` -> ``--crf`` under the command line, ``crf`` for API callers."""
+    return "--" + name.replace("_", "-") if _CLI_NAMES[0] else name
+
+
+class cli_names:
+    """``with cli_names():`` messages name command-line flags inside the block."""
+
+    def __enter__(self) -> None:
+        self.previous, _CLI_NAMES[0] = _CLI_NAMES[0], True
+
+    def __exit__(self, *exc: object) -> None:
+        _CLI_NAMES[0] = self.previous

@@ -343,7 +343,7 @@ def test_bad_output(clip, args, tmp_path, output, extra, expected):
 
 
 def test_unknown_codec_is_refused(clip, mask_png, checkpoint, tmp_path):
-    with pytest.raises(OSDFilterError, match="unsupported --codec"):
+    with pytest.raises(OSDFilterError, match="unsupported codec"):
         process_video(clip, tmp_path / "o.mp4", mask=mask_png, model=checkpoint, codec="mpeg2video")
     invoke([clip, tmp_path / "o.mp4", "--codec", "mpeg2video"], exit_code=2)
 

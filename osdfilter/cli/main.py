@@ -8,12 +8,14 @@ never breaks the main command.
 
 Exit codes: 0 success; 1 a user error (bad input, mask, model or option value; one line
 on stderr); 2 a command-line usage error; 130 interrupted (Ctrl-C), nothing written
-(143 on SIGTERM, 129 when the terminal closes, nothing written either).
+(143 on SIGTERM, 129 when the terminal closes, nothing written either); 141 the reader
+of stdout closed the pipe (e.g. ``| head``).
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 import signal
 import sys
 from pathlib import Path
@@ -22,7 +24,7 @@ from typing import Any, Optional, Union
 import click
 
 from ..api import Report, process_batch, process_video
-from ..errors import INTERRUPTED, OSDFilterError
+from ..errors import INTERRUPTED, OSDFilterError, PipeClosedError, cli_names
 from ..filter.core import FilterConfig
 from ..masks.auto.config import AutoMaskConfig
 from ..masks.elements import check_choice
@@ -32,6 +34,7 @@ from ..model.runners import FILL_ONLY
 from ..preview import preview_video
 
 EXIT_ERROR, EXIT_INTERRUPTED = 1, 130
+EXIT_PIPE = 141  # 128 + SIGPIPE, as a shell reports a writer whose reader went away
 
 # name -> (module, attribute): commands owned by other modules, imported on demand.
 LAZY_COMMANDS = {
@@ -71,7 +74,13 @@ class OSDFilterGroup(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
+            with cli_names():
+                return super().invoke(ctx)
+        except PipeClosedError as exc:
+            # Nothing more can reach the reader: stdout goes to /dev/null, so that Python's
+            # flush at exit does not add a BrokenPipeError of its own.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            fail(str(exc), EXIT_PIPE)
         except OSDFilterError as exc:
             fail(str(exc))
         except KeyboardInterrupt:
@@ -114,7 +123,7 @@ def cli() -> None:
     DEFAULT_COMMAND,
     cls=RunCommand,
     epilog="Other commands: synth, train, export (osdfilter COMMAND --help). "
-    "Exit codes: 0 ok; 1 error (in a batch: any file failed); 2 usage error; 130 interrupted.",
+    "Exit codes: 0 ok; 1 error (in a batch: any file failed); 2 usage error; 130 interrupted; 141 output pipe closed.",
 )
 @click.argument("paths", nargs=-1, required=True, type=click.Path(allow_dash=True, path_type=str), metavar="INPUT OUTPUT")
 @click.option("--mask", "mask", multiple=True, metavar="FILE|auto", help="Mask image (PNG/JPG, any size; white = overlay) or 'auto' (detect the OSD; the default). Repeat to combine (union), e.g. --mask osd.png --mask auto.")

@@ -154,7 +154,7 @@ def detect_layout(src: Any, height: int, width: int, fps: float, config: AutoMas
     (:class:`LayoutScan`), then the layout (user mask unioned in)."""
     det = LayoutScan(height, width, config, fps=fps)
     try:
-        with av.open(os.fspath(src)) as box:
+        with av.open(os.fspath(src), metadata_errors="surrogateescape") as box:  # a tag that is not UTF-8 is no reason to fail
             stream = box.streams.video[0]
             for frame in _frames(box, stream):
                 if frame.width != width or frame.height != height:

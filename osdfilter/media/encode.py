@@ -7,13 +7,14 @@ to :func:`osdfilter.process_video` and the :class:`~osdfilter.media.transcode.Tr
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import Any, Optional
 
 import av
 
-from ..errors import OSDFilterError
+from ..errors import OSDFilterError, option
 from .files import STDIO, PathLike, av_message
 
 NVENC_CODECS = ("h264_nvenc", "hevc_nvenc", "av1_nvenc")  # NVIDIA's encoder chip: the CPU stays free for the fill
@@ -26,6 +27,7 @@ DEFAULT_PRESET = "faster"
 DEFAULT_CODEC, DEFAULT_CRF = "libx264", 18  # process_video's, the CLI's and process_batch's defaults
 NVENC_PRESETS = ("p1", "p1", "p2", "p3", "p3", "p4", "p5", "p6", "p7")  # x264 name -> NVENC p1 (fastest) .. p7
 PIPE_FORMATS = ("matroska", "nut", "mpegts")
+SEEKING_MUXERS = ("mp4", "mov", "ipod", "3gp", "3g2", "psp", "f4v", "ismv")  # write the index last, then seek back
 
 
 @dataclass(frozen=True)
@@ -66,26 +68,36 @@ def encoder_options(codec: str, crf: int, preset: str) -> dict[str, str]:
         return {"crf": str(crf), "preset": str(12 - speed)}
     if codec in NVENC_CODECS:  # constant quality: VBR with no bitrate target, CQ on CRF's scale
         return {"rc": "vbr", "cq": str(crf), "b": "0", "preset": NVENC_PRESETS[speed], "tune": "hq"}
-    raise OSDFilterError(f"unsupported --codec {codec!r}; choose from {', '.join(VIDEO_CODECS)}")
+    raise OSDFilterError(f"unsupported {option('codec')} {codec!r}; choose from {', '.join(VIDEO_CODECS)}")
 
 
 def validate_encoding(codec: str, crf: int, preset: str, format: Optional[str], dst: PathLike) -> None:
     """Fail on encoding and container options before any file is opened."""
     if codec not in VIDEO_CODECS:
-        raise OSDFilterError(f"unsupported --codec {codec!r}; choose from {', '.join(VIDEO_CODECS)}")
+        raise OSDFilterError(f"unsupported {option('codec')} {codec!r}; choose from {', '.join(VIDEO_CODECS)}")
     if codec not in av.codecs_available:
-        raise OSDFilterError(f"--codec {codec}: this PyAV/FFmpeg build has no such encoder")
+        raise OSDFilterError(f"{option('codec')} {codec}: this PyAV/FFmpeg build has no such encoder")
     if preset not in PRESETS:
-        raise OSDFilterError(f"unknown --preset {preset!r}; choose from {', '.join(PRESETS)}")
+        raise OSDFilterError(f"unknown {option('preset')} {preset!r}; choose from {', '.join(PRESETS)}")
     top = 63 if codec in ("libvpx-vp9", "libsvtav1") else 51
     if not 0 <= crf <= top:
-        raise OSDFilterError(f"--crf {crf} out of range for {codec} (0..{top})")
+        raise OSDFilterError(f"{option('crf')} {crf} out of range for {codec} (0..{top})")
     if codec in NVENC_CODECS:
         probe_encoder(codec, encoder_options(codec, crf, preset))
     if format is not None and format not in av.formats_available:
-        raise OSDFilterError(f"unknown --format {format!r}; for pipes use {', '.join(PIPE_FORMATS)}")
+        raise OSDFilterError(f"unknown {option('format')} {format!r}; for pipes use {', '.join(PIPE_FORMATS)}")
     if os.fspath(dst) == STDIO and format is None:
-        raise OSDFilterError(f"writing to stdout needs --format ({', '.join(PIPE_FORMATS)})")
+        raise OSDFilterError(f"writing to stdout needs {option('format')} ({', '.join(PIPE_FORMATS)})")
+    if os.fspath(dst) == STDIO and format in SEEKING_MUXERS and not stdout_seekable():
+        raise OSDFilterError(f"{format} needs a seekable output, not a pipe; for stdout use {', '.join(PIPE_FORMATS)}")
+
+
+def stdout_seekable() -> bool:
+    """Whether stdout is a file (the MP4 muxer seeks back to write its index), not a pipe."""
+    try:
+        return sys.stdout.buffer.seekable()
+    except (AttributeError, ValueError, OSError):
+        return False
 
 
 def probe_encoder(codec: str, options: dict[str, str]) -> None:
@@ -98,6 +110,6 @@ def probe_encoder(codec: str, options: dict[str, str]) -> None:
     try:
         ctx.open()
     except (av.FFmpegError, OSError) as exc:
-        raise OSDFilterError(f"--codec {codec}: the NVIDIA encoder cannot start here (no NVIDIA GPU or driver?): {av_message(exc)}") from None
+        raise OSDFilterError(f"{option('codec')} {codec}: the NVIDIA encoder cannot start here (no NVIDIA GPU or driver?): {av_message(exc)}") from None
     # The session is released with ``ctx`` on return (reference counting).
 

@@ -8,17 +8,22 @@ leaves a half-written file at the destination.
 from __future__ import annotations
 
 import os
+import stat
 import sys
 from pathlib import Path
 from typing import Any, BinaryIO, Optional, Union
 
 import av
 
-from ..errors import MediaError
+from ..errors import PIPE_CLOSED, MediaError, PipeClosedError
 
 PathLike = Union[str, os.PathLike]
 STDIO = "-"
 SHIFTING_MUXERS = ("matroska", "webm")  # muxers whose default timestamp shift we turn off
+# A tag that is not UTF-8 (one bad byte in a title) is read as its bytes (surrogates) and
+# written back as the same bytes, rather than refusing a file every player reads.
+METADATA_ERRORS = "surrogateescape"
+MP4_BOX_HEADER = 8  # bytes: size (4) and type (4)
 
 
 def check_paths(src: PathLike, dst: PathLike, overwrite: bool) -> None:
@@ -30,6 +35,11 @@ def check_paths(src: PathLike, dst: PathLike, overwrite: bool) -> None:
     dst = Path(dst)
     if dst.is_dir():
         raise MediaError(f"output is a directory: {dst}")
+    if is_stream_target(dst):  # a FIFO or a device: written in place, nothing is renamed
+        if not overwrite:
+            raise MediaError(f"output exists: {dst} (use -y/--overwrite to write to it)")
+        return
+    dst = Path(os.path.realpath(dst))  # a symlink's target is what gets replaced
     if dst.exists() or dst.is_symlink():
         if os.fspath(src) != STDIO and dst.exists() and os.path.samefile(src, dst):
             raise MediaError(f"output is the input file: {dst}")
@@ -40,6 +50,16 @@ def check_paths(src: PathLike, dst: PathLike, overwrite: bool) -> None:
         raise MediaError(f"output folder does not exist: {folder}")
     if not os.access(folder, os.W_OK | os.X_OK):
         raise MediaError(f"output folder is not writable: {folder}")
+
+
+def is_stream_target(dst: Path) -> bool:
+    """Whether ``dst`` (through any symlinks) is a FIFO, a socket or a device: such a file
+    is opened and written in place, as ffmpeg does, never replaced by a rename."""
+    try:
+        mode = os.stat(dst).st_mode
+    except OSError:
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISCHR(mode) or stat.S_ISBLK(mode) or stat.S_ISSOCK(mode)
 
 
 def check_input_file(src: Path) -> None:
@@ -62,9 +82,9 @@ class open_input:
     def __enter__(self) -> av.container.InputContainer:
         source: Union[str, BinaryIO] = sys.stdin.buffer if os.fspath(self.src) == STDIO else os.fspath(self.src)
         try:
-            self.container = av.open(source, "r")
+            self.container = av.open(source, "r", metadata_errors=METADATA_ERRORS)
         except (av.FFmpegError, UnicodeDecodeError, ValueError) as exc:
-            raise MediaError(f"cannot read {self.src} as a video: {av_message(exc)}") from None
+            raise MediaError(mp4_index_message(self.src) or f"cannot read {self.src} as a video: {av_message(exc)}") from None
         if self.container.format.name == "image2" or self.container.format.name.endswith("_pipe"):
             self.container.close()
             raise MediaError(f"{self.src} is a still image, not a video")
@@ -84,19 +104,24 @@ class atomic_output:
     """``with atomic_output(dst) as target``: write ``target`` beside ``dst``; rename on success.
 
     On any exception (KeyboardInterrupt included) ``target`` is removed and ``dst`` is
-    untouched. For ``dst == "-"`` the target is stdout itself.
+    untouched. For ``dst == "-"`` the target is stdout itself; a FIFO or a device is
+    written in place (there is nothing to rename); for a symlink, the temporary file goes
+    beside its target, which is replaced, and the link stays.
     """
 
     def __init__(self, dst: PathLike) -> None:
-        self.dst = Path(dst)
         self.stdout = os.fspath(dst) == STDIO
+        self.direct = not self.stdout and is_stream_target(Path(dst))
+        self.dst = Path(dst) if self.stdout or self.direct else Path(os.path.realpath(dst))
         self.tmp = partial_path(self.dst, os.getpid())
 
     def __enter__(self) -> Union[Path, BinaryIO]:
-        return sys.stdout.buffer if self.stdout else self.tmp
+        if self.stdout:
+            return sys.stdout.buffer
+        return self.dst if self.direct else self.tmp
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        if self.stdout:
+        if self.stdout or self.direct:
             return
         if exc_type is None:
             os.replace(self.tmp, self.dst)
@@ -108,7 +133,7 @@ def open_output(target: Union[Path, BinaryIO], dst: PathLike, format: Optional[s
     """The output container, its format from ``format`` or else ``dst``'s extension."""
     name = os.fspath(target) if isinstance(target, Path) else target
     try:
-        out = av.open(name, "w", format=format)
+        out = av.open(name, "w", format=format, metadata_errors=METADATA_ERRORS)
     except ValueError:
         raise MediaError(f"unknown output container for {Path(dst).name!r}; use e.g. .mp4, .mkv or .mov") from None
     except (av.FFmpegError, OSError) as exc:
@@ -124,6 +149,8 @@ def close_output(out: av.container.OutputContainer, dst: PathLike) -> None:
     """Write the trailer and close; a failure here (disk full) is the user's error."""
     try:
         out.close()
+    except BrokenPipeError:
+        raise PipeClosedError(PIPE_CLOSED) from None
     except (av.FFmpegError, OSError) as exc:
         raise MediaError(f"cannot finish writing {dst}: {av_message(exc)}") from None
 
@@ -139,12 +166,46 @@ def close_quietly(out: av.container.OutputContainer) -> None:
 def first_video_stream(inp: av.container.InputContainer, src: PathLike) -> av.video.stream.VideoStream:
     videos = [s for s in inp.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
     if not videos:
-        raise MediaError(f"no video stream in {src}")
+        raise MediaError(mp4_index_message(src) or f"no video stream in {src}")
     vin = videos[0]
+    if vin.codec_context is None:  # FFmpeg has no decoder for its codec ID
+        raise MediaError(mp4_index_message(src) or f"{src}: no decodable video stream (codec unknown)")
     if not vin.codec_context.width or not vin.codec_context.height:
-        raise MediaError(f"{src}: the video stream has no frame size (unsupported or damaged)")
+        raise MediaError(mp4_index_message(src) or f"{src}: the video stream has no frame size (unsupported or damaged)")
     vin.thread_type = "AUTO"
     return vin
+
+
+def mp4_index_message(src: PathLike) -> Optional[str]:
+    """Why an MP4 that FFmpeg could not use failed, when the cause is its index: the
+    ``moov`` box missing (the file was cut before it, or never finished) or running past
+    the end of the file (cut inside it). None for other files and other causes."""
+    if os.fspath(src) == STDIO:
+        return None
+    try:
+        size = os.path.getsize(src)
+        with open(src, "rb") as f:
+            if f.read(MP4_BOX_HEADER)[4:] != b"ftyp":
+                return None
+            pos = 0
+            while pos + MP4_BOX_HEADER <= size:  # the top-level boxes
+                f.seek(pos)
+                head = f.read(16)
+                length, kind = int.from_bytes(head[:4], "big"), head[4:8]
+                if length == 1:
+                    length = int.from_bytes(head[8:16], "big")
+                elif length == 0:
+                    length = size - pos
+                if kind == b"moov":
+                    if pos + length <= size:
+                        return None
+                    return f"cannot read {src}: its MP4 index (moov) is truncated: the file was cut off (an interrupted copy or recording?)"
+                if length < MP4_BOX_HEADER or not kind.isascii():
+                    return None  # damaged structure: nothing certain to say
+                pos += length
+    except OSError:
+        return None
+    return f"cannot read {src}: its MP4 index (moov) is missing: the file was cut off or never finished (an interrupted recording?)"
 
 
 def av_message(exc: BaseException) -> str:

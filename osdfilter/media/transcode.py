@@ -40,12 +40,12 @@ import av
 import numpy as np
 from tqdm import tqdm
 
-from ..errors import MediaError
+from ..errors import MediaError, option
+from .damage import FRAME_COUNT_MUXERS, FrameAccount
 from .encode import EncodeOptions
-from .files import av_message
+from .files import av_message, mp4_index_message
 from .pipeline import pipeline
-from .yuv import YUVCompositor
-from .yuv import supported as yuv_supported
+from .yuv import YUVCompositor, input_chroma
 
 # Audio a container cannot hold as it is is re-encoded, with the first of these it takes
 # (then its own default): WebM takes neither AAC nor MP3, AVI and ASF no Opus.
@@ -56,7 +56,7 @@ NO_REORDER_MUXERS = ("avi", "asf")
 PERMISSIVE_MUXERS = ("mpegts",)  # no codec table to query; they take any stream
 DROPPED_METADATA = {"encoder", "major_brand", "minor_version", "compatible_brands", "duration"}
 PIPELINE_THREADS = True  # decode / filter / encode concurrently; False: one thread (same output)
-YUV_COMPOSITE = True  # composite 8-bit 4:2:0 input in its own planes; False: always via RGB (comparisons)
+YUV_COMPOSITE = True  # composite 8-bit 4:2:0 and 4:4:4 input in its own planes; False: always via RGB (comparisons)
 # --duration: once the video has reached its end, demuxing goes on only for packets of the
 # other streams that are still due; muxers interleave streams within a second or two, so
 # past this many seconds beyond the end nothing earlier is left to find.
@@ -157,6 +157,10 @@ class Transcoder:
         self.started = False  # encoder set up from the first frame
         self.last_pts: Optional[int] = None  # pts of the last frame handed to the encoder
         self.compositor: Optional[YUVCompositor] = None  # made with the first frame's colour tags
+        self.pix_fmt = "yuv420p"  # the encoder's, chosen from the first frame (choose_pix_fmt)
+        self.out_tb: Fraction = vin.time_base  # the output video's time base (add_video)
+        self.last_out_pts: Optional[int] = None  # in out_tb, where that is not the input's
+        self.account = FrameAccount(inp.format.name, vin.frames or 0, vin.time_base)  # for report_damage
 
     # set-up ---------------------------------------------------------------------------
 
@@ -179,9 +183,12 @@ class Transcoder:
         ctx = self.vin.codec_context
         vout = self.out.add_stream(codec, rate=self.vin.average_rate or self.vin.guessed_rate or Fraction(30))
         vout.width, vout.height = ctx.width, ctx.height
-        # Same time base as the input, so every input pts is written unchanged.
-        vout.time_base = self.vin.time_base
-        vout.codec_context.time_base = self.vin.time_base
+        # Same time base as the input, so every input pts is written unchanged; AVI counts
+        # frames (a finer time base became 600 "frames" a second, mostly empty entries).
+        rate = self.vin.average_rate or self.vin.guessed_rate
+        if self.out.format.name in FRAME_COUNT_MUXERS and rate:
+            self.out_tb = 1 / Fraction(rate)
+        vout.time_base = vout.codec_context.time_base = self.out_tb
         vout.options = encode.encoder_options()
         if codec == "libsvtav1":  # its banner and config dump (20 lines, even with -q): errors only, as x265's log-level
             os.environ.setdefault("SVT_LOG", "1")
@@ -193,6 +200,8 @@ class Transcoder:
         return vout
 
     def add_audio(self, ain: Any) -> None:
+        if ain.codec_context is None:  # a codec ID FFmpeg does not know (a damaged header): left out
+            return self.add_copy(ain)
         name, rate = codec_name(ain), ain.codec_context.sample_rate
         if not rate:  # declared, never written: no muxer takes it (an "Invalid argument" on the output)
             self.report.warn(f"audio stream #{ain.index} ({name}) has no sample rate (empty stream?): left out")
@@ -226,11 +235,23 @@ class Transcoder:
         sout.disposition = stream.disposition
         self.routes[stream.index] = Route(stream, sout, copy=True)
 
+    def choose_pix_fmt(self, first: av.VideoFrame) -> str:
+        """The input's chroma resolution (4:4:4, 4:2:2, 4:2:0) where the encoder takes it,
+        else yuv420p with a warning; odd sizes: yuv444p."""
+        ctx, codec = self.vin.codec_context, self.vout.codec_context.codec
+        if output_pix_fmt(ctx.width, ctx.height) != "yuv420p":
+            return output_pix_fmt(ctx.width, ctx.height)
+        wanted, takes = input_chroma(first), {f.name for f in codec.video_formats or ()}
+        if wanted != "yuv420p" and takes and wanted not in takes:
+            self.report.warn(f"{first.format.name} input: {codec.name} takes no {wanted}: written as yuv420p")
+            return "yuv420p"
+        return wanted
+
     def start_video(self, first: av.VideoFrame) -> None:
         """Pixel format, colour tags and rotation from the first decoded frame; then mux."""
         ctx, vout = self.vin.codec_context, self.vout
-        vout.pix_fmt = output_pix_fmt(ctx.width, ctx.height)
-        if vout.pix_fmt != "yuv420p":
+        vout.pix_fmt = self.pix_fmt
+        if output_pix_fmt(ctx.width, ctx.height) != "yuv420p":
             self.report.warn(f"odd frame size {ctx.width}x{ctx.height}: encoded as {vout.pix_fmt}")
         if max(c.bits for c in first.format.components) > 8:
             self.report.warn(f"{first.format.name} input: processed and written as 8-bit {vout.pix_fmt}")
@@ -289,6 +310,7 @@ class Transcoder:
             # packet.stream, not packet.stream_index: PyAV's end-of-file flush packets
             # carry index 0 whatever their stream, and the decoder needs its own.
             if packet.stream.index == self.vin.index:
+                self.account.packet(packet.size)
                 if not self.video_done:
                     yield from self.frames(self.decode(packet))
             elif self.due(packet):
@@ -298,9 +320,12 @@ class Transcoder:
         if self.read_error:  # the decoder was not flushed by the demuxer's empty packets
             yield from self.frames(self.decode(None))
         if self.last_in_pts is None:
-            raise MediaError(f"no video frame could be decoded from {self.inp.name}{self.read_error or ''}")
+            if not self.seekable and self.inp.format.name.startswith("mov"):
+                raise MediaError(f"{self.inp.name}: an MP4 with its index at the end cannot be read from a pipe; it needs a "
+                                 "seekable input (give the file) or a fragmented MP4 (or pipe Matroska)")
+            raise MediaError(mp4_index_message(self.inp.name) or f"no video frame could be decoded from {self.inp.name}{self.read_error or ''}")
         if not self.kept:
-            raise MediaError(f"--start {self.start:g} s is at or past the end of the video")
+            raise MediaError(f"{option('start')} {self.start:g} s is at or past the end of the video")
 
     def frames(self, frames: list[av.VideoFrame]) -> Iterator[tuple[str, Any]]:
         """Decoded frames as ``(pts, RGB, packed yuv420p planes or None)`` (frames with pts
@@ -309,9 +334,11 @@ class Transcoder:
         for frame in frames:
             if not self.colour:  # the first frame sets up the encoder (in the muxing thread)
                 self.colour = colour_tags(frame, self.vin)
-                self.compositor = YUVCompositor(self.colour)
+                self.pix_fmt = self.choose_pix_fmt(frame)
+                self.compositor = YUVCompositor(self.colour, "yuv444p" if self.pix_fmt == "yuv444p" else "yuv420p")
                 yield "start", frame
             pts = self.frame_pts(frame)
+            self.account.frame(pts)
             if pts is None:
                 self.counts["bad_pts"] += 1
                 continue
@@ -327,7 +354,7 @@ class Transcoder:
                     self.video_done = True  # frames come out in presentation order
                     return
             rgb = frame.to_ndarray(format="rgb24", src_colorspace=self.colour["colorspace"], src_color_range=self.colour["color_range"])
-            yuv = frame.to_ndarray() if yuv_supported(frame) and YUV_COMPOSITE else None
+            yuv = frame.to_ndarray() if YUV_COMPOSITE and self.compositor.takes(frame) else None
             yield "frame", (pts, rgb, yuv)
 
     def prepared(self, items: Iterator[tuple[str, Any]]) -> Iterator[tuple[str, Any]]:
@@ -421,12 +448,24 @@ class Transcoder:
                     format=self.vout.pix_fmt, dst_colorspace=self.colour["colorspace"], dst_color_range=self.colour["color_range"]
                 )
                 frame.color_primaries, frame.color_trc = self.colour["color_primaries"], self.colour["color_trc"]
-            frame.pts = self.last_pts = self.shift(pts, self.vin.time_base) if self.moved else pts
+            self.last_pts = self.shift(pts, self.vin.time_base) if self.moved else pts
+            frame.pts = self.output_pts(self.last_pts)
             frame.time_base = self.vout.codec_context.time_base
             self.out.mux(self.vout.encode(frame))
         self.counts["frames"] += len(frames)
         self.report.frames = self.counts["frames"]
         bar.update(len(frames))
+
+    def output_pts(self, pts: int) -> int:
+        """An input pts in the output's time base (the same number unless the muxer counts
+        frames), kept strictly increasing."""
+        if self.out_tb == self.vin.time_base:
+            return pts
+        out = rescale_ts(pts, self.vin.time_base, self.out_tb)
+        if self.last_out_pts is not None and out <= self.last_out_pts:
+            out = self.last_out_pts + 1
+        self.last_out_pts = out
+        return out
 
     def mux_packet(self, packet: av.Packet) -> None:
         route = self.routes[packet.stream.index]
@@ -473,7 +512,7 @@ class Transcoder:
     def report_damage(self) -> None:
         """One warning if the input was damaged: what was lost, what was kept."""
         c = self.counts
-        expected = self.vin.frames
+        expected = self.account.expected()
         parts = []
         if c["bad_packets"]:
             parts.append(f"{c['bad_packets']} undecodable packets skipped")
@@ -485,7 +524,7 @@ class Transcoder:
             pass  # --start / --duration: fewer frames than the file holds is the point
         elif expected and c["frames"] < expected:
             parts.append(f"{c['frames']} of {expected} frames written")
-        elif not expected and self.ends_early():
+        if not self.vin.frames and not (self.video_done or self.start) and self.ends_early():
             parts.append(f"video stops at {self.end_seconds():.2f}s of {self.inp.duration / av.time_base:.2f}s")
         if parts:
             self.report.warn("damaged input: " + "; ".join(parts))
@@ -541,5 +580,6 @@ def progress_bar(vin: av.video.stream.VideoStream, quiet: bool, duration: Option
     if duration is not None and vin.average_rate:
         preview = int(np.ceil(duration * float(vin.average_rate)))
         total = min(total, preview) if total else preview
-    return tqdm(total=total, unit="frame", disable=quiet, file=sys.stderr, dynamic_ncols=True, leave=False)
+    # disable=None: drawn on a terminal only; in a log file or a pipe its redraws are noise.
+    return tqdm(total=total, unit="frame", disable=True if quiet else None, file=sys.stderr, dynamic_ncols=True, leave=False)
 

@@ -30,11 +30,23 @@ import cv2
 import numpy as np
 
 YUV420 = ("yuv420p", "yuvj420p")  # 8-bit 4:2:0, full or limited range: the same plane layout
+YUV444 = ("yuv444p", "yuvj444p")  # 8-bit 4:4:4: three full planes, chroma per pixel
 
 
 def supported(frame: av.VideoFrame) -> bool:
     """Whether ``frame`` can take the 4:2:0 composite (the encoder then gets yuv420p too)."""
     return frame.format.name in YUV420 and frame.width % 2 == 0 and frame.height % 2 == 0
+
+
+def input_chroma(frame: av.VideoFrame) -> str:
+    """The 8-bit planar YUV format with ``frame``'s chroma resolution: yuv444p (RGB input
+    too), yuv422p, else yuv420p."""
+    parts = frame.format.components
+    if len(parts) < 3:
+        return "yuv420p"
+    if (parts[1].width, parts[1].height) == (frame.width, frame.height):
+        return "yuv444p"
+    return "yuv422p" if parts[1].height == frame.height else "yuv420p"
 
 
 def planes(packed: np.ndarray, height: int, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -57,17 +69,27 @@ class YUVCompositor:
     range, and the output frames carry the tags.
     """
 
-    def __init__(self, colour: dict[str, int]) -> None:
+    def __init__(self, colour: dict[str, int], pix_fmt: str = "yuv420p") -> None:
         self.colour = colour
+        self.pix_fmt = pix_fmt  # yuv420p, or yuv444p: chroma per pixel (4:4:4 input kept as such)
+        self.full = pix_fmt == "yuv444p"
         m = rgb_to_yuv(colour["colorspace"], colour["color_range"])
         # Cores come as the model's planes in [-1, 1]: RGB = 127.5 * (p + 1), folded in.
         self.matrix = np.c_[m[:, :3] * 127.5, m[:, 3] + 127.5 * m[:, :3].sum(axis=1)].astype(np.float32)
+
+    def takes(self, frame: av.VideoFrame) -> bool:
+        """Whether ``frame``'s planes can be composited into for this compositor's output."""
+        if self.full:  # even sizes: the cores are aligned to 2 as for 4:2:0
+            return frame.format.name in YUV444 and frame.width % 2 == 0 and frame.height % 2 == 0
+        return supported(frame)
 
     def __call__(self, decoded: np.ndarray, height: int, width: int, cores: Iterable[tuple[int, int, np.ndarray, np.ndarray]]) -> av.VideoFrame:
         """The output frame: ``decoded`` (packed yuv420p, as :func:`planes` reads it) with
         each ``(y, x, planes, alpha)`` core (``OSDFilter.cores(..., align=2, planar=True)``:
         RGB ``[3, h, w]`` in [-1, 1], alpha ``[h, w, 1]``) blended in."""
         out = decoded.copy()
+        if self.full:
+            return self._composite_444(decoded, out, cores)
         src, dst = planes(decoded, height, width), planes(out, height, width)
         for y, x, rgb, alpha in cores:
             h, w = alpha.shape[:2]
@@ -91,7 +113,20 @@ class YUVCompositor:
             setattr(frame, name, value)
         return frame
 
-    def _to_yuv(self, rgb: np.ndarray) -> list[np.ndarray]:
+    def _composite_444(self, decoded: np.ndarray, out: np.ndarray, cores: Iterable[tuple[int, int, np.ndarray, np.ndarray]]) -> av.VideoFrame:
+        """4:4:4 (``decoded`` is ``[3, H, W]``): every plane blended per pixel."""
+        for y, x, rgb, alpha in cores:
+            h, w = alpha.shape[:2]
+            a = np.ascontiguousarray(alpha[..., 0])
+            for p, core in enumerate(self._to_yuv(rgb, subsample=False)):
+                sl = (p, slice(y, y + h), slice(x, x + w))
+                out[sl] = cv2.blendLinear(decoded[sl], core, 1.0 - a, a)
+        frame = av.VideoFrame.from_ndarray(out, format="yuv444p")
+        for name, value in self.colour.items():
+            setattr(frame, name, value)
+        return frame
+
+    def _to_yuv(self, rgb: np.ndarray, subsample: bool = True) -> list[np.ndarray]:
         """Restored RGB planes ``[3, h, w]`` in [-1, 1] as uint8 Y ``[h, w]``, U and V ``[h/2, w/2]``."""
         h, w = rgb.shape[1:]
         r, g, b = rgb  # views into the model's crop, rows contiguous (OpenCV takes them as they are)
@@ -99,7 +134,7 @@ class YUVCompositor:
         for k, (mr, mg, mb, offset) in enumerate(self.matrix):
             p = cv2.addWeighted(r, float(mr), g, float(mg), float(offset))
             cv2.scaleAdd(b, float(mb), p, dst=p)
-            if k:  # chroma: 2x2 means (of the sums: the map is linear)
+            if k and subsample:  # chroma: 2x2 means (of the sums: the map is linear)
                 p = cv2.resize(p, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
             out.append(cv2.add(p, 0.0, dtype=cv2.CV_8U))  # rounded, saturated
         return out

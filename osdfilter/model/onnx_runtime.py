@@ -8,6 +8,8 @@ travels in the file's ``metadata_props`` (key ``osdfilter``, JSON): the model co
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import re
@@ -123,11 +125,13 @@ def _open_session(path: Path, options: OnnxOptions) -> Any:
     # Workers that spin between runs take the cores the decode, prefill and encode threads
     # need (the pipeline runs them concurrently); see OMP_WAIT_POLICY in osdfilter/__init__.py.
     so.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    if options.provider == "auto":
-        # onnxruntime-gpu logs a page of errors when CUDA libraries are missing; we report in one line.
-        ort.set_default_logger_severity(4)
+    # onnxruntime-gpu logs a page of errors when CUDA libraries are missing, and prints its
+    # "EP Error ... Falling back" on stdout (where a piped video goes); the provider really
+    # in use is reported in one line instead (_provider_note).
+    ort.set_default_logger_severity(4)
     try:
-        return ort.InferenceSession(str(path), so, providers=[_provider_entry(p) for p in chain])
+        with contextlib.redirect_stdout(io.StringIO()):
+            return ort.InferenceSession(str(path), so, providers=[_provider_entry(p) for p in chain])
     except Exception as exc:  # onnxruntime raises several types for foreign files
         raise CheckpointError(f"{path} is not a loadable ONNX model ({_ort_reason(exc)})") from None
     finally:

@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterator, Optional, Protocol, Union
 import numpy as np
 import torch
 
-from ..errors import CheckpointError, OSDFilterError
+from ..errors import CheckpointError, OSDFilterError, option
 from .network import ModelConfig, RecurrentUNet
 
 
@@ -32,9 +32,9 @@ def resolve_device(device: str) -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device == "cuda" and not torch.cuda.is_available():
-        raise OSDFilterError("--device cuda requested but no CUDA GPU is available to torch")
+        raise OSDFilterError(f"{option('device')} cuda requested but no CUDA GPU is available to torch")
     if device not in ("cpu", "cuda"):
-        raise OSDFilterError(f"unknown device {device!r}; use auto, cpu or cuda")
+        raise OSDFilterError(f"unknown {option('device')} {device!r}; use auto, cpu or cuda")
     return torch.device(device)
 
 
@@ -115,9 +115,17 @@ def make_runner(model: ModelSpec = None, backend: str = "auto", device: str = "a
         if backend == "onnx" and provider == "auto" and resolve_device(device).type == "cpu":
             provider = "cpu"
     if backend == "onnx":
+        if device != "auto":
+            # An explicit device is a promise: CUDA (or the CPU) or a one-line refusal, never
+            # a silent fall-back (resolve_device refuses cuda without a GPU, as for torch).
+            resolve_device(device)
+            if provider == "auto":
+                provider = "cuda" if device == "cuda" else "cpu"
+            elif (device == "cpu") != (provider == "cpu"):
+                raise OSDFilterError(f"{option('device')} {device} contradicts {option('provider')} {provider}")
         return _onnx_runner(model, provider, log)
     if backend != "torch":
-        raise OSDFilterError(f"unknown --backend {backend!r}; use auto, torch or onnx")
+        raise OSDFilterError(f"unknown {option('backend')} {backend!r}; use auto, torch or onnx")
     dev = resolve_device(device)
     if isinstance(model, RecurrentUNet):
         return TorchRunner(model, dev)
@@ -161,7 +169,7 @@ def _onnx_runner(model: ModelSpec, provider: str, log: Optional[Callable[[str], 
     """An ``.onnx`` file runs as is; a checkpoint (or the packaged default) is exported once
     and cached (export/README.md), so ``--backend onnx`` works without a separate export."""
     if isinstance(model, RecurrentUNet):
-        raise OSDFilterError("--backend onnx needs a model file (.onnx or .pt), not an in-memory model")
+        raise OSDFilterError(f"{option('backend')} onnx needs a model file (.onnx or .pt), not an in-memory model")
     try:
         from .onnx_export import runner_for_checkpoint
         from .onnx_runtime import OnnxRunner
