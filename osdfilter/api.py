@@ -31,7 +31,7 @@ import av
 import cv2
 import numpy as np
 
-from .errors import PIPE_CLOSED, MaskError, MediaError, OSDFilterError, PipeClosedError, option
+from .errors import PIPE_CLOSED, MaskError, MediaError, OSDFilterError, PipeClosedError, name_flags, naming_flags, option
 from .filter.core import FilterConfig, OSDFilter
 from .filter.layout import with_layout
 from .masks.auto.config import AutoMaskConfig
@@ -343,7 +343,7 @@ def process_batch(
         # survive a fork, and each worker loads the model once (initializer).
         with _signals_held():  # inherited by the workers and multiprocessing's resource tracker
             pool = ProcessPoolExecutor(min(jobs, len(inputs)), mp_context=multiprocessing.get_context("spawn"),
-                                       initializer=_init_worker, initargs=(model, backend, device, provider))
+                                       initializer=_init_worker, initargs=(model, backend, device, provider, naming_flags()))
         try:
             with _signals_held():
                 futures = {pool.submit(_worker_one, src, dst, mask, {**options, "quiet": True}): i
@@ -396,8 +396,9 @@ _WORKER_RUNNER: Any = None  # the model of this worker process (jobs > 1)
 _WORKER_STOPPING = False  # set by SIGTERM: files already queued to this worker are skipped
 
 
-def _init_worker(model: Any, backend: str, device: str, provider: str) -> None:
+def _init_worker(model: Any, backend: str, device: str, provider: str, flags: bool = False) -> None:
     global _WORKER_RUNNER
+    name_flags(flags)  # a worker's one-line errors read as the parent's would (--start, not start)
     # Ctrl-C reaches the whole terminal's process group: the parent alone decides, and
     # stops a worker with SIGTERM, which unwinds its file like Ctrl-C does (no partial output).
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # (and blocked since its start, as SIGHUP: _signals_held)

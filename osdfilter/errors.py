@@ -37,11 +37,21 @@ def option(name: str) -> str:
     return "--" + name.replace("_", "-") if _CLI_NAMES[0] else name
 
 
+def naming_flags() -> bool:
+    """Whether messages name command-line flags now (handed on to --jobs worker processes)."""
+    return _CLI_NAMES[0]
+
+
+def name_flags(on: bool) -> None:
+    _CLI_NAMES[0] = on
+
+
 class cli_names:
     """``with cli_names():`` messages name command-line flags inside the block."""
 
     def __enter__(self) -> None:
-        self.previous, _CLI_NAMES[0] = _CLI_NAMES[0], True
+        self.previous = naming_flags()
+        name_flags(True)
 
     def __exit__(self, *exc: object) -> None:
-        _CLI_NAMES[0] = self.previous
+        name_flags(self.previous)
