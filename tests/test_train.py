@@ -26,7 +26,7 @@ from osdfilter.errors import OSDFilterError
 from osdfilter.filter.core import FilterConfig, OSDFilter
 from osdfilter.masks.image import dilate
 from osdfilter.model.network import ModelConfig
-from osdfilter.filter.temporal import prefill_sequence
+from osdfilter.filter.lookahead import fill_sequence
 from osdfilter.osd import OSDStyle
 from osdfilter.model.runners import IdentityRunner
 from osdfilter.train import TrainConfig, build_config, lr_at, train
@@ -110,7 +110,7 @@ def test_temporal_training_input_matches_the_filter(tmp_path):
     flt = OSDFilter(runner, mask, FilterConfig())
     expected = flt.model_input(list(frames), [flt.mask] * 4)
     masks = np.stack([flt.mask] * 4)
-    filled = prefill_sequence(frames, masks)
+    filled = fill_sequence(frames, masks)
     for (_, idx), exp in zip(flt.plan.groups(), expected):
         tiles = cut_tiles(frames, frames, masks, [flt.plan.cores[i] for i in idx], 8, filled)
         got = tiles_to_batch(tiles, "temporal", 1.5, 8)["x"].numpy()

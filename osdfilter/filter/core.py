@@ -1,16 +1,19 @@
 """The frame-level filter: push RGB frames, receive restored frames, flush at the end.
 
-Per chunk of ``chunk`` frames:
+Per frame, with a temporal prefill: the fill (:mod:`osdfilter.filter.lookahead`) finishes a
+frame once ``lookahead`` later frames have arrived (they show what the OSD hides now).
+Per chunk of ``chunk`` finished frames:
     regions around the mask (fixed positions) → classical prefill inside the mask →
     model on the regions, batched by shape (each region carries its own (h, c) across
     chunks; with a temporal prefill only in the frames where the fill needs it) →
     region cores pasted back → composited over the original frame with a feathered alpha.
 Outside the dilated, feathered mask the output pixels are the input pixels, exactly.
-Memory is bounded by ``chunk`` frames, whatever the video's length.
+Memory is bounded by ``chunk + lookahead`` frames, whatever the video's length.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 from typing import Any, Iterator, Optional
 
@@ -20,7 +23,7 @@ from ..masks.image import dilate, feather
 from ..model.network import RecurrentUNet
 from ..model.runners import Runner, TorchRunner
 from .fill import get_prefill, is_temporal
-from .temporal import TemporalPrefill
+from .lookahead import DEFAULT_LOOKAHEAD, Filled, LookaheadConfig, LookaheadFill
 from .tiles import TilePlan, plan_crop, plan_tiles
 
 
@@ -41,6 +44,9 @@ class FilterConfig:
     # network runs on 30 % of the regions' area at 0.3, 19 % at 0.6, 55 % at 0. None = always
     # run it.
     gate: Optional[float] = 0.6
+    # With a temporal prefill: later frames the fill may take background from (latency and
+    # memory of this many frames; 0 = only earlier frames).
+    lookahead: int = DEFAULT_LOOKAHEAD
 
     def __post_init__(self) -> None:
         def whole(name: str, low: int, optional: bool = False) -> None:
@@ -51,6 +57,7 @@ class FilterConfig:
                 raise ValueError(f"{name} must be a whole number >= {low}{' or None' if optional else ''}, got {value!r}")
 
         whole("chunk", 1)
+        whole("lookahead", 0)
         whole("dilate", 0)
         whole("tile", 1, optional=True)
         whole("context", 0, optional=True)  # (a negative one cropped the restored regions wrongly)
@@ -73,6 +80,9 @@ class Prepared:
     # ``slot`` the crops are views of: a chunk of consecutive slots needs no stacking.
     chunk: Optional[list[np.ndarray]] = None
     slot: int = 0
+    # With a lookahead fill, :meth:`OSDFilter.prepare` returns the pushed frame (no crops) and
+    # here the earlier frames that this one finished, ready for the model (None: itself is).
+    ready: Optional[list["Prepared"]] = None
 
 
 @dataclass
@@ -112,10 +122,11 @@ class OSDFilter:
             config.tile or mc.tile,
             config.context if config.context is not None else mc.context,
         )
-        # A temporal prefill fills whole frames in order (its memory spans tiles and chunks);
-        # a stateless one fills each tile crop.
-        self._temporal = TemporalPrefill() if is_temporal(mc.prefill) else None
+        # A temporal prefill fills whole frames in order (its memory spans tiles and chunks,
+        # ``lookahead`` frames ahead); a stateless one fills each tile crop.
+        self._temporal = LookaheadFill(self.mask, LookaheadConfig(lookahead=config.lookahead)) if is_temporal(mc.prefill) else None
         self._prefill = None if self._temporal else get_prefill(mc.prefill)
+        self._cuts: deque[bool] = deque()  # the cut flags of the frames inside the fill
         self._groups = self.plan.groups()
         self._alpha = feather(self.mask, config.feather)  # the static mask's alpha, computed once
         self._items: list[Prepared] = []
@@ -134,7 +145,7 @@ class OSDFilter:
         out = self.flush()
         self.state = None
         if self._temporal is not None:
-            self._temporal.reset()
+            self._temporal.reset()  # (flushed above: returns nothing)
         return out
 
     def push(self, frame: np.ndarray, frame_mask: Optional[np.ndarray] = None) -> list[np.ndarray]:
@@ -164,10 +175,23 @@ class OSDFilter:
         """:meth:`prepare` with the final (dilated) mask of this frame."""
         if self.is_empty:
             return Prepared(frame, mask, [], cut)
-        if cut and self._temporal is not None:
-            self._temporal.reset()
-        filled = frame if self._temporal is None else self._temporal(frame, mask)
-        needs = self._needs(mask) if self._temporal is not None and self.config.gate is not None else None
+        if self._temporal is None:
+            return self._crops(frame, frame, mask, cut)
+        # A cut finishes the frames before it with what they have; the fill starts afresh.
+        ready = self._temporal.reset() if cut else []
+        ready += self._temporal.push(frame, mask)
+        self._cuts.append(cut)
+        return Prepared(frame, mask, [], cut, ready=[self._finished(f) for f in ready])
+
+    def _finished(self, f: Filled) -> Prepared:
+        """A frame the temporal fill finished, with the model's crops (in frame order)."""
+        cut = self._cuts.popleft()
+        needs = self._needs(f.mask, f.conf) if self.config.gate is not None else None
+        return self._crops(f.frame, f.filled, f.mask, cut, needs)
+
+    def _crops(self, frame: np.ndarray, filled: np.ndarray, mask: np.ndarray, cut: bool,
+               needs: Optional[np.ndarray] = None) -> Prepared:
+        """The model's crops of ``filled`` (the stateless prefill per crop) into the chunk buffers."""
         plan = self.plan
         mask8 = mask.view(np.uint8)
         # The crops go straight into the chunk the model will take (restore_prepared starts
@@ -192,10 +216,10 @@ class OSDFilter:
             crops.append(x)
         return Prepared(frame, mask, crops, cut, needs, chunk, slot)
 
-    def _needs(self, mask: np.ndarray) -> np.ndarray:
+    def _needs(self, mask: np.ndarray, conf: np.ndarray) -> np.ndarray:
         """Per region: whether more than ``config.gate`` of its masked pixels in this frame
-        were filled by the fallback rather than carried (the temporal prefill's confidence is 0 there)."""
-        conf = self._temporal.state.conf
+        were filled by the spatial fill rather than from other frames (the temporal fill's
+        confidence ``conf`` is 0 there)."""
         out = np.zeros(len(self.plan), bool)
         for i, (y, x, h, w) in enumerate(self.plan.cores):  # the cores only, not the whole frame
             m = mask[y : y + h, x : x + w]
@@ -208,25 +232,43 @@ class OSDFilter:
         return [self.composite(r) for r in self.restore_prepared(item)]
 
     def flush(self) -> list[np.ndarray]:
-        """Process whatever is buffered (a partial last chunk) and return it."""
+        """Process whatever is buffered (the fill's lookahead, a partial last chunk) and return it."""
         self._chunk = None  # the next frame starts a chunk: prepare's buffers start one too
-        return [self.composite(r) for r in self.flush_restored()]
+        out = [self.composite(r) for r in self.flush_restored()]
+        self._chunk = None
+        return out
 
     def restore_prepared(self, item: Prepared) -> list[Restored]:
         """:meth:`push_prepared` without the composite: the model's regions for each frame
         completed, for a caller that composites into its own pixel format (the stream
-        composites into the decoded YUV planes)."""
+        composites into the decoded YUV planes). Frames come out in order, one per frame
+        pushed, ``lookahead`` frames late with a temporal prefill."""
+        out: list[Restored] = []
+        for it in item.ready if item.ready is not None else [item]:
+            out += self._take(it)
+        return out
+
+    def _take(self, item: Prepared) -> list[Restored]:
         out: list[Restored] = []
         if item.cut:
-            out = self.flush_restored()
+            out = self._run_items()
             self.state = None
         self._items.append(item)
         if len(self._items) >= self.config.chunk:
-            out += self.flush_restored()
+            out += self._run_items()
         return out
 
     def flush_restored(self) -> list[Restored]:
-        """:meth:`flush` without the composite."""
+        """:meth:`flush` without the composite. Called after the last :meth:`prepare` (the
+        frames still inside the temporal fill are finished here)."""
+        out: list[Restored] = []
+        if self._temporal is not None and not self.is_empty:
+            for f in self._temporal.flush():
+                out += self._take(self._finished(f))
+        return out + self._run_items()
+
+    def _run_items(self) -> list[Restored]:
+        """The model on the frames collected so far (a full or partial chunk)."""
         items, self._items = self._items, []
         if not items:
             return []
@@ -278,7 +320,11 @@ class OSDFilter:
         """The model's input for a chunk, one array per region shape (``self.plan.groups()``):
         ``[regions, T, 4, crop_h, crop_w]``, prefilled RGB in [-1, 1] + mask. ``masks`` are
         final (already dilated) per-frame masks. Advances a temporal prefill's memory."""
-        return self._stack([self._prepare(f, m) for f, m in zip(frames, masks)])
+        items = [self._prepare(f, m) for f, m in zip(frames, masks)]
+        ready = [r for it in items for r in (it.ready if it.ready is not None else [it])]
+        if self._temporal is not None and not self.is_empty:
+            ready += [self._finished(f) for f in self._temporal.flush()]
+        return self._stack(ready)
 
     @staticmethod
     def _stack(items: list[Prepared]) -> list[np.ndarray]:

@@ -24,7 +24,7 @@ from ..filter.tiles import Region
 from ..masks.image import dilate, feather
 from ..osd import OSDFont, OSDSynth, load_font_dir, load_font_file
 from ..filter.fill import get_prefill, is_temporal
-from ..filter.temporal import prefill_sequence
+from ..filter.lookahead import fill_sequence
 from .config import TrainConfig
 from .motion import camera_motion
 from .sources import Segment
@@ -153,7 +153,7 @@ def render_tiles(segments: Sequence[Segment], fonts: list[OSDFont], rng: np.rand
         p = np.array([cfg.mask_modes[k] for k in names], np.float64)
         mode = names[int(rng.choice(len(names), p=p / p.sum()))]
     mask = model_masks(masks, boxes, mode, cfg.dilate)
-    filled = prefill_sequence(overlaid, mask)[warm:] if is_temporal(cfg.prefill) else None
+    filled = fill_sequence(overlaid, mask)[warm:] if is_temporal(cfg.prefill) else None
     overlaid, frames, mask = overlaid[warm:], frames[warm:], mask[warm:]
     origins = core_origins(mask.any(axis=0), n, tile, rng, cfg.centre_prob)
     return cut_tiles(overlaid, frames, mask, [(y, x, tile, tile) for y, x in origins], context, filled)

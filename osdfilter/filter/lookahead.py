@@ -1,0 +1,468 @@
+"""Bidirectional, confidence-fused fill with a bounded lookahead (issue 26).
+
+Each masked pixel of frame t takes the best of:
+
+* the previous *output* frame, moved with the camera (carries what earlier frames showed);
+* the *input* frames t+1 .. t+K moved back with the camera, where that frame did not
+  have the pixel under its own mask (the OSD is screen-fixed while the scene moves, so a
+  later frame often shows what is hidden now);
+* a spatial fill (Telea on thin holes, normalized convolution on thick ones).
+
+Motion is one affine per group (a component of the OSD region grown by ``ring``), fitted
+to DIS flow measured on the ring around it: inside the region the flow is meaningless
+(the static OSD drags it to zero, so the region is blurred over before DIS and the flow
+there is the fitted affine). A candidate's score per pixel is the product of
+forward-backward consistency of the group's motion, the photometric match on the ring
+after a brightness plane is fitted (group), the match on a band just outside the mask
+averaged into it (per pixel), and its age (``decay`` per frame of distance). Candidates
+are averaged by score; where the best score is low the spatial fill takes over, and the
+previous output is mixed in so that a still scene settles to a fixed picture.
+
+Streaming: :class:`LookaheadFill` ``push(frame, mask)`` returns the frames that are
+finished (``lookahead`` frames behind), ``flush()`` the rest. The output of a frame
+depends only on the frames pushed, never on how the caller groups them; memory holds
+``lookahead + 1`` frames.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from typing import NamedTuple, Optional
+
+import cv2
+import numpy as np
+
+from .fill import normalized_fill
+
+
+DEFAULT_LOOKAHEAD = 8
+
+
+@dataclass(frozen=True)
+class LookaheadConfig:
+    """Knobs of the fill (defaults measured on generated camera paths over the eval clips)."""
+
+    lookahead: int = DEFAULT_LOOKAHEAD  # K: later frames a pixel may be taken from (latency, memory)
+    flow_scale: float = 0.5  # DIS runs on luma downscaled by this
+    ring: int = 16  # px around the region where motion and brightness are measured
+    gap: int = 2  # px around a frame's mask that is no source either (outline remnants)
+    decay: float = 0.95  # score kept per frame of distance in time (age of a carried pixel)
+    fb_tol: float = 1.0  # px: forward-backward mismatch of a group's motion fully trusted (0 at 3x)
+    ok_residual: float = 6.0  # ring residual (0-255) up to which a source is fully trusted
+    max_residual: float = 14.0  # ... and at which not at all
+    band: int = 4  # px just outside the mask where each candidate is checked per pixel
+    local_sigma: float = 3.0  # px reach of that check into the mask
+    local_ok: float = 8.0  # band residual fully trusted
+    local_max: float = 24.0  # ... not at all
+    lo: float = 0.3  # best score at and below which the spatial fill alone is used
+    hi: float = 0.6  # ... at and above which the temporal value alone
+    sharp: float = 4.0  # candidates are averaged with weights score ** sharp
+    smooth: float = 0.6  # share of the previous output kept where the spatial fill is used
+    smooth_real: float = 0.2  # ... where a temporal source is used
+    keep: float = 0.5  # a fused pixel is a source for the next frame from this temporal share
+    thin: float = 4.0  # px: Telea fills holes at most this far from their edge, normalized convolution thicker ones
+    max_samples: int = 800  # ring samples per group for the fits
+
+    def __post_init__(self) -> None:
+        if isinstance(self.lookahead, bool) or not isinstance(self.lookahead, (int, np.integer)) or self.lookahead < 0:
+            raise ValueError(f"lookahead must be a whole number >= 0, got {self.lookahead!r}")
+        if not 0.0 < self.flow_scale <= 1.0:
+            raise ValueError(f"flow_scale must be in (0, 1], got {self.flow_scale!r}")
+        if not self.lo < self.hi:
+            raise ValueError(f"lo must be below hi, got {self.lo!r} >= {self.hi!r}")
+
+
+class Filled(NamedTuple):
+    """One finished frame: the input, its fill (input outside ``mask``), the mask, and the
+    confidence of each pixel as a temporal source (1 background, 0 spatial fill)."""
+
+    frame: np.ndarray
+    filled: np.ndarray
+    mask: np.ndarray
+    conf: np.ndarray
+
+
+# ------------------------------------------------------------------ geometry (region only)
+
+
+@dataclass(frozen=True)
+class _Group:
+    box: tuple[int, int, int, int]  # (x0, y0, x1, y1)
+    ring_idx: np.ndarray  # box-local flat indices of the ring samples
+    ring_design: np.ndarray  # float64 [n, 3] their (x, y) in [-0.5, 0.5) and 1: brightness plane
+    ring_local: np.ndarray  # float64 [n, 2] their box-local (x, y)
+    points: np.ndarray  # float64 [n, 2] full-frame (x, y) of the ring samples
+    flow_idx: np.ndarray  # their flat indices at flow resolution
+
+
+def _small_size(hw: tuple[int, int], s: float) -> tuple[int, int]:
+    h, w = hw
+    return max(8, int(round(w * s))), max(8, int(round(h * s)))
+
+
+def _geometry(region: np.ndarray, cfg: LookaheadConfig) -> tuple[list[_Group], "_Hole"]:
+    h, w = region.shape
+    s = cfg.flow_scale
+    sw, sh = _small_size(region.shape, s)
+    small = cv2.resize(region.astype(np.uint8), (sw, sh), interpolation=cv2.INTER_AREA) > 0
+    hole = cv2.dilate(small.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    r = cfg.ring
+    grown = cv2.dilate(region.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(grown, connectivity=8)
+    dist = cv2.distanceTransform((~region).astype(np.uint8), cv2.DIST_L2, 3)
+    ring = (dist > cfg.gap + 1) & (dist <= r)
+    groups = []
+    for k in range(1, n):
+        x0, y0, bw, bh, _ = (int(v) for v in stats[k])
+        x1, y1 = x0 + bw, y0 + bh
+        mine = labels[y0:y1, x0:x1] == k
+        flat = np.flatnonzero(ring[y0:y1, x0:x1] & mine)
+        flat = flat[:: max(1, len(flat) // cfg.max_samples)]
+        ys, xs = np.divmod(flat, bw)
+        design = np.stack([xs / bw - 0.5, ys / bh - 0.5, np.ones(len(xs))], 1)
+        px, py = xs + x0, ys + y0
+        fidx = np.clip((py * s).astype(int), 0, sh - 1) * sw + np.clip((px * s).astype(int), 0, sw - 1)
+        groups.append(_Group((x0, y0, x1, y1), flat, design, np.stack([xs, ys], 1).astype(np.float64),
+                             np.stack([px, py], 1).astype(np.float64), fidx))
+    return groups, _hole(hole)
+
+
+@dataclass(frozen=True)
+class _Hole:
+    """Where (flow resolution) the blur fill replaces the frame before the flow, and its
+    normaliser: computed once, the region does not change."""
+
+    box: tuple[slice, slice]  # the hole's bounding box grown by the blur's reach
+    hole: np.ndarray  # bool in ``box``
+    keep: np.ndarray  # float32 in ``box``: 1 outside the hole
+    norm: np.ndarray  # float32 [m] the blurred ``keep`` at the hole's pixels
+
+
+def _hole(hole: np.ndarray) -> _Hole:
+    ys, xs = np.nonzero(hole)
+    reach = int(np.ceil(4 * BLUR_SIGMA))
+    if not len(ys):
+        return _Hole((slice(0, 0), slice(0, 0)), np.zeros((0, 0), bool), np.zeros((0, 0), np.float32), np.zeros(0, np.float32))
+    box = (slice(max(0, ys.min() - reach), ys.max() + 1 + reach), slice(max(0, xs.min() - reach), xs.max() + 1 + reach))
+    keep = (~hole[box]).astype(np.float32)
+    norm = np.maximum(cv2.GaussianBlur(keep, (0, 0), BLUR_SIGMA), 1e-3)
+    return _Hole(box, hole[box], keep, norm[hole[box]])
+
+
+MIN_FLOW_SIDE = 32  # DIS fails (or crashed) on smaller images
+BLUR_SIGMA = 6.0  # px at flow resolution: the blur fill of the hole before the flow
+
+
+def _blur_fill(gray: np.ndarray, h: _Hole) -> np.ndarray:
+    """``gray`` with the region's hole replaced by a normalized Gaussian average around it, so
+    that the static OSD's edges do not pull the flow around it towards zero."""
+    if not h.hole.size:
+        return gray
+    num = cv2.GaussianBlur(gray[h.box].astype(np.float32) * h.keep, (0, 0), BLUR_SIGMA)
+    gray[h.box][h.hole] = np.clip(num[h.hole] / h.norm + 0.5, 0, 255).astype(np.uint8)
+    return gray
+
+
+def _fit_affine(p: np.ndarray, q: np.ndarray, ridge: float = 10.0) -> np.ndarray:
+    """3x3 ``A`` with ``A @ [p, 1] ≈ [q, 1]``: least squares with the linear part pulled towards
+    the identity (as if the samples spread ``ridge`` px wider: one-sided rings at the frame's
+    edge stay sane), refitted once without outliers."""
+    c = p.mean(0)
+    X = np.concatenate([p - c, np.ones((len(p), 1))], 1)
+    Y = q - p
+    lam = ridge * ridge * np.diag([1.0, 1.0, 0.0])
+
+    def solve(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        return np.linalg.solve(x.T @ x + len(x) * lam + 1e-9 * np.eye(3), x.T @ y)
+
+    coef = solve(X, Y)
+    err = np.abs(X @ coef - Y).sum(1)
+    keep = err <= max(1.0, 2.5 * float(np.median(err)))
+    if keep.sum() >= 6:
+        coef = solve(X[keep], Y[keep])
+    A = np.eye(3)
+    A[:2, :2] += coef[:2].T
+    A[:2, 2] = coef[2] - coef[:2].T @ c
+    return A
+
+
+def _plane_fit(design: np.ndarray, d: np.ndarray) -> tuple[Optional[np.ndarray], float]:
+    """Per-channel plane ``[3, 3]`` fitted to ``d`` ([n, 3]) over ``design``, refitted once
+    without outliers, and the median residual (inf with too few samples)."""
+    if len(d) < 12:
+        return None, float("inf")
+    a = design.T @ design + 1e-6 * np.eye(3)
+    coef = np.linalg.solve(a, design.T @ d)
+    err = np.abs(design @ coef - d).mean(1)
+    keep = err <= max(2.0, 2.5 * float(np.median(err)))
+    if keep.sum() >= 12:
+        x = design[keep]
+        coef = np.linalg.solve(x.T @ x + 1e-6 * np.eye(3), x.T @ d[keep])
+        err = np.abs(design @ coef - d).mean(1)
+    return coef, float(np.median(err))
+
+
+def _spatial(crop: np.ndarray, hole: np.ndarray, thin: float) -> np.ndarray:
+    """Telea on thin holes (glyph strokes: it is strong there), normalized convolution on thick
+    ones (boxes: smoother, cheaper, measured better)."""
+    if cv2.distanceTransform(hole, cv2.DIST_L2, 3).max() <= thin:
+        return cv2.inpaint(crop, hole, 3, cv2.INPAINT_TELEA)
+    return normalized_fill(np.ascontiguousarray(crop), hole.astype(bool))
+
+
+# ------------------------------------------------------------------ streaming
+
+
+@dataclass
+class _Frame:
+    rgb: np.ndarray
+    mask: np.ndarray
+    clean: np.ndarray  # uint8 255 where farther than ``gap`` from the mask: a trusted source pixel
+    small: np.ndarray  # blur-filled luma at flow resolution
+    fwd: Optional[list] = None  # per group: 3x3 motion to the next frame (None: unknown)
+    bwd: Optional[list] = None  # per group: 3x3 motion to the previous frame
+    fb: Optional[list] = None  # per group: consistency (0-1) of the motion to the next frame
+
+
+def _shift(x0: int, y0: int) -> np.ndarray:
+    return np.array([[1.0, 0.0, x0], [0.0, 1.0, y0], [0.0, 0.0, 1.0]])
+
+
+class LookaheadFill:
+    """The fill for one video of frames of one size; ``region`` (bool [H, W]) bounds every
+    frame's mask (the OSD's extent). Frames in order; ``reset()`` at a cut."""
+
+    def __init__(self, region: np.ndarray, config: LookaheadConfig = LookaheadConfig()) -> None:
+        self.config = config
+        self.region = np.asarray(region, bool)
+        self.groups, self._hole = _geometry(self.region, config)
+        k = 2 * config.gap + 1
+        self._gap_kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
+        k = 2 * config.band + 1
+        self._band_kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
+        self._clear()
+
+    def _clear(self) -> None:
+        self._window: deque[_Frame] = deque()
+        self._prev: Optional[tuple[np.ndarray, np.ndarray]] = None  # (output, conf) of the frame before the window
+        self._prev_fb: Optional[list] = None
+
+    def reset(self) -> list[Filled]:
+        """Scene cut: finish the buffered frames, then forget everything."""
+        out = self.flush()
+        self._clear()
+        return out
+
+    def push(self, frame: np.ndarray, mask: np.ndarray) -> list[Filled]:
+        cfg = self.config
+        mask = np.asarray(mask, bool)
+        gray = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+        gray = cv2.resize(gray, _small_size(gray.shape, cfg.flow_scale), interpolation=cv2.INTER_AREA)
+        small = _blur_fill(gray, self._hole)
+        clean = cv2.dilate(mask.view(np.uint8), self._gap_kernel)
+        np.subtract(1, clean, out=clean)
+        clean *= 255
+        cur = _Frame(frame, mask, clean, small)
+        if self._window:
+            self._motion(self._window[-1], cur)
+        self._window.append(cur)
+        out = []
+        while len(self._window) > cfg.lookahead:
+            out.append(self._emit())
+        return out
+
+    def flush(self) -> list[Filled]:
+        out = []
+        while self._window:
+            out.append(self._emit())
+        return out
+
+    def _emit(self) -> Filled:
+        cur = self._window[0]
+        filled, conf = self._restore(cur, list(self._window)[1:])
+        self._prev, self._prev_fb = (filled, conf), cur.fb
+        self._window.popleft()
+        return Filled(cur.rgb, filled, cur.mask, conf)
+
+    # ---- motion of one pair of frames, once
+    def _motion(self, a: _Frame, b: _Frame) -> None:
+        cfg = self.config
+        n = len(self.groups)
+        a.fwd, a.fb, b.bwd = [None] * n, [0.0] * n, [None] * n
+        if min(a.small.shape) < MIN_FLOW_SIDE or a.small.shape != b.small.shape:
+            return
+        s = cfg.flow_scale
+        # A fresh DIS per call: a reused one carries buffers from earlier calls into its result.
+        fwd = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST).calc(a.small, b.small, None).reshape(-1, 2)
+        bwd = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST).calc(b.small, a.small, None).reshape(-1, 2)
+        sh, sw = a.small.shape
+        for i, g in enumerate(self.groups):
+            if len(g.points) < 12:
+                continue
+            fits = []
+            for there, back in ((fwd, bwd), (bwd, fwd)):
+                d = np.take(there, g.flow_idx, axis=0) / s
+                q = g.points + d
+                qi = np.clip((q[:, 1] * s).astype(int), 0, sh - 1) * sw + np.clip((q[:, 0] * s).astype(int), 0, sw - 1)
+                ok = np.abs(d + np.take(back, qi, axis=0) / s).sum(1) <= 2 * cfg.fb_tol
+                fits.append(_fit_affine(g.points[ok], q[ok]) if ok.sum() >= 12 else _fit_affine(g.points, q))
+            a.fwd[i], b.bwd[i] = fits
+            # Forward then backward should come back: the mismatch at the ring is the group's consistency.
+            p = np.concatenate([g.points, np.ones((len(g.points), 1))], 1)
+            err = float(np.abs((p @ (fits[1] @ fits[0]).T)[:, :2] - g.points).sum(1).mean())
+            a.fb[i] = float(np.clip((3 * cfg.fb_tol - err) / (2 * cfg.fb_tol), 0.0, 1.0))
+
+    # ---- one frame
+    def _restore(self, cur: _Frame, later: list[_Frame]) -> tuple[np.ndarray, np.ndarray]:
+        cfg = self.config
+        out = cur.rgb.copy()
+        conf = (cur.clean > 0).astype(np.float32)
+        for i, g in enumerate(self.groups):
+            x0, y0, x1, y1 = g.box
+            m = cur.mask[y0:y1, x0:x1]
+            idx = np.flatnonzero(m)
+            if len(idx):
+                crop, cc = out[y0:y1, x0:x1].copy(), conf[y0:y1, x0:x1].copy()  # contiguous: written through flat views
+                self._fill_group(i, g, cur, later, m, idx, crop, cc)
+                out[y0:y1, x0:x1] = crop
+                conf[y0:y1, x0:x1] = cc
+        return out, conf
+
+    def _candidates(self, i: int, g: _Group, cur: _Frame, later: list[_Frame]):
+        """(source rgb, 3x3 box-local -> source, score cap, validity source, is the previous output)
+        of each candidate, nearest in time first."""
+        T = _shift(g.box[0], g.box[1])
+        if self._prev is not None and cur.bwd is not None and cur.bwd[i] is not None and self._prev_fb is not None:
+            A = cur.bwd[i]
+            # A still camera resamples nothing: a carried pixel does not age there.
+            still = np.abs(A - np.eye(3)).max() < 1e-3
+            yield self._prev[0], A @ T, (1.0 if still else self.config.decay) * self._prev_fb[i], self._prev[1], True
+        A, fb, prev = np.eye(3), 1.0, cur
+        for j, fr in enumerate(later, start=1):
+            if prev.fwd is None or prev.fwd[i] is None:
+                return
+            A, fb = prev.fwd[i] @ A, min(fb, prev.fb[i])
+            yield fr.rgb, A @ T, self.config.decay ** j * fb, fr.clean, False
+            prev = fr
+
+    def _fill_group(self, i, g, cur, later, m, idx, crop, conf_crop) -> None:
+        """Fill group ``g``'s ``idx`` (flat, box-local) in ``crop`` (a contiguous copy of its box,
+        written in place), and its source confidence in ``conf_crop``."""
+        cfg = self.config
+        bh, bw = m.shape
+        m8 = m.view(np.uint8)
+        band_img = cv2.dilate(m8, self._band_kernel) > m8
+        pixels = crop.reshape(-1, 3)
+        ring_val = np.take(pixels, g.ring_idx, axis=0).astype(np.float64)
+        ring_xy = g.ring_local
+        n = len(idx)
+        ys, xs = np.divmod(idx, bw)
+        best = np.zeros(n, np.float32)
+        acc = np.zeros((n, 3), np.float32)
+        wsum = np.zeros(n, np.float32)
+        prev_val, prev_trust = None, 0.0
+        reach = cfg.band + int(np.ceil(3 * cfg.local_sigma)) + 1
+        flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+        for src, M, cap, valid_src, is_prev in self._candidates(i, g, cur, later):
+            # Only pixels this candidate can still make surer are worth its cost.
+            unsure = best < min(cap, cfg.hi)
+            if cap <= cfg.lo * 0.5 or not unsure.any():
+                if is_prev:
+                    continue
+                break
+            # The group's trust first, from the ring samples alone (cheap: a few hundred points).
+            where = (ring_xy @ M[:2, :2].T + M[:2, 2]).astype(np.float32).reshape(1, -1, 2)
+            rvalid = cv2.remap(valid_src, where, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0).reshape(-1)
+            ring_ok = rvalid > 0.99 if is_prev else rvalid >= 254
+            rcand = cv2.remap(src, where, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).reshape(-1, 3)
+            coef, res = _plane_fit(g.ring_design[ring_ok], ring_val[ring_ok] - rcand[ring_ok])
+            trust = float(np.clip((cfg.max_residual - res) / (cfg.max_residual - cfg.ok_residual), 0.0, 1.0))
+            if trust <= 0.0:
+                continue
+            coef = coef.astype(np.float32)
+            # The box of the unsure pixels, grown by the band check's reach.
+            uy, ux = ys[unsure], xs[unsure]
+            ry0, ry1 = max(0, int(uy.min()) - reach), min(bh, int(uy.max()) + 1 + reach)
+            rx0, rx1 = max(0, int(ux.min()) - reach), min(bw, int(ux.max()) + 1 + reach)
+            rh, rw = ry1 - ry0, rx1 - rx0
+            Mr = (M @ _shift(rx0, ry0))[:2]
+            valid = cv2.warpAffine(valid_src, Mr, (rw, rh), flags=flags, borderMode=cv2.BORDER_CONSTANT, borderValue=0).reshape(-1)
+            sel = np.flatnonzero((ys >= ry0) & (ys < ry1) & (xs >= rx0) & (xs < rx1))
+            li = (ys[sel] - ry0) * rw + (xs[sel] - rx0)
+            vm = np.take(valid, li)
+            vm = vm * np.float32(1.0) if is_prev else (vm >= 254).astype(np.float32)
+            if not is_prev and not vm.any():
+                continue
+            cand = cv2.warpAffine(src, Mr, (rw, rh), flags=flags, borderMode=cv2.BORDER_REPLICATE).reshape(-1, 3)
+            val = np.take(cand, li, axis=0) + self._plane(coef, xs[sel], ys[sel], bw, bh)
+            band = np.flatnonzero(band_img[ry0:ry1, rx0:rx1])
+            by, bx = np.divmod(band, rw)
+            bval = np.take(cand, band, axis=0) + self._plane(coef, bx + rx0, by + ry0, bw, bh)
+            band_ok = np.take(valid, band) > (0.99 if is_prev else 253)
+            truth = crop[ry0:ry1, rx0:rx1].reshape(-1, 3)
+            resid = np.abs(bval - np.take(truth, band, axis=0)).mean(1)
+            local = self._local(rh, rw, ys[sel] - ry0, xs[sel] - rx0, by, bx, resid, band_ok, res)
+            sc = cap * trust * vm * local
+            if is_prev:
+                prev_val, prev_trust = np.zeros((n, 3), np.float32), trust
+                prev_val[sel] = val
+            w = sc**cfg.sharp
+            acc[sel] += w[:, None] * val
+            wsum[sel] += w
+            best[sel] = np.maximum(best[sel], sc)
+        # fuse with the spatial fill
+        alpha = np.clip((best - cfg.lo) / (cfg.hi - cfg.lo), 0.0, 1.0)
+        has = wsum > 1e-12
+        value = np.zeros((n, 3), np.float32)
+        value[has] = acc[has] / wsum[has, None]
+        sure = alpha >= 1.0
+        if sure.any():
+            pixels[idx[sure]] = np.clip(value[sure] + 0.5, 0, 255).astype(np.uint8)
+        rest = ~sure
+        if rest.any():
+            hole = np.zeros((bh, bw), np.uint8)
+            hole.reshape(-1)[idx[rest]] = 1
+            spatial = _spatial(crop, hole, cfg.thin).reshape(-1, 3)
+            a = alpha[rest, None]
+            value[rest] = a * value[rest] + (1.0 - a) * np.take(spatial, idx[rest], axis=0)
+        if prev_val is not None:
+            # A running average along the motion: steadies the fill, and settles a still scene.
+            mu = (alpha * cfg.smooth_real + (1.0 - alpha) * cfg.smooth) * prev_trust
+            value += mu[:, None] * (prev_val - value)
+        pixels[idx] = np.clip(value + 0.5, 0, 255).astype(np.uint8)
+        conf_crop.reshape(-1)[idx] = np.where(alpha >= cfg.keep, best, 0.0)
+
+    @staticmethod
+    def _plane(coef: np.ndarray, x: np.ndarray, y: np.ndarray, bw: int, bh: int) -> np.ndarray:
+        """The brightness plane ``coef`` at box-local pixels (x, y): float32 [n, 3]."""
+        design = np.empty((len(x), 3), np.float32)
+        design[:, 0] = x * (1.0 / bw) - 0.5
+        design[:, 1] = y * (1.0 / bh) - 0.5
+        design[:, 2] = 1.0
+        return design @ coef
+
+    def _local(self, bh, bw, ys, xs, by, bx, resid, ok, res_group):
+        """Per mask pixel, 0-1: how well a candidate matches the frame on the band just outside
+        the mask, Gaussian-averaged into it (the group's ring residual where no band is near)."""
+        cfg = self.config
+        num = np.zeros((bh, bw), np.float32)
+        den = np.zeros((bh, bw), np.float32)
+        num[by, bx] = resid * ok
+        den[by, bx] = ok
+        num = cv2.GaussianBlur(num, (0, 0), cfg.local_sigma)[ys, xs]
+        den = cv2.GaussianBlur(den, (0, 0), cfg.local_sigma)[ys, xs]
+        e = (num + 0.02 * min(res_group, 50.0)) / (den + 0.02)
+        return np.clip((cfg.local_max - e) / (cfg.local_max - cfg.local_ok), 0.0, 1.0)
+
+
+def fill_sequence(frames, masks, config: LookaheadConfig = LookaheadConfig()) -> np.ndarray:
+    """The fill of a whole clip from a fresh state: ``[T, H, W, 3]`` uint8 for ``frames``
+    (uint8 ``[T, H, W, 3]``) and ``masks`` (bool ``[T, H, W]``; their union is the region)."""
+    masks = [np.asarray(m, bool) for m in masks]
+    fill = LookaheadFill(np.logical_or.reduce(masks), config)
+    out = []
+    for f, m in zip(frames, masks):
+        out += fill.push(f, m)
+    out += fill.flush()
+    return np.stack([o.filled for o in out])
