@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 
 from .api import resolve_mask
-from .errors import MaskError, MediaError, OSDFilterError
+from .errors import MaskError, MediaError, OSDFilterError, naming_flags, option
 from .filter.core import FilterConfig, OSDFilter
 from .filter.layout import with_layout
 from .masks.auto.config import AutoMaskConfig
@@ -85,21 +85,21 @@ def check_sheet_path(sheet: PathLike) -> None:
     """Refuse a sheet name OpenCV cannot write as an image, or a folder it cannot go in (a
     probe file is created and removed there: permission bits do not tell for root or a
     read-only mount)."""
-    path = Path(sheet)
+    path, flag = Path(sheet), "--preview" if naming_flags() else "sheet"
     if os.fspath(sheet) == STDIO or not path.suffix or not cv2.haveImageWriter(os.fspath(path)):
-        raise OSDFilterError(f"--preview {sheet}: not an image file name (use .png or .jpg)")
+        raise OSDFilterError(f"{flag} {sheet}: not an image file name (use .png or .jpg)")
     if path.is_dir():
-        raise OSDFilterError(f"--preview {sheet}: is a directory")
+        raise OSDFilterError(f"{flag} {sheet}: is a directory")
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
-        raise OSDFilterError(f"--preview {sheet}: the folder {folder} does not exist")
+        raise OSDFilterError(f"{flag} {sheet}: the folder {folder} does not exist")
     try:
         with tempfile.NamedTemporaryFile(dir=folder, prefix=".osdfilter-preview-"):
             pass
         if path.exists() and not os.access(path, os.W_OK):
             raise PermissionError
     except OSError:
-        raise OSDFilterError(f"--preview {sheet}: cannot write there") from None
+        raise OSDFilterError(f"{flag} {sheet}: cannot write there") from None
 
 
 def preview_video(
@@ -134,13 +134,13 @@ def preview_video(
     if not isinstance(frames, (int, np.integer)) or isinstance(frames, bool) or not 1 <= frames <= 64:
         raise OSDFilterError(f"preview frames must be a whole number from 1 to 64, got {frames!r}")
     if os.fspath(src) == STDIO:
-        raise OSDFilterError("--preview seeks in the input: give a file, not stdin")
+        raise OSDFilterError("the preview seeks in the input: give a file, not stdin")
     if duration is not None and not 0 < duration < float("inf"):
-        raise OSDFilterError(f"--duration must be a positive number of seconds, got {duration}")
+        raise OSDFilterError(f"{option('duration')} must be a positive number of seconds, got {duration}")
     if not 0 <= start < float("inf"):
-        raise OSDFilterError(f"--start must be zero or a positive number of seconds, got {start}")
+        raise OSDFilterError(f"{option('start')} must be zero or a positive number of seconds, got {start}")
     if save_mask is not None and not cv2.haveImageWriter(os.fspath(save_mask)):
-        raise MaskError(f"--save-mask {save_mask}: not an image file name OpenCV can write (use .png)")
+        raise MaskError(f"{option('save_mask')} {save_mask}: not an image file name OpenCV can write (use .png)")
     check_sheet_path(sheet)
     check_input_file(Path(src))
     runner = make_runner(model, backend, device, provider, log=quiet_log if quiet else None)
@@ -162,7 +162,7 @@ def preview_video(
         ahead = int(getattr(config, "lookahead", 0) or 0)
         length = video_seconds(inp, vin)
         if length <= start:
-            raise MediaError(f"--start {start:g} s is at or past the end of the video")
+            raise MediaError(f"{option('start')} {start:g} s is at or past the end of the video")
         span = min(length - start, duration) if duration is not None else length - start
         whole = duration is None and not start and vin.frames
         report.total_frames = vin.frames if whole else max(1, round(span * fps))

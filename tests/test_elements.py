@@ -22,7 +22,7 @@ from click.testing import CliRunner
 from conftest import textured_background
 from osdfilter.api import process_video
 from osdfilter.cli.main import cli
-from osdfilter.errors import MaskError
+from osdfilter.errors import MaskError, OSDFilterError
 from osdfilter.filter.core import FilterConfig, OSDFilter
 from osdfilter.filter.layout import with_layout
 from osdfilter.masks.auto.config import AutoMaskConfig
@@ -129,13 +129,13 @@ def test_choice_errors_are_one_line():
     split = split_elements(union_mask())
     with pytest.raises(MaskError, match=r"no OSD element 7 in the mask \(it has 4"):
         choose(split, (2, 7), None)
-    with pytest.raises(MaskError, match="--keep-elements: no OSD element 5"):
+    with pytest.raises(MaskError, match="keep_elements: no OSD element 5"):  # the API's names
         choose(split, None, (5,))
     with pytest.raises(MaskError, match="expected element numbers"):
-        parse_numbers("2,x", "--elements")
+        parse_numbers("2,x", "elements")
     with pytest.raises(MaskError, match="from 1 up"):
-        parse_numbers([0], "--elements")
-    assert parse_numbers("2, 5", "--elements") == (2, 5) and parse_numbers(3, "--elements") == (3,)
+        parse_numbers([0], "elements")
+    assert parse_numbers("2, 5", "elements") == (2, 5) and parse_numbers(3, "elements") == (3,)
     assert choose(split, None, (1, 3)) == (2, 4) and choose(split, (4, 2), None) == (2, 4)
 
 
@@ -285,3 +285,12 @@ def test_help_shows_the_preview_and_element_options():
     out = invoke(["--help"]).stdout
     for option in ("--preview", "--elements", "--keep-elements", "INPUT [OUTPUT] --preview SHEET.png"):
         assert option in out
+
+
+def test_api_errors_name_the_parameters(media_dir, tmp_path):
+    clip, mask = items_clip(media_dir)
+    with pytest.raises(MaskError, match=r"^elements: no OSD element 9 .*preview_video shows them"):
+        process_video(clip, tmp_path / "o.mkv", mask=mask, model="fill", elements=[9], quiet=True)
+    with pytest.raises(OSDFilterError, match=r"^sheet .*s\.txt: not an image file name"):
+        preview_video(clip, tmp_path / "s.txt", mask=mask, model="fill")
+    assert list(tmp_path.iterdir()) == []

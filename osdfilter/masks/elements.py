@@ -24,7 +24,7 @@ from typing import Any, Iterable, Optional, Sequence, Union
 import cv2
 import numpy as np
 
-from ..errors import MaskError
+from ..errors import MaskError, naming_flags, option
 
 # Horizontal gap (in glyph heights) still inside one element. Items pad numbers with
 # spaces (a throttle icon, two blanks, "5") and the configurator keeps one blank column
@@ -101,7 +101,12 @@ def reading_order(boxes: Sequence[tuple[int, int, int, int]]) -> list[int]:
     return order
 
 
-def parse_numbers(value: Numbers, option: str) -> Optional[tuple[int, ...]]:
+def _shown() -> str:
+    """Where the numbers are shown: the command's flag or the API's function."""
+    return "--preview" if naming_flags() else "preview_video"
+
+
+def parse_numbers(value: Numbers, name: str) -> Optional[tuple[int, ...]]:
     """``"2,5"``, ``5`` or ``[2, 5]`` -> ``(2, 5)``; None/empty -> None. One-line
     :class:`MaskError` for anything else."""
     if value is None or (isinstance(value, str) and not value.strip()):
@@ -116,17 +121,17 @@ def parse_numbers(value: Numbers, option: str) -> Optional[tuple[int, ...]]:
             if len(nums) != len(value):
                 raise ValueError
     except (TypeError, ValueError):
-        raise MaskError(f"{option} {value!r}: expected element numbers like 2,5 (see --preview)") from None
+        raise MaskError(f"{option(name)} {value!r}: expected element numbers like 2,5 (see {_shown()})") from None
     if not nums or min(nums) < 1:
-        raise MaskError(f"{option} {value!r}: expected element numbers from 1 up, like 2,5 (see --preview)")
+        raise MaskError(f"{option(name)} {value!r}: expected element numbers from 1 up, like 2,5 (see {_shown()})")
     return nums
 
 
 def check_choice(only: Numbers, keep: Numbers) -> tuple[Optional[tuple[int, ...]], Optional[tuple[int, ...]]]:
     """Parsed ``--elements`` / ``--keep-elements``; both given is an error (before any work)."""
-    a, b = parse_numbers(only, "--elements"), parse_numbers(keep, "--keep-elements")
+    a, b = parse_numbers(only, "elements"), parse_numbers(keep, "keep_elements")
     if a and b:
-        raise MaskError("--elements and --keep-elements exclude each other: give one of them")
+        raise MaskError(f"{option('elements')} and {option('keep_elements')} exclude each other: give one of them")
     return a, b
 
 
@@ -139,9 +144,9 @@ def choose(elements: Elements, only: Optional[Sequence[int]], keep: Optional[Seq
     missing = sorted({n for n in asked if not 1 <= n <= len(elements)})
     if missing:
         which = ", ".join(map(str, missing))
-        option = "--elements" if only else "--keep-elements"
+        name = option("elements" if only else "keep_elements")
         has = f"it has {len(elements)}, numbered 1-{len(elements)}" if len(elements) > 1 else "it has 1" if elements else "it is empty"
-        raise MaskError(f"{option}: no OSD element {which} in the mask ({has}; --preview shows them)")
+        raise MaskError(f"{name}: no OSD element {which} in the mask ({has}; {_shown()} shows them)")
     if only:
         return tuple(sorted(set(only)))
     return tuple(n for n in range(1, len(elements) + 1) if n not in set(keep))
