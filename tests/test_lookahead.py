@@ -150,3 +150,13 @@ def test_lookahead_must_be_a_whole_number(value):
         FilterConfig(lookahead=value)
     with pytest.raises(ValueError, match="lookahead"):
         LookaheadConfig(lookahead=value)
+
+
+def test_a_large_box_in_a_corner_is_filled_throughout():
+    """Beyond the reach of the normalized convolution's largest blur (a box in a frame corner,
+    seen only from two sides) the fill used to leave black pixels."""
+    frame = np.full((H, W, 3), 150, np.uint8)
+    mask = np.zeros((H, W), bool)
+    mask[H - 100 :, W - 120 :] = True
+    out = fill_sequence(np.stack([frame] * 3), [mask] * 3)
+    assert np.abs(out.astype(int) - 150).max() <= 2
