@@ -63,6 +63,7 @@ class LookaheadConfig:
     sharp: float = 4.0  # candidates are averaged with weights score ** sharp
     smooth: float = 0.6  # share of the previous output kept where the spatial fill is used
     smooth_real: float = 0.2  # ... where a temporal source is used
+    smooth_still: float = 0.9  # ... where the spatial fill is used and the camera is still
     keep: float = 0.5  # a fused pixel is a source for the next frame from this temporal share
     thin: float = 4.0  # px: Telea fills holes at most this far from their edge, normalized convolution thicker ones
     max_samples: int = 300  # ring samples per group for the fits
@@ -154,6 +155,7 @@ def _hole(hole: np.ndarray) -> _Hole:
     return _Hole(box, hole[box], keep, norm[hole[box]])
 
 
+STILL = 0.25  # px: a group's motion moving no corner of its box farther is no motion (codec noise on a still frame fitted 0.2)
 MIN_FLOW_SIDE = 32  # DIS fails (or crashed) on smaller images
 BLUR_SIGMA = 6.0  # px at flow resolution: the blur fill of the hole before the flow
 
@@ -325,6 +327,11 @@ class LookaheadFill:
                 qi = np.clip((q[:, 1] * s).astype(int), 0, sh - 1) * sw + np.clip((q[:, 0] * s).astype(int), 0, sw - 1)
                 ok = np.abs(d + np.take(back, qi, axis=0) / s).sum(1) <= 2 * cfg.fb_tol
                 fits.append(_fit_affine(g.points[ok], q[ok]) if ok.sum() >= 12 else _fit_affine(g.points, q))
+            # A still camera: DIS noise fits a motion of a few hundredths of a pixel, and carrying
+            # by it would resample (blur) the fill every frame and keep it from settling.
+            x0, y0, x1, y1 = g.box
+            corners = np.array([[x0, y0, 1.0], [x1, y0, 1.0], [x0, y1, 1.0], [x1, y1, 1.0]])
+            fits = [np.eye(3) if np.abs(corners @ (A - np.eye(3)).T).max() < STILL else A for A in fits]
             a.fwd[i], b.bwd[i] = fits
             # Forward then backward should come back: the mismatch at the ring is the group's consistency.
             p = np.concatenate([g.points, np.ones((len(g.points), 1))], 1)
@@ -445,8 +452,11 @@ class LookaheadFill:
             a = alpha[rest, None]
             value[rest] = a * value[rest] + (1.0 - a) * np.take(spatial, idx[rest], axis=0)
         if prev_val is not None:
-            # A running average along the motion: steadies the fill, and settles a still scene.
-            mu = (alpha * cfg.smooth_real + (1.0 - alpha) * cfg.smooth) * prev_trust
+            # A running average along the motion: steadies the fill, and settles a still scene
+            # (there the previous output is pixel-exact, nothing resampled: kept more).
+            A = cur.bwd[i]
+            smooth = cfg.smooth_still if np.abs(A - np.eye(3)).max() < 1e-3 else cfg.smooth
+            mu = (alpha * cfg.smooth_real + (1.0 - alpha) * smooth) * prev_trust
             value += mu[:, None] * (prev_val - value)
         pixels[idx] = np.clip(value + 0.5, 0, 255).astype(np.uint8)
         conf_crop.reshape(-1)[idx] = np.where(alpha >= cfg.keep, best, 0.0)
