@@ -16,9 +16,8 @@ they are built on (push RGB frames, receive restored frames, flush);
 import os
 
 # The network runs beside the decode, prefill and encode threads. OpenMP workers that
-# spin while waiting take those threads' cores: measured on 2 busy cores, torch with 2
-# threads ran the model 6x slower than with passive waiting. Set before torch loads
-# (a user's own setting wins).
+# spin while waiting take those threads' cores and slow the model badly on a busy machine
+# (docs/benchmarks.md, Speed). Set before torch loads (a user's own setting wins).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from typing import TYPE_CHECKING

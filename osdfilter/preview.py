@@ -39,7 +39,7 @@ from .model.runners import ModelSpec, make_runner, quiet_log
 
 PREVIEW_FRAMES = 4  # picks spread over the video
 # Frames through the filter before each pick (with it, one chunk of 8): the recurrent state and
-# the fill's memory are a running pass's. 15 doubled the preview's model time (2 cores, 640x360).
+# the fill's memory are a running pass's; more costs the preview model time (docs/benchmarks.md, Speed).
 WARM = 7
 PANEL_W = 640  # frames are shown at most this wide; wider ones get 2x crops of the elements
 BAR, GAP = 18, 4  # caption bar height, space between panels (pixels)

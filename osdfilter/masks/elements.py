@@ -28,10 +28,8 @@ from ..errors import MaskError, naming_flags, option
 
 # Horizontal gap (in glyph heights) still inside one element. Items pad numbers with
 # spaces (a throttle icon, two blanks, "5") and the configurator keeps one blank column
-# between items at least, so no gap separates both kinds perfectly. On 60 synthetic layouts
-# (475 items, benchmarks/elements.py): 1.0 keeps 347 items whole, 1.5 419 (8 merged with
-# another, 6 of them centre items drawn over each other), 2.0 422 (10 merged). Not whole
-# at 1.5: two-row coordinates (a number per row), sidebar ticks, a few padded numbers.
+# between items at least, so no gap separates both kinds perfectly: 1.5 keeps most items
+# whole with few merges (docs/benchmarks.md, OSD elements).
 GAP = 1.5
 REMOVED, KEPT = (60, 255, 60), (255, 170, 0)  # RGB of the numbers: elements removed / kept
 Numbers = Union[None, str, int, Sequence[int]]

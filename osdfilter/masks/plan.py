@@ -37,8 +37,8 @@ from .elements import Elements, Numbers, SelectedLayout, check_choice, choose, s
 
 Rect = tuple[int, int, int, int]
 AUTO = "auto"
-# Above this fraction of the frame an automatic mask is probably mostly scene (measured:
-# OSD layouts 1-8%, static-camera false positives 20-33%; docs/automask.md): warn.
+# Above this fraction of the frame an automatic mask is probably mostly scene: an OSD covers
+# a few %, still-camera false positives far more (docs/automask.md, Hard cases): warn.
 LARGE_AUTO_MASK = 0.15
 STDIO = "-"
 
@@ -113,8 +113,8 @@ def plan_masks(
             note = f"no OSD found in the first {read:.3g} s: the output is the input re-encoded"
         elif layout.still_camera or cover > LARGE_AUTO_MASK:
             # A still camera gives no temporal evidence: bright outlined scene detail passes
-            # for text (benchmarks/automask.py --psnr: still-camera masks 2.6-9% of the frame,
-            # the scene outside the OSD at 22-28 dB vs 28-41 dB with the true OSD boxes).
+            # for text and is inpainted away, even in a small mask (docs/benchmarks.md,
+            # Automatic mask).
             why = (f"the picture hardly changes in the first {read:.3g} s, so the OSD was found by its look alone "
                    "and scene detail may pass for text") if layout.still_camera else "an OSD is usually a few %"
             note = (f"the automatic mask covers {cover:.1%} of the frame ({why}): check it with --save-mask, "

@@ -20,9 +20,8 @@ from .files import STDIO, PathLike, av_message
 NVENC_CODECS = ("h264_nvenc", "hevc_nvenc", "av1_nvenc")  # NVIDIA's encoder chip: the CPU stays free for the fill
 VIDEO_CODECS = ("libx264", "libx265", "libvpx-vp9", "libsvtav1", *NVENC_CODECS)
 PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
-# x264 `faster`, not ffmpeg's `medium`: on 2 cores at 720p `medium` alone took half the CPU
-# of a frame. At CRF 18 `faster` costs 0.51-0.62x `medium`'s encoder CPU for 0.1-0.6 dB
-# luma PSNR on outdoor footage and a DVR (at 41-52 dB) and -9 % to +2 % size (README, Speed).
+# x264 `faster`, not ffmpeg's `medium`: `medium` alone took half a frame's CPU on a small
+# machine, and `faster` costs far less for a little PSNR (docs/benchmarks.md, Encoder preset).
 DEFAULT_PRESET = "faster"
 DEFAULT_CODEC, DEFAULT_CRF = "libx264", 18  # process_video's, the CLI's and process_batch's defaults
 NVENC_PRESETS = ("p1", "p1", "p2", "p3", "p3", "p4", "p5", "p6", "p7")  # x264 name -> NVENC p1 (fastest) .. p7

@@ -279,8 +279,8 @@ class Transcoder:
                 pass  # not seekable after all: decode from the beginning and drop
         decoded = self.decoded(streams)
         # Two chunks per link: the network takes a whole chunk at once, and with room for one
-        # more the fill keeps working meanwhile (measured 6% faster end to end at 480p than one
-        # chunk, no faster with three); memory stays bounded by the chunk size.
+        # more the fill keeps working meanwhile (faster than one, no faster with three:
+        # docs/benchmarks.md, Speed); memory stays bounded by the chunk size.
         depth = 2 * self.filt.config.chunk
         busy: list[float] = []
         cpu: list[float] = []

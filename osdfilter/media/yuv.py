@@ -1,8 +1,8 @@
 """Compositing into the decoded 4:2:0 planes: only the restored regions change colour space.
 
 The RGB route converts every pixel twice (decoded YUV → RGB for the filter, the whole
-composited RGB frame → YUV for the encoder): ~5 ms a frame at 854x480, a fifth of the
-I/O floor, and a rounding change to pixels the filter never touched. Here the output
+composited RGB frame → YUV for the encoder): a large share of the I/O floor's time, and
+a rounding change to pixels the filter never touched. Here the output
 starts as a copy of the decoded planes, so outside the regions' feather band the encoder
 gets the decoded pixels exactly; each region core's restored RGB is converted with the
 stream's matrix and range and blended in: luma per pixel, chroma per 2x2 block (its mean)
@@ -13,9 +13,7 @@ The map is swscale's own (the one the RGB route applies to whole frames), measur
 stream (:func:`rgb_to_yuv`), with the model's [-1, 1] → 0-255 scale folded in, and applied
 to each core's planes as they come out of the model (three weighted sums), instead of a
 conversion to 8-bit RGB and a swscale call per core (a call has a fixed cost that small
-cores do not amortise): at 854x480 with nine cores, the conversions of one frame 0.97 →
-0.34 ms and its composite 1.5 → 0.74 ms (one frame repeated); over 64 distinct frames,
-taking the planes as they are rather than as 0-255 RGB: 1.80 → 1.49 ms. Luma is swscale's
+cores do not amortise; docs/benchmarks.md, Speed). Luma is swscale's
 within 1 level; chroma is the 2x2 block mean, where swscale's own 4:2:0 downsampling filter
 reaches a little wider (the same on smooth colour, apart on pixel noise).
 """
@@ -102,7 +100,7 @@ class YUVCompositor:
             for p, (core, weight) in enumerate(zip(self._to_yuv(rgb), (a, a2, a2))):
                 sl = (slice(y, y + h), slice(x, x + w)) if p == 0 else (slice(y // 2, (y + h) // 2), slice(x // 2, (x + w) // 2))
                 dst[p][sl] = cv2.blendLinear(src[p][sl], core, 1.0 - weight, weight)
-        # Wrapped without a copy where PyAV can (from_ndarray copies: 0.26 ms a 720p frame);
+        # Wrapped without a copy where PyAV can (from_ndarray copies every plane);
         # the encoder copies or references the planes it keeps, and ``out`` is this frame's
         # alone. PyAV 18 takes the luma height as rows // 6 * 4: right when height % 4 == 0.
         if height % 4 == 0:

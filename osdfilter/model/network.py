@@ -30,9 +30,8 @@ PRESETS: dict[str, tuple[int, int, int, int]] = {
     "large": (64, 128, 256, 512),  # the write-up, exactly
     "small": (16, 32, 64, 128),
     "tiny": (8, 16, 32, 64),  # the shipped default's widths
-    # Space-to-depth stem (STEMS): the U-Net runs at half resolution on 2x2 pixel blocks.
-    # ONNX Runtime, 1 thread, 80x352 / 96x96 crops: 0.39 / 0.32 us per pixel vs tiny's
-    # 0.59 / 0.53 (tiny's full-resolution 4-16 channel convolutions are memory-bound).
+    # Space-to-depth stem (STEMS): the U-Net runs at half resolution on 2x2 pixel blocks,
+    # skipping tiny's memory-bound full-resolution layers (docs/benchmarks.md, Training).
     "fast": (16, 32, 48, 64),
 }
 STEMS: dict[str, int] = {"fast": 2}  # presets with a space-to-depth stem (block size)
@@ -197,7 +196,7 @@ class RecurrentUNet(nn.Module):
         y = torch.tanh(f[..., :H, :W].float())
         if self.config.residual:
             # tanh(head + atanh(rgb)) by the addition formula, without atanh: ONNX Runtime's
-            # Atanh is scalar code, ~10% of the CPU model time (measured); tanh is vectorised.
+            # Atanh is scalar code, a noticeable share of the CPU model time; tanh is vectorised.
             rgb = x.reshape(B * T, C, H, W)[:, :3].float().clamp(-0.999, 0.999)
             y = (y + rgb) / (1.0 + y * rgb)
         return y.reshape(B, T, self.config.out_channels, H, W), state

@@ -10,8 +10,7 @@ traced; a dynamic T would silently run the traced length). A file exported with 
 holds the unrolled K-frame graph and a one-frame step behind an ``If`` on the input's T;
 :class:`OnnxRunner` sends whole K-frame slices to the first and any rest frame by frame
 to the second, so the output never depends on chunking. The default K=8 (the pipeline's
-chunk) measured 1.04-1.4x faster than per-frame calls with 2 CPU threads; figures in
-export/README.md.
+chunk) is faster than per-frame calls on a CPU (docs/benchmarks.md, ONNX).
 
 Everything the runtime needs travels in the file's ``metadata_props`` (the contract:
 :mod:`osdfilter.model.onnx_runtime`). No side file.
@@ -50,7 +49,7 @@ class ExportConfig:
     chunk: int = 8  # frames per unrolled graph call (T); 1 = one-frame step only
     fp16: bool = False  # fp16 weights and compute inside; inputs and outputs stay float32
     opset: int = 18
-    exporter: str = "torchscript"  # or "dynamo" (needs onnxscript; ~50x slower to export here)
+    exporter: str = "torchscript"  # or "dynamo" (needs onnxscript; much slower to export: export/README.md)
 
     def __post_init__(self) -> None:
         if self.chunk < 1:
@@ -243,7 +242,7 @@ def _as_branch(graph: Any, prefix: str) -> Any:
 
 
 def _export_torchscript(step: Any, args: tuple, out_path: Path, opset: int) -> None:
-    """The TorchScript exporter: ~1 s, no extra packages; deprecated upstream but in torch 2.3-2.13."""
+    """The TorchScript exporter: quick, no extra packages; deprecated upstream but in torch 2.3-2.13."""
     import torch
 
     dims = {"frames": {0: "N", 3: "H", 4: "W"}, "restored": {0: "N", 3: "H", 4: "W"}}
@@ -305,8 +304,7 @@ def parity_max_abs_diff(model: Any, onnx_path: PathLike, size: int = 96, calls: 
 
     The state itself is not compared: the LSTM cell state is unbounded (up to ~25 in the
     default model), and an fp16 graph holds it at fp16's resolution (2^-6 between 16 and
-    32), so its difference says little of the output's (the default model's fp16 export:
-    output 4e-4, c 0.029, h 0.018).
+    32), so its difference says little of the output's (docs/benchmarks.md, Output fidelity).
     """
     import torch
 

@@ -158,9 +158,8 @@ def _provider_entry(name: str) -> Any:
 
     CUDA gets cuDNN's heuristic convolution choice instead of its default exhaustive search,
     which benchmarks every algorithm for each new input shape: the filter sends one session
-    region batches of several shapes in turn, and with the default the network ran at 1.3
-    frames/s at 1080p on an H200 (ONNX Runtime 1.31.1, fp16 graph; PyTorch 216;
-    benchmarks/gpu_check.sh, 2026-11-26). The heuristic is the documented remedy for
+    region batches of several shapes in turn, and with the default the network crawled on
+    a GPU (docs/benchmarks.md, GPU). The heuristic is the documented remedy for
     changing shapes; its speed here is not yet measured.
     """
     if name == PROVIDERS["cuda"]:

@@ -43,8 +43,8 @@ class TorchRunner:
 
     ``half`` runs the convolutions in fp16 under autocast; the head's arithmetic and the
     returned frames stay float32. Off by default, also on CUDA: the filter's tile batches
-    are small, and on an H200 fp16 measured slower than fp32 (the network alone at 1080p:
-    172 vs 218 frames/s, fp16 weights 211; benchmarks/gpu_model.py); on a CPU it is slower still.
+    are small, so fp16 was slower than fp32 even on a GPU, and slower still on a CPU
+    (docs/benchmarks.md, GPU).
     """
 
     name = "torch"
@@ -56,7 +56,7 @@ class TorchRunner:
         self.half = half
         if self.device.type == "cpu":
             torch.set_flush_denormal(True)  # denormals in the LSTM state cost a lot on CPU
-            # channels_last measured ~1.2-1.4x faster on CPU here (small/tiny presets, 96x96 tiles).
+            # channels_last is faster on CPU here (docs/benchmarks.md, Speed).
             self.model = self.model.to(memory_format=torch.channels_last)
 
     @torch.inference_mode()
@@ -148,8 +148,8 @@ def quiet_log(line: str) -> None:
 def auto_backend(model: ModelSpec, device: str) -> str:
     """``--backend auto``: ONNX Runtime on a CPU, PyTorch on CUDA.
 
-    Measured end to end on 2 CPU cores (benchmarks/speed.py): ONNX Runtime 1.2-1.45x faster
-    than PyTorch at 480p-1080p. On a GPU, PyTorch needs no CUDA libraries beyond its own.
+    ONNX Runtime is faster than PyTorch end to end on a CPU (docs/benchmarks.md, Speed).
+    On a GPU, PyTorch needs no CUDA libraries beyond its own.
     An in-memory network stays in PyTorch; an ``.onnx`` file needs ONNX Runtime.
     """
     if isinstance(model, RecurrentUNet):

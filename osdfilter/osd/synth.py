@@ -234,7 +234,7 @@ class OSDSynth:
         out = np.empty_like(frames)
         masks = np.empty(frames.shape[:3], bool)
         boxes = np.empty_like(masks)
-        for t, frame in enumerate(frames):  # written in place: stacking copies cost ~2 ms/frame
+        for t, frame in enumerate(frames):  # written in place: stacking would copy every frame again
             out[t], masks[t], boxes[t] = self.render_frame(frame, t)
         return out, masks, boxes
 
@@ -255,7 +255,7 @@ class OSDSynth:
     # ---- DVR degradations of the whole frame ----------------------------------------------
     def _noise(self, t: int) -> np.ndarray:
         """Noise for frame ``t``: a window of one tile made per synth (fresh normals per frame
-        cost ~20 ms at 854x480), moved by a (seed, t)-seeded offset so it changes every frame."""
+        are slow), moved by a (seed, t)-seeded offset so it changes every frame."""
         if self._noise_tile is None:
             rng = np.random.default_rng(self.seed)
             shape = (self.height + 32, self.width + 32, 3)

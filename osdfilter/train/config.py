@@ -73,10 +73,10 @@ class TrainConfig:
     run_dir: str = "runs/default"
     seed: int = 0
     device: str = "auto"  # auto / cpu / cuda
-    amp: bool = True  # mixed precision on CUDA only (bf16 autocast was 15x slower on this CPU)
+    amp: bool = True  # mixed precision on CUDA only (bf16 autocast is much slower on a CPU)
     threads: int = 0  # torch CPU threads; 0 = leave torch's default
     workers: int = 1  # DataLoader processes rendering batches while the model trains (0 = inline)
-    channels_last: bool = False  # measured: not faster for training here (0.93 vs 0.78 s/step)
+    channels_last: bool = False  # not faster for training here (docs/benchmarks.md, Training)
     log_every: int = 10
     image_every: int = 500
     hist_every: int = 0  # gradient histograms (0 = off; they are slow)

@@ -2,8 +2,8 @@
 
 With a static camera every textured pixel is temporally persistent, so the layout pass
 (:mod:`osdfilter.masks.auto.detector`) can only use the look of the *mean image*: its
-outlined-stroke candidates also take railings, leaves, text on clothes (20-33 % of the
-frame on the benchmark's static clips, precision ~0.05). This module scores every
+outlined-stroke candidates also take railings, leaves, text on clothes (a large share of
+the frame on the benchmark's static clips; docs/automask.md). This module scores every
 working-resolution pixel with a tiny U-Net (11.8k weights, three scales, receptive
 field ~40 px, i.e. about one glyph cell plus its neighbours) and the detector keeps the
 candidate pixels it scores as overlay.

@@ -13,7 +13,7 @@ class AutoMaskConfig:
 
     window_s: float = 10.0  # seconds of video the layout pass observes
     # A still window (a quad on the ground before take-off, waiting for GPS) gives the
-    # static camera's weak masks (precision ~0.1): the first pass then looks on, window by
+    # static camera's weak masks: the first pass then looks on, window by
     # window, up to this many seconds into the video for one where the camera moves
     # (LayoutScan). 0: the first window only.
     scan_s: float = 120.0
@@ -39,19 +39,16 @@ class AutoMaskConfig:
     weak_persist: float = 0.45
     mean_contrast: int = 40
     min_glyph_px: int = 2
-    # static camera: glyph cue on the mean image (body level ...). 150 -> 100 (= hv_bright):
-    # semi-transparent glyphs over dark ground; schoolgirls noisy recall 0.39 -> 0.71.
+    # static camera: glyph cue on the mean image (body level ...), as low as hv_bright so
+    # semi-transparent glyphs over dark ground pass (docs/automask.md, What was tried).
     static_bright: int = 100
     static_contrast: int = 90  # ... and outline contrast)
     moving_std: float = 8.0  # median temporal luma std below this: static camera ...
     # ... unless it is at least moving_ratio times the median per-frame gradient (and at
     # least moving_ratio_std): low-contrast footage that moves (haze, overcast, sea, sky)
-    # has a small std too, but both scale with the contrast. benchmarks/automask.py, 24-48
-    # frames: moving clips 1.1-3.2 (hazy copies 1.5-3.2; one, mostly sky, 0.6-0.8), still
-    # cameras 0.0-0.6 (their hazy copies too; sensor noise alone 0.4-0.6), the train clips'
-    # still cameras up to 1.36 (a 1940 film's gate weave), 1.04 (a dog in a still room).
-    # A moving camera judged still loses the OSD (hazy kite-surf recall 0.22 vs 1.00), a
-    # still one judged moving as well (schoolgirls recall 0.000 vs 0.996).
+    # has a small std too, but both scale with the contrast. The ratio separates moving
+    # clips from still cameras on benchmarks/automask.py, and either mistake loses the OSD
+    # (docs/automask.md, Hard cases; docs/benchmarks.md, Automatic mask).
     moving_ratio: float = 1.5
     moving_ratio_std: float = 2.0
     box_extend: float = 1.5  # text boxes grow along the line by this many line heights
@@ -61,46 +58,40 @@ class AutoMaskConfig:
     # candidate components need an *enclosed* stroke pixel (max channel >= hv_bright,
     # >= hv_contrast darker within stroke_px on all four sides; a scene edge or a pan
     # streak is open along itself) and must fill >= min_fill of their box after trimming
-    # to trim_px around those pixels (glyph + outline ~0.7, streaks / car outlines ~0.3).
-    # Moving-clip precision 0.66 -> 0.83 (reach 7, dilation 1; now 0.90), car-roundabout
-    # 0.23-0.26 -> 0.67-0.75.
+    # to trim_px around those pixels (a glyph with its outline fills most of its box, a
+    # streak or car outline little). They drop most moving-clip false positives, the
+    # tracked car's too (docs/automask.md, What was tried).
     # Components on a text line of anchors are kept too (faint digits, punctuation,
-    # icons): without that, kite / car-noisy / bmx-noisy recall fell to 0.88-0.93.
+    # icons): without that, recall fell on several clips.
     min_hv: int = 1
-    hv_contrast: int = 30  # 40: bmx-trees noisy recall 0.88 (faint sidebar ticks); 25: car precision -0.1
+    hv_contrast: int = 30  # higher loses faint sidebar ticks, lower lets in the car (docs/automask.md)
     hv_bright: int = 100
     min_fill: float = 0.4
     # Along a thin stroke the dark end may be up to hv_reach px away (a crosshair arm, a
-    # dash). Moving clips, 24 frames: stroke_px (no extra reach) precision 0.917 / recall
-    # 0.979, but an outlined "+" with 6 px arms is lost (the detector before the anchors
-    # found it); 10: 0.903 / 0.980, found; 12: 0.897 / 0.982, 9 px arms found too, but
-    # 16 frames: precision 0.58 vs 0.63 (all clips); 14: 0.888; 21: 0.872.
+    # dash): with stroke_px alone an outlined "+" with 6 px arms is lost; longer reaches
+    # cost precision (docs/automask.md, What was tried).
     hv_reach: int = 10
     trim_px: int = 3
     # text-line rescue: half the component's rows on the line, at most rescue_h line
-    # heights tall (icons are taller than digits; inside the line's rows +-2 px only:
-    # paragliding coverage at 0 px 0.959 vs 0.996)
+    # heights tall (icons are taller than digits; inside the line's rows +-2 px only
+    # lost icons: docs/automask.md)
     rescue_h: float = 1.5
     dilate_px: int = 1  # static camera: final masks are dilated by this (full-resolution pixels)
     # Moving camera: the hysteresis region already reaches 1 px past the outline, so no
-    # extra dilation. Measured (24 frames): moving-clip precision 0.84 -> 0.92, GT-pixel
-    # coverage at 0 px -0.01 (car-roundabout noisy -0.04), masked PSNR car-roundabout
-    # noisy +0.67 dB (16 frames, default model). Static cameras lose recall without it.
+    # extra dilation: better precision and masked PSNR (docs/automask.md). Static cameras
+    # lose recall without it.
     moving_dilate_px: int = 0
     # Static camera: keep only candidate pixels that the learned classifier
     # (masks/auto/classifier.py, trained on train clips + training fonts) scores >=
-    # static_prob. Static eval clips, 24 frames (recall / precision, 4 cases): 0.15:
-    # 0.905 / 0.085 (masks 22 -> 11 %, 33 -> 21 % of the frame), 0.25: 0.856 / 0.103,
-    # 0.5: 0.790 / 0.156; without: 0.919 / 0.051. Recall first, so 0.15.
+    # static_prob. Recall first, so a low threshold that still halves the masks (the
+    # sweep: docs/automask.md, What was tried).
     static_net: bool = True
     static_prob: float = 0.15
     # ... then whole components of what it kept that the component scorer
     # (masks/auto/components.py: classifier statistics, shape, colour, position,
     # text line) scores below component_prob (None: its threshold, cross-validated on the
-    # train clips: 0.11) are dropped. Needs static_net. Static eval cases, 24 frames
-    # (recall / precision, 4 cases): 0.905 / 0.084 -> 0.820 / 0.213, masks 11-21 % ->
-    # 2.6-9 % of the frame; end to end every case better (scene PSNR +4.4 to +6.3 dB,
-    # masked PSNR +0.2 to +0.6 dB; docs/automask.md).
+    # train clips: 0.11) are dropped. Needs static_net. Smaller masks and every static
+    # case better end to end, at some recall (docs/benchmarks.md, Automatic mask).
     static_components: bool = True
     component_prob: float | None = None
     exclude: list[Rect] = field(default_factory=list)  # regions never masked

@@ -195,7 +195,7 @@ class MaskDetector:
         self._feat: np.ndarray | None = None  # static-camera classifier input (training)
         self.prob: np.ndarray | None = None  # its output (static camera, working res)
         # (n_used, (static_w, active_w)): finish is called again on the same frames when
-        # LayoutScan has judged a window by its layout (~75 ms at 960x540 saved).
+        # LayoutScan has judged a window by its layout (the detection is not redone).
         self._detected: tuple[int, tuple[np.ndarray, np.ndarray]] | None = None
 
     @property
@@ -329,10 +329,10 @@ class MaskDetector:
         else:
             kept = _glyph_components(cand, glyph | small, c)
             # A glyph merged with the scene into a too-big component used to be dropped
-            # whole (drone recall 0.80, and a cliff: 0.78 at contrast 95, 0.97 at 100);
-            # retry the rejected components' undilated strokes, which the outline keeps
-            # apart, as enclosed-stroke anchors (plain shape filter: the real straw
-            # sample's union 19 -> 27 % instead of 25 %), with their 1 px outline back.
+            # whole (lost recall, and a cliff in the outline contrast); retry the rejected
+            # components' undilated strokes, which the outline keeps apart, as enclosed-stroke
+            # anchors (less scene than a plain shape filter; docs/automask.md, What was
+            # tried), with their 1 px outline back.
             rest = cand & ~_touching(cand, kept)
             body = glyph_cue(mean_u8, c.static_bright, c.static_contrast, c.stroke_px, outline_px=0).view(bool)
             parts = _glyph_components(body & rest, glyph | small, c, hv)  # anchors + their lines
