@@ -18,6 +18,7 @@ import multiprocessing
 import os
 import signal
 import sys
+import threading
 import time
 from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -30,6 +31,7 @@ from typing import Any, Callable, Iterator, Optional, Sequence, Union
 import av
 import cv2
 import numpy as np
+from tqdm import tqdm
 
 from .errors import PIPE_CLOSED, MaskError, MediaError, OSDFilterError, PipeClosedError, name_flags, naming_flags, option
 from .filter.core import FilterConfig, OSDFilter
@@ -393,33 +395,45 @@ def _signals_held() -> Iterator[None]:
 
 
 _WORKER_RUNNER: Any = None  # the model of this worker process (jobs > 1)
-_WORKER_STOPPING = False  # set by SIGTERM: files already queued to this worker are skipped
+_WORKER_PARTIAL: Optional[Path] = None  # the partial output of the file this worker is on
 
 
 def _init_worker(model: Any, backend: str, device: str, provider: str, flags: bool = False) -> None:
     global _WORKER_RUNNER
     name_flags(flags)  # a worker's one-line errors read as the parent's would (--start, not start)
     # Ctrl-C reaches the whole terminal's process group: the parent alone decides, and
-    # stops a worker with SIGTERM, which unwinds its file like Ctrl-C does (no partial output).
+    # stops a worker with SIGTERM (before this line, SIGTERM's default kills it quietly).
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # (and blocked since its start, as SIGHUP: _signals_held)
     signal.signal(signal.SIGTERM, _worker_stop)
+    # tqdm's default lock is a multiprocessing one: a named semaphore, which that exit would
+    # leave for the resource tracker to report ("leaked semaphore objects") at the end.
+    tqdm.set_lock(threading.RLock())
     _WORKER_RUNNER = make_runner(model, backend, device, provider, log=quiet_log)  # the parent exported it (or said so)
 
 
 def _worker_stop(signum: int, frame: Any) -> None:
-    global _WORKER_STOPPING
-    _WORKER_STOPPING = True
-    if _WORKER_RUNNER is None:  # still loading the model: no file to unwind, and an exception
-        os._exit(128 + signum)  # there is printed as the pool initializer's, with a traceback
-    sys.exit(128 + signum)
+    """SIGTERM: remove the partial output of the file in progress, if any, and exit now.
+
+    Not an exception that unwinds the file: the handler runs between any two bytecodes of
+    the main thread, and there it may land in a finalizer (the pipeline's generator joining
+    its threads, a ``__del__``), where Python prints the exception as "Exception ignored"
+    with a traceback and the worker goes on with its file. multiprocessing also sends a
+    second SIGTERM to every worker once one has exited (its pool is then broken), which
+    landed in the first one's unwinding. Nothing else of a worker needs to be undone."""
+    if _WORKER_PARTIAL is not None:
+        try:
+            _WORKER_PARTIAL.unlink(missing_ok=True)
+        except OSError:
+            pass  # the parent removes it after the worker has gone (_stop)
+    os._exit(128 + signum)
 
 
 def _stop(pool: ProcessPoolExecutor, outputs: Sequence[Path], grace: float = 15.0) -> None:
     """Interrupted: no new files, and the ones in progress stop and remove their output.
 
-    A worker that has not unwound within ``grace`` seconds (seen once under heavy load: its
-    SIGTERM landed where the file's pipeline could not stop) is killed, and its partial
-    output removed here; else the parent's exit would wait for it forever.
+    A worker still there after ``grace`` seconds (its SIGTERM handler runs only once the
+    main thread is back from a native call) is killed, and its partial output removed
+    here; else the parent's exit would wait for it forever.
     """
     workers = list((getattr(pool, "_processes", None) or {}).values())  # the only handle on them
     pool.shutdown(wait=False, cancel_futures=True)
@@ -434,10 +448,24 @@ def _stop(pool: ProcessPoolExecutor, outputs: Sequence[Path], grace: float = 15.
             proc.kill()
             proc.join(5)
             for dst in outputs:
-                partial_path(dst, proc.pid).unlink(missing_ok=True)
+                _partial_of(dst, proc.pid).unlink(missing_ok=True)
+    # The pool's manager thread closes its wake-up pipe once the workers are gone, and the
+    # interpreter's exit writes to that pipe without its lock (CPython 3.11): when the two
+    # met, the exit printed "Exception ignored ... Bad file descriptor". It finishes first.
+    manager = getattr(pool, "_executor_manager_thread", None)
+    if manager is not None:
+        manager.join(5)
 
 
 def _worker_one(src: Path, dst: Path, mask: Any, options: dict) -> Union[Report, str]:
-    if _WORKER_STOPPING:
-        return "interrupted"
-    return _process_one(_WORKER_RUNNER, src, dst, mask, options)
+    global _WORKER_PARTIAL
+    _WORKER_PARTIAL = _partial_of(dst, os.getpid())  # before the file is opened: atomic_output's name
+    try:
+        return _process_one(_WORKER_RUNNER, src, dst, mask, options)
+    finally:
+        _WORKER_PARTIAL = None
+
+
+def _partial_of(dst: Path, pid: int) -> Path:
+    """Where process ``pid`` writes ``dst`` (atomic_output: beside the link's target)."""
+    return partial_path(Path(os.path.realpath(dst)), pid)
