@@ -38,11 +38,8 @@ class FilterConfig:
     context: Optional[int] = None  # context margin; None = the model's hint
     # With a temporal prefill: a region skips the network in a frame where at most this
     # fraction of its masked pixels fell back to the fill's fallback; the rest was carried from
-    # earlier frames, which the network hardly improves (quality.py --frames 24 --gate G, masked
-    # PSNR exact / box, with Telea as the fallback: 0.3 23.36 / 20.17, 0.5 23.35 / 20.18, 0.6
-    # 23.35 / 20.18, 0.9 23.34 / 20.15, none 23.33 / 20.10). At 720p on real footage the
-    # network runs on 30 % of the regions' area at 0.3, 19 % at 0.6, 55 % at 0. None = always
-    # run it.
+    # other frames, which the network hardly improves (docs/benchmarks.md, the gate). None =
+    # always run it.
     gate: Optional[float] = 0.6
     # With a temporal prefill: later frames the fill may take background from (latency and
     # memory of this many frames; 0 = only earlier frames).
@@ -196,7 +193,7 @@ class OSDFilter:
         mask8 = mask.view(np.uint8)
         # The crops go straight into the chunk the model will take (restore_prepared starts
         # one at a cut and after ``chunk`` frames): stacking a chunk's frames copied them all
-        # again (0.25-0.5 ms a frame at 720p-480p).
+        # again.
         if cut or self._chunk is None or self._slot == self.config.chunk:
             self._chunk = [np.empty((len(idx), self.config.chunk, 4, ch, cw), np.float32) for (ch, cw), idx in self._groups]
             self._slot = 0

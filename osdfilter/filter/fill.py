@@ -52,9 +52,8 @@ def telea(image: np.ndarray, mask: np.ndarray, radius: int = 3) -> np.ndarray:
 # 23.29 / 0.696, 20.08 / 0.545).
 FILL_SCALES = (1.0, 2.0, 4.0, 8.0, 16.0)
 FILL_SUPPORT = 0.01
-# Larger scales are blurred on the region shrunk by sigma / this: 4-16x fewer pixels, and
-# against blurring at full resolution 0.1-0.2 levels apart on average (tested; 1-2 % of the
-# pixels more than 1 apart, where the two pick different scales).
+# Larger scales are blurred on the region shrunk by sigma / this: far fewer pixels, and
+# within a fraction of a level of blurring at full resolution (docs/benchmarks.md).
 FULL_RES_SIGMA = 2.0
 
 
@@ -65,11 +64,9 @@ def normalized_fill(image: np.ndarray, mask: np.ndarray, scales: Sequence[float]
     known pixels around it, at the smallest of ``scales`` (sigma, px) where their weight
     exceeds ``support`` (the largest scale takes whatever is left).
 
-    The temporal fill's fallback for what no frame has shown. Against OpenCV's Telea there
-    (benchmarks/quality.py, held-out clips): the same masked PSNR on glyph masks, +0.1 dB on
-    box masks, a little less flicker and 0.003 lower SSIM on boxes (smoother), at 0.4-0.5x
-    the temporal fill's CPU per frame where most of the mask falls back, 0.65-0.7x on
-    footage that carries most of it (benchmarks/fill_speed.py --fallbacks). Telea's cost
+    The temporal fill's fallback for what no frame has shown: as good as OpenCV's Telea on
+    glyph masks, a little better and steadier on boxes, and cheaper (docs/benchmarks.md,
+    benchmarks/fill_speed.py --fallbacks). Telea's cost
     grows with the pixels times its radius squared and the channels; here it is a few
     blurs of the mask's box at growing scale, the larger ones downscaled. Written here
     rather than taken from a library: OpenCV's photo module has Telea and Navier-Stokes

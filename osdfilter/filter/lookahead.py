@@ -36,9 +36,8 @@ import numpy as np
 from .fill import normalized_fill
 
 
-# Later frames searched: on generated pans over the eval clips (/work/scratch harness, 5 scenes x
-# exact/box masks) 8 gave +2.91 / +2.91 dB over Telea, 4 +2.87 / +2.81 at 0.75x the fill's
-# time at 720p, 12 no more than 8.
+# Later frames searched: 4 is nearly all of 8's gain for less of the fill's time, and 12
+# adds nothing over 8 (docs/benchmarks.md, Benchmark matrix).
 DEFAULT_LOOKAHEAD = 4
 
 

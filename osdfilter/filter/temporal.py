@@ -46,14 +46,12 @@ class TemporalConfig:
     seam_sigma: float = 2.0  # px, reach of that correction into the mask
     seam_edge: float = 30.0  # luma gradient (Sobel) at which a seam pixel counts half: misregistered edges
     # Where the fallback fills, this share of the last frame's fill (moved with the camera) is
-    # mixed in, so it does not shimmer from frame to frame (quality.py --frames 24, Telea's
-    # fallback: box 19.87 -> 20.08 dB, flicker 12.49 -> 12.16; 0.25 / 0.75 / 0.9 gave less).
-    # 0 = the plain fallback. With the normalized fallback 0.35 / 0.5 / 0.65 gave box 20.18 /
-    # 20.19 / 20.22 dB, exact 23.29 / 23.30 / 23.29, SSIM 0.696 / 0.696 / 0.695: kept.
+    # mixed in, so it does not shimmer from frame to frame (docs/benchmarks.md, Quality).
+    # 0 = the plain fallback.
     smooth: float = 0.5
     max_samples: int = 800  # ring samples per group for the motion and brightness fits (speed)
-    # Threads filling groups at once; 0 = one per CPU, at most 4 (1080p on 16 cores, real
-    # footage: 49 ms/frame with 1, 34 with 2, 35 with 4, 37 with 8 or 16; benchmarks/fill_speed.py).
+    # Threads filling groups at once; 0 = one per CPU, at most 4: more gained nothing
+    # (docs/benchmarks.md, benchmarks/fill_speed.py).
     # The output does not depend on it.
     workers: int = 0
 
