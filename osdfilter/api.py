@@ -71,6 +71,16 @@ class BatchReport:
         return f"{len(self.done)} done ({frames} frames), {len(self.failed)} failed"
 
 
+def check_span(start: float, duration: Optional[float], save_mask: Optional[PathLike]) -> None:
+    """The checks a run and a preview share: the stretch of video and the mask file name."""
+    if duration is not None and not 0 < duration < float("inf"):
+        raise OSDFilterError(f"{option('duration')} must be a positive number of seconds, got {duration}")
+    if not 0 <= start < float("inf"):
+        raise OSDFilterError(f"{option('start')} must be zero or a positive number of seconds, got {start}")
+    if save_mask is not None and not cv2.haveImageWriter(os.fspath(save_mask)):
+        raise MaskError(f"{option('save_mask')} {save_mask}: not an image file name OpenCV can write (use .png)")
+
+
 def process_video(
     src: PathLike,
     dst: PathLike,
@@ -128,14 +138,9 @@ def process_video(
     encode = encode.updated(codec=codec, crf=crf, preset=preset, format=format)
     encode.validate(dst)
     elements, keep_elements = check_choice(elements, keep_elements)
-    if duration is not None and not 0 < duration < float("inf"):
-        raise OSDFilterError(f"{option('duration')} must be a positive number of seconds, got {duration}")
-    if not 0 <= start < float("inf"):
-        raise OSDFilterError(f"{option('start')} must be zero or a positive number of seconds, got {start}")
+    check_span(start, duration, save_mask)
     if not (0 < auto_window < float("inf") and 0 <= auto_scan < float("inf")):
         raise OSDFilterError(f"auto_window must be > 0 and auto_scan >= 0 seconds, got {auto_window} and {auto_scan}")
-    if save_mask is not None and not cv2.haveImageWriter(os.fspath(save_mask)):
-        raise MaskError(f"{option('save_mask')} {save_mask}: not an image file name OpenCV can write (use .png)")
     check_paths(src, dst, overwrite)
     limit_heap_growth()
     runner = make_runner(model, backend, device, provider, log=quiet_log if quiet else None)

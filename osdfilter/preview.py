@@ -26,8 +26,8 @@ import av
 import cv2
 import numpy as np
 
-from .api import resolve_mask
-from .errors import MaskError, MediaError, OSDFilterError, naming_flags, option
+from .api import check_span, resolve_mask
+from .errors import MediaError, OSDFilterError, naming_flags, option
 from .filter.core import FilterConfig, OSDFilter
 from .filter.layout import with_layout
 from .masks.auto.config import AutoMaskConfig
@@ -135,12 +135,7 @@ def preview_video(
         raise OSDFilterError(f"preview frames must be a whole number from 1 to 64, got {frames!r}")
     if os.fspath(src) == STDIO:
         raise OSDFilterError("the preview seeks in the input: give a file, not stdin")
-    if duration is not None and not 0 < duration < float("inf"):
-        raise OSDFilterError(f"{option('duration')} must be a positive number of seconds, got {duration}")
-    if not 0 <= start < float("inf"):
-        raise OSDFilterError(f"{option('start')} must be zero or a positive number of seconds, got {start}")
-    if save_mask is not None and not cv2.haveImageWriter(os.fspath(save_mask)):
-        raise MaskError(f"{option('save_mask')} {save_mask}: not an image file name OpenCV can write (use .png)")
+    check_span(start, duration, save_mask)
     check_sheet_path(sheet)
     check_input_file(Path(src))
     runner = make_runner(model, backend, device, provider, log=quiet_log if quiet else None)
