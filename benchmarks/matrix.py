@@ -63,6 +63,7 @@ from osdfilter.masks.image import dilate  # noqa: E402
 from osdfilter.masks.plan import plan_masks  # noqa: E402
 from osdfilter.model.runners import make_runner  # noqa: E402
 from osdfilter.osd import OSDStyle, OSDSynth, load_font_dir  # noqa: E402
+from quality import psnr, ssim_map  # noqa: E402  (same metrics as the quality benchmark)
 
 DATA = ROOT.parent / "shared" / "data" / "clean" / "eval"
 FONTS = ROOT.parent / "shared" / "data" / "fonts"
@@ -305,22 +306,6 @@ def run_osdfilter(runner, frames, masks) -> np.ndarray:
 
 
 # ---------------------------------------------------------------- metrics
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)) if a.size else 0.0
-    return 99.0 if mse <= 1e-10 else 10 * np.log10(255.0**2 / mse)
-
-
-def ssim_map(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Per-pixel SSIM of two uint8 RGB images on luma (11x11 Gaussian, sigma 1.5), as quality.py."""
-    x = cv2.cvtColor(a, cv2.COLOR_RGB2GRAY).astype(np.float64)
-    y = cv2.cvtColor(b, cv2.COLOR_RGB2GRAY).astype(np.float64)
-    blur = lambda z: cv2.GaussianBlur(z, (11, 11), 1.5)  # noqa: E731
-    mx, my = blur(x), blur(y)
-    sxx, syy, sxy = blur(x * x) - mx * mx, blur(y * y) - my * my, blur(x * y) - mx * my
-    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
-    return ((2 * mx * my + c1) * (2 * sxy + c2)) / ((mx * mx + my * my + c1) * (sxx + syy + c2))
-
 
 def metrics(out, clean, region, rects) -> dict[str, float]:
     ss = []
