@@ -45,6 +45,6 @@ timeout 150 python3 benchmarks/speed.py --sizes 1920x1080 --seconds 4 --device c
 # x264 `faster` alone held this machine's 1080p floor at ~50 fps (session 10): the same real
 # clip with `veryfast`, so that the rows show what else would cap them short of 60 fps.
 [ -e "$real" ] && timeout 100 python3 benchmarks/speed.py --sizes 1920x1080 --seconds 4 --device cuda --source davis_drift-straight --encoder-preset veryfast ${provider:+--provider $provider} --rows io-floor fill torch-fp16 ${provider:+onnx} 2>&1 | tee "$out/speed_real_veryfast.txt"
-# The fill's scaling with threads (its groups in parallel) on this machine's cores.
+# The fill's scaling with OpenCV's threads on this machine's cores (lookahead 0 and 4).
 [ -e "$real" ] && timeout 60 python3 benchmarks/fill_speed.py --clip "$real" --mask benchmarks/_work/mask_1920x1080.png --workers 1 2 4 8 16 2>&1 | tee "$out/fill_real.txt"
 exit 0

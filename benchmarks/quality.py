@@ -5,8 +5,11 @@ Each gets an OSD from the project's synthesis with a font family training did no
 (walksnail by default) and a seed training never drew, is encoded with libx264 CRF 14 plus
 an AAC track, decoded back, and every method restores the decoded frames.
 
-`temporal` is osdfilter's causal temporal prefill alone (osdfilter/prefill.py); a model whose
-config says ``prefill="temporal"`` uses it in the osdfilter row.
+`fill` is osdfilter's fill alone, no network (osdfilter/filter/lookahead.py, the default
+lookahead), `causal` the same fill with ``LookaheadConfig(lookahead=0)`` (no later frames); a
+model whose config says ``prefill="temporal"`` uses the fill in the osdfilter row. (`temporal`,
+in the history of docs/benchmarks.md, was the causal fill of osdfilter/filter/temporal.py,
+since removed.)
 
 Metrics (per clip, then the mean):
   mPSNR   PSNR over pixels within 2 px of the overlay glyphs (the same region for both
@@ -44,7 +47,7 @@ sys.path.insert(0, str(ROOT))
 from osdfilter.filter.core import FilterConfig, OSDFilter  # noqa: E402
 from osdfilter.masks.image import dilate, feather  # noqa: E402
 from osdfilter.osd import OSDStyle, OSDSynth, load_font_dir  # noqa: E402
-from osdfilter.filter.temporal import TemporalPrefill  # noqa: E402
+from osdfilter.filter.lookahead import LookaheadConfig, fill_sequence  # noqa: E402
 from osdfilter.train.sources import read_clip  # noqa: E402,F401  (speed.py and automask.py use it from here too)
 
 EVAL_SEED = 90_001  # training seeds are small integers; keep eval layouts apart
@@ -116,10 +119,13 @@ def _cv_inpaint(flag: int) -> Method:
     return run
 
 
-def method_temporal(frames: np.ndarray, masks: np.ndarray) -> np.ndarray:
-    """osdfilter's causal temporal prefill alone (no network), same 2 px dilation."""
-    fill = TemporalPrefill()
-    return np.stack([fill(f, dilate(m, 2)) for f, m in zip(frames, masks)])
+def method_fill(config: LookaheadConfig = LookaheadConfig()) -> Method:
+    """osdfilter's fill alone (no network), same 2 px dilation."""
+
+    def run(frames: np.ndarray, masks: np.ndarray) -> np.ndarray:
+        return fill_sequence(frames, [dilate(m, 2) for m in masks], config)
+
+    return run
 
 
 def method_osdfilter(runner_factory: Callable[[], object], chunk: int = 8, context: int | None = None,
@@ -180,6 +186,9 @@ def iter_clips(data: Path, names: list[str] | None) -> Iterator[Path]:
             yield p
 
 
+METHODS = ("identity", "telea", "ns", "causal", "fill", "osdfilter", "osdfilter-onnx")
+
+
 def build_methods(args: argparse.Namespace) -> dict[str, Method]:
     from osdfilter.model.checkpoint import load_model
     from osdfilter.model.runners import TorchRunner
@@ -189,7 +198,8 @@ def build_methods(args: argparse.Namespace) -> dict[str, Method]:
         "identity": method_identity,
         "telea": _cv_inpaint(cv2.INPAINT_TELEA),
         "ns": _cv_inpaint(cv2.INPAINT_NS),
-        "temporal": method_temporal,
+        "causal": method_fill(LookaheadConfig(lookahead=0)),
+        "fill": method_fill(),
     }
     if model_path.exists():
         model = load_model(model_path)
@@ -217,7 +227,7 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=32, help="frames per clip")
     ap.add_argument("--max-side", type=int, default=1280, help="downscale clips whose long side exceeds this")
     ap.add_argument("--model", help="checkpoint (default: the packaged default model)")
-    ap.add_argument("--methods", nargs="*", help="subset of methods")
+    ap.add_argument("--methods", nargs="*", help=f"subset of methods: {' '.join(METHODS)}")
     ap.add_argument("--onnx", action="store_true", help="also run the ONNX Runtime backend")
     ap.add_argument("--context", type=int, help="context margin around each region (default: the model's)")
     ap.add_argument("--gate", type=gate_arg, default=FilterConfig.gate,
@@ -225,6 +235,10 @@ def main() -> None:
                          "('none' = always run it)")
     ap.add_argument("--masks", nargs="*", default=["exact", "box"], help="mask conditions")
     args = ap.parse_args()
+    unknown = sorted(set(args.methods or ()) - set(METHODS))
+    if unknown:
+        gone = " ('temporal' was the removed osdfilter/filter/temporal.py; 'causal' is its successor)" if "temporal" in unknown else ""
+        ap.error(f"unknown method {', '.join(unknown)}; choose from {', '.join(METHODS)}{gone}")
 
     fonts = load_font_dir(args.fonts) if str(args.fonts) and args.fonts.exists() else None
     methods = build_methods(args)

@@ -52,6 +52,35 @@ def clip_frame(t: int, height: int, width: int, bg: np.ndarray, osd: tuple[np.nd
 
 
 @functools.lru_cache(maxsize=None)
+def overlay_clip(
+    frames: int, step: tuple[int, int], noise: float = 0.0, seed: int = 0, height: int = 120, width: int = 200
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(overlaid [T, H, W, 3], clean, mask [H, W]) as arrays, for the fill's tests: a textured
+    image moved by ``step`` (dx, dy) px per frame (``(0, 0)``: a still camera, each frame with
+    fresh sensor noise of ``noise`` levels) under a static outlined "12.6V 42" and a filled
+    box. Shared: treat the arrays as read-only."""
+    rng = np.random.default_rng(seed)
+    dx, dy = step
+    big = rng.integers(0, 256, (height + frames * abs(dy) + 8, width + frames * abs(dx) + 8, 3), dtype=np.uint8)
+    bg = np.clip(cv2.GaussianBlur(big, (0, 0), 3.0).astype(np.float32) * 2.0 - 128.0, 0, 255)
+    clean = []
+    for t in range(frames):
+        y, x = t * abs(dy), t * abs(dx)
+        f = bg[y : y + height, x : x + width]
+        f = f + rng.normal(0.0, noise, (height, width, 3)) if noise else f
+        clean.append(np.clip(f + 0.5, 0, 255).astype(np.uint8))
+    clean = np.stack(clean)
+    text = np.zeros((height, width, 3), np.uint8)
+    cv2.putText(text, "12.6V 42", (10, 50), cv2.FONT_HERSHEY_SIMPLEX, 1.0, (1, 1, 1), 6, cv2.LINE_AA)  # outline
+    cv2.putText(text, "12.6V 42", (10, 50), cv2.FONT_HERSHEY_SIMPLEX, 1.0, (255, 255, 255), 2, cv2.LINE_AA)
+    cv2.rectangle(text, (120, 80), (170, 100), (255, 255, 255), -1)
+    mask = cv2.dilate((text.max(2) > 0).astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    overlaid = clean.copy()
+    overlaid[:, mask] = text[mask]
+    return overlaid, clean, mask
+
+
+@functools.lru_cache(maxsize=None)
 def make_clip(
     directory: str,
     width: int = 128,

@@ -4,12 +4,11 @@ moving scene is restored from other frames better than Telea; a still scene sett
 
 from __future__ import annotations
 
-import functools
-
 import cv2
 import numpy as np
 import pytest
 
+from conftest import overlay_clip
 from osdfilter.filter.core import FilterConfig, OSDFilter
 from osdfilter.filter.lookahead import LookaheadConfig, LookaheadFill, fill_sequence
 from osdfilter.masks.image import dilate
@@ -21,31 +20,6 @@ H, W = 120, 200
 
 def fill_runner() -> IdentityRunner:
     return IdentityRunner(ModelConfig(prefill="temporal", tile=32, context=8))
-
-
-@functools.lru_cache(maxsize=None)
-def scene(T: int, step: tuple[int, int], noise: float = 0.0, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(overlaid [T, H, W, 3], clean, mask [H, W]): a textured image moved by ``step`` px per
-    frame (``(0, 0)``: a still camera, each frame with fresh sensor noise of ``noise`` levels)
-    under static outlined text and a filled box."""
-    rng = np.random.default_rng(seed)
-    dx, dy = step
-    big = rng.integers(0, 256, (H + T * abs(dy) + 8, W + T * abs(dx) + 8, 3), dtype=np.uint8)
-    bg = np.clip(cv2.GaussianBlur(big, (0, 0), 3.0).astype(np.float32) * 2.0 - 128.0, 0, 255)
-    clean = []
-    for t in range(T):
-        y, x = t * abs(dy), t * abs(dx)
-        f = bg[y : y + H, x : x + W] + rng.normal(0.0, noise, (H, W, 3)) if noise else bg[y : y + H, x : x + W]
-        clean.append(np.clip(f + 0.5, 0, 255).astype(np.uint8))
-    clean = np.stack(clean)
-    text = np.zeros((H, W, 3), np.uint8)
-    cv2.putText(text, "12.6V 42", (10, 50), cv2.FONT_HERSHEY_SIMPLEX, 1.0, (1, 1, 1), 6, cv2.LINE_AA)
-    cv2.putText(text, "12.6V 42", (10, 50), cv2.FONT_HERSHEY_SIMPLEX, 1.0, (255, 255, 255), 2, cv2.LINE_AA)
-    cv2.rectangle(text, (120, 80), (170, 100), (255, 255, 255), -1)
-    mask = cv2.dilate((text.max(2) > 0).astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
-    overlaid = clean.copy()
-    overlaid[:, mask] = text[mask]
-    return overlaid, clean, mask
 
 
 def run_filter(frames: np.ndarray, mask: np.ndarray, config: FilterConfig) -> list[np.ndarray]:
@@ -61,7 +35,7 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
 
 @pytest.mark.parametrize("lookahead", [0, 3])
 def test_output_does_not_depend_on_chunk_size(lookahead):
-    overlaid, _, mask = scene(10, (6, 2))
+    overlaid, _, mask = overlay_clip(10, (6, 2))
     a = run_filter(overlaid, mask, FilterConfig(chunk=1, lookahead=lookahead))
     b = run_filter(overlaid, mask, FilterConfig(chunk=4, lookahead=lookahead))
     assert len(a) == len(b) == len(overlaid)
@@ -70,7 +44,7 @@ def test_output_does_not_depend_on_chunk_size(lookahead):
 
 @pytest.mark.parametrize("frames,lookahead", [(3, 5), (7, 2), (1, 0)])
 def test_push_is_lookahead_frames_late_and_flush_returns_every_frame(frames, lookahead):
-    overlaid, _, mask = scene(7, (6, 2))
+    overlaid, _, mask = overlay_clip(7, (6, 2))
     overlaid = overlaid[:frames]
     filt = OSDFilter(fill_runner(), mask, FilterConfig(chunk=1, lookahead=lookahead))
     pushed = [len(filt.push(f)) for f in overlaid]
@@ -85,7 +59,7 @@ def test_push_is_lookahead_frames_late_and_flush_returns_every_frame(frames, loo
 
 
 def test_a_cut_finishes_the_frames_before_it_and_starts_afresh():
-    overlaid, _, mask = scene(8, (6, 2))
+    overlaid, _, mask = overlay_clip(8, (6, 2))
     filt = OSDFilter(fill_runner(), mask, FilterConfig(chunk=3, lookahead=4))
     out = []
     for t, f in enumerate(overlaid):
@@ -100,7 +74,7 @@ def test_a_cut_finishes_the_frames_before_it_and_starts_afresh():
 def test_a_moving_scene_is_restored_better_than_telea():
     """Under a pan, what the OSD hides now was or will be visible: the band within 2 px of the
     overlay is restored far better than by a spatial fill of the same mask."""
-    overlaid, clean, mask = scene(16, (5, 2))
+    overlaid, clean, mask = overlay_clip(16, (5, 2))
     m = dilate(mask, 2)
     ours = fill_sequence(overlaid, [m] * len(overlaid))
     telea = np.stack([cv2.inpaint(f, m.astype(np.uint8), 3, cv2.INPAINT_TELEA) for f in overlaid])
@@ -117,7 +91,7 @@ def test_a_still_scene_settles(panels):
     the noise each frame, but the running average along the (zero) motion steadies it; also
     under large static panels (a quarter of the frame, where DIS noise fits a motion of tenths
     of a pixel)."""
-    overlaid, _, mask = scene(24, (0, 0), noise=3.0)
+    overlaid, _, mask = overlay_clip(24, (0, 0), noise=3.0)
     m = dilate(mask, 2)
     if panels:
         m = np.zeros_like(m)
@@ -131,7 +105,7 @@ def test_a_still_scene_settles(panels):
 
 
 def test_fill_is_deterministic_and_keeps_pixels_outside_the_mask():
-    overlaid, _, mask = scene(6, (6, 2))
+    overlaid, _, mask = overlay_clip(6, (6, 2))
     m = dilate(mask, 2)
     a, b = fill_sequence(overlaid, [m] * 6), fill_sequence(overlaid, [m] * 6)
     assert np.array_equal(a, b)
@@ -140,7 +114,7 @@ def test_fill_is_deterministic_and_keeps_pixels_outside_the_mask():
 
 def test_per_frame_masks_within_the_region():
     """Changing digits: a pixel masked in one frame and not the next is the input there."""
-    overlaid, _, mask = scene(6, (6, 2))
+    overlaid, _, mask = overlay_clip(6, (6, 2))
     region = dilate(mask, 2)
     masks = [region.copy() for _ in range(6)]
     masks[3][:, :60] = False

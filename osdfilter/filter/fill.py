@@ -8,8 +8,8 @@ Two kinds of fill:
 
 * stateless, per image (``telea``, ``normalized``, ``none``): ``get_prefill(name)(image, mask)``; the filter
   applies them to each tile crop (here).
-* temporal (``temporal``): causal and stateful, background from earlier frames
-  (:mod:`osdfilter.filter.temporal`).
+* temporal (``temporal``): stateful, whole frames in order, background from earlier and
+  later frames (:mod:`osdfilter.filter.lookahead`).
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def telea(image: np.ndarray, mask: np.ndarray, radius: int = 3) -> np.ndarray:
 
 
 # Normalized convolution's scales (Gaussian sigma, px) and the known weight a pixel needs at
-# one of them (quality.py --frames 24 --methods temporal, the fill alone, masked PSNR / SSIM
+# one of them (the former causal fill alone, quality.py --frames 24, masked PSNR / SSIM
 # exact, box; a first version with every scale at full resolution: support 0.05 23.31 /
 # 0.695, 20.24 / 0.539; 0.01 23.30 / 0.696, 20.21 / 0.542; 0.004 23.29 / 0.696, 20.19 /
 # 0.544; 0.1 and 0.2 lower on both. As written, 0.01: 23.30 / 0.696, 20.19 / 0.542. Telea:
@@ -64,9 +64,9 @@ def normalized_fill(image: np.ndarray, mask: np.ndarray, scales: Sequence[float]
     known pixels around it, at the smallest of ``scales`` (sigma, px) where their weight
     exceeds ``support`` (the largest scale takes whatever is left).
 
-    The temporal fill's fallback for what no frame has shown: as good as OpenCV's Telea on
-    glyph masks, a little better and steadier on boxes, and cheaper (docs/benchmarks.md,
-    benchmarks/fill_speed.py --fallbacks). Telea's cost
+    The lookahead fill's spatial fill of thick holes. As the former causal fill's fallback it
+    was as good as OpenCV's Telea on glyph masks, a little better and steadier on boxes, and
+    cheaper (docs/benchmarks.md). Telea's cost
     grows with the pixels times its radius squared and the channels; here it is a few
     blurs of the mask's box at growing scale, the larger ones downscaled. Written here
     rather than taken from a library: OpenCV's photo module has Telea and Navier-Stokes
@@ -145,8 +145,8 @@ def get_prefill(name: str) -> Prefill:
     """The stateless prefill ``name``: ``fill(image_uint8 [H, W, 3], mask_bool [H, W])``."""
     if is_temporal(name):
         raise ValueError(
-            f"prefill {name!r} is temporal: use TemporalPrefill() on full frames in order, "
-            "or prefill_sequence(frames, masks)"
+            f"prefill {name!r} is temporal: use LookaheadFill(region) on full frames in order, "
+            "or fill_sequence(frames, masks)"
         )
     try:
         return PREFILLS[name]
