@@ -53,6 +53,7 @@ def _flags(**kw: Any) -> dict[str, Any]:
 @click.option("--exclude-fonts", multiple=True, help="Font sub-folder never trained on, e.g. walksnail (repeatable).")
 @click.option("--run-dir", help="Run folder: config.toml, checkpoints/, tb/, model.pt.")
 @click.option("--preset", type=click.Choice(sorted(PRESETS)), help="Model preset: widths, and for fast a space-to-depth stem (ignored when resuming).")
+@click.option("--inputs", type=click.Choice(["fill", "candidates"]), help="Model input: the fill (RGB + mask), or also the fill's candidates (needs --set prefill='\"temporal\"').")
 @click.option("--steps", type=click.IntRange(0), help="Total steps (a resumed run continues to this).")
 @click.option("--batch", type=click.IntRange(1), help="Tiles per step per process.")
 @click.option("--frames", type=click.IntRange(1), help="Frames per clip (T).")

@@ -23,7 +23,7 @@ from ..masks.image import dilate, feather
 from ..model.network import RecurrentUNet
 from ..model.runners import Runner, TorchRunner
 from .fill import get_prefill, is_temporal
-from .lookahead import DEFAULT_LOOKAHEAD, Filled, LookaheadConfig, LookaheadFill
+from .lookahead import CAND_RGB, DEFAULT_LOOKAHEAD, Filled, LookaheadConfig, LookaheadFill
 from .tiles import TilePlan, plan_crop, plan_tiles
 
 
@@ -70,10 +70,10 @@ class Prepared:
 
     frame: np.ndarray  # uint8 [H, W, 3] as decoded
     mask: np.ndarray  # bool [H, W] this frame's (dilated) mask
-    crops: list[np.ndarray]  # per region shape: float32 [regions, 4, crop_h, crop_w]
+    crops: list[np.ndarray]  # per region shape: float32 [regions, C, crop_h, crop_w] (C: the model's in_channels)
     cut: bool = False  # a scene cut before this frame: reset the recurrent state here
     needs: Optional[np.ndarray] = None  # bool [regions] in plan order: the network must run (FilterConfig.gate; None: always)
-    # The chunk buffers (per region shape ``[regions, chunk, 4, crop_h, crop_w]``) whose
+    # The chunk buffers (per region shape ``[regions, chunk, C, crop_h, crop_w]``) whose
     # ``slot`` the crops are views of: a chunk of consecutive slots needs no stacking.
     chunk: Optional[list[np.ndarray]] = None
     slot: int = 0
@@ -121,7 +121,14 @@ class OSDFilter:
         )
         # A temporal prefill fills whole frames in order (its memory spans tiles and chunks,
         # ``lookahead`` frames ahead); a stateless one fills each tile crop.
-        self._temporal = LookaheadFill(self.mask, LookaheadConfig(lookahead=config.lookahead)) if is_temporal(mc.prefill) else None
+        self._cand = mc.inputs == "candidates"  # the model also takes the fill's candidates
+        self._temporal = LookaheadFill(self.mask, LookaheadConfig(lookahead=config.lookahead), self._cand) if is_temporal(mc.prefill) else None
+        # Channel scaling into the model's range: colours to [-1, 1], scores to [0, 1], the mask as is.
+        c = mc.in_channels
+        self._scale, self._offset = np.ones((c, 1, 1), np.float32), np.zeros((c, 1, 1), np.float32)
+        rgb = [0, 1, 2] + [4 + k for k in CAND_RGB if 4 + k < c]
+        self._scale[rgb], self._offset[rgb] = 1.0 / 127.5, -1.0
+        self._scale[4:][~np.isin(np.arange(4, c), rgb)] = 1.0 / 255.0
         self._prefill = None if self._temporal else get_prefill(mc.prefill)
         self._cuts: deque[bool] = deque()  # the cut flags of the frames inside the fill
         self._groups = self.plan.groups()
@@ -184,10 +191,10 @@ class OSDFilter:
         """A frame the temporal fill finished, with the model's crops (in frame order)."""
         cut = self._cuts.popleft()
         needs = self._needs(f.mask, f.conf) if self.config.gate is not None else None
-        return self._crops(f.frame, f.filled, f.mask, cut, needs)
+        return self._crops(f.frame, f.filled, f.mask, cut, needs, f.cand)
 
     def _crops(self, frame: np.ndarray, filled: np.ndarray, mask: np.ndarray, cut: bool,
-               needs: Optional[np.ndarray] = None) -> Prepared:
+               needs: Optional[np.ndarray] = None, cand: Optional[np.ndarray] = None) -> Prepared:
         """The model's crops of ``filled`` (the stateless prefill per crop) into the chunk buffers."""
         plan = self.plan
         mask8 = mask.view(np.uint8)
@@ -195,7 +202,8 @@ class OSDFilter:
         # one at a cut and after ``chunk`` frames): stacking a chunk's frames copied them all
         # again.
         if cut or self._chunk is None or self._slot == self.config.chunk:
-            self._chunk = [np.empty((len(idx), self.config.chunk, 4, ch, cw), np.float32) for (ch, cw), idx in self._groups]
+            c = self.runner.config.in_channels
+            self._chunk = [np.empty((len(idx), self.config.chunk, c, ch, cw), np.float32) for (ch, cw), idx in self._groups]
             self._slot = 0
         chunk, slot = self._chunk, self._slot
         self._slot += 1
@@ -208,8 +216,14 @@ class OSDFilter:
                 img = img if self._prefill is None else self._prefill(img, m.astype(bool))
                 x[k, :3] = img.transpose(2, 0, 1)
                 x[k, 3] = m
-            x[:, :3] *= 1.0 / 127.5  # one vectorised scale per group instead of one per crop
-            x[:, :3] -= 1.0
+                if cand is not None:
+                    x[k, 4:] = plan_crop(cand, plan, plan.cores[i]).transpose(2, 0, 1)
+            if cand is None:
+                x[:, :3] *= 1.0 / 127.5  # one vectorised scale per group instead of one per crop
+                x[:, :3] -= 1.0
+            else:
+                x *= self._scale
+                x += self._offset
             crops.append(x)
         return Prepared(frame, mask, crops, cut, needs, chunk, slot)
 
@@ -315,7 +329,7 @@ class OSDFilter:
 
     def model_input(self, frames: list[np.ndarray], masks: list[np.ndarray]) -> list[np.ndarray]:
         """The model's input for a chunk, one array per region shape (``self.plan.groups()``):
-        ``[regions, T, 4, crop_h, crop_w]``, prefilled RGB in [-1, 1] + mask. ``masks`` are
+        ``[regions, T, C, crop_h, crop_w]``, prefilled RGB in [-1, 1] + mask (+ candidates). ``masks`` are
         final (already dilated) per-frame masks. Advances a temporal prefill's memory."""
         items = [self._prepare(f, m) for f, m in zip(frames, masks)]
         ready = [r for it in items for r in (it.ready if it.ready is not None else [it])]
@@ -325,7 +339,7 @@ class OSDFilter:
 
     @staticmethod
     def _stack(items: list[Prepared]) -> list[np.ndarray]:
-        """Per region shape, the chunk's crops stacked along time: ``[regions, T, 4, h, w]``
+        """Per region shape, the chunk's crops stacked along time: ``[regions, T, C, h, w]``
         (a view of their chunk buffers when they are its consecutive slots, else a copy)."""
         first = items[0]
         if first.chunk is not None and all(it.chunk is first.chunk and it.slot == first.slot + t for t, it in enumerate(items)):
@@ -355,7 +369,7 @@ class OSDFilter:
         return out
 
     def _run_group(self, g: int, x: np.ndarray, run: Optional[np.ndarray]) -> np.ndarray:
-        """Group ``g``'s chunk ``x`` (``[regions, T, 4, h, w]``) through the model in the
+        """Group ``g``'s chunk ``x`` (``[regions, T, C, h, w]``) through the model in the
         frames where ``run`` (bool ``[T]``; None = all) is set, passed through elsewhere."""
         if run is None or run.all():
             y, self.state[g] = self.runner.step(x, self.state[g])

@@ -77,14 +77,24 @@ class LookaheadConfig:
             raise ValueError(f"lo must be below hi, got {self.lo!r} >= {self.hi!r}")
 
 
+# The candidates' channels (``Filled.cand``): what the fill chose from, per pixel, for a
+# network that fuses them (osdfilter.model). Colours are the fused fill where a candidate
+# had nothing, scores 0 there.
+CANDIDATES = ("past_r", "past_g", "past_b", "past_score", "future_r", "future_g", "future_b", "future_score",
+              "spatial_r", "spatial_g", "spatial_b", "spatial_weight")
+CAND_RGB = (0, 1, 2, 4, 5, 6, 8, 9, 10)  # the colour channels among them (the rest are 0-1 scores x 255)
+
+
 class Filled(NamedTuple):
-    """One finished frame: the input, its fill (input outside ``mask``), the mask, and the
-    confidence of each pixel as a temporal source (1 background, 0 spatial fill)."""
+    """One finished frame: the input, its fill (input outside ``mask``), the mask, the
+    confidence of each pixel as a temporal source (1 background, 0 spatial fill) and, when
+    asked for, the candidates (uint8 ``[H, W, 12]``, :data:`CANDIDATES`)."""
 
     frame: np.ndarray
     filled: np.ndarray
     mask: np.ndarray
     conf: np.ndarray
+    cand: Optional[np.ndarray] = None
 
 
 # ------------------------------------------------------------------ geometry (region only)
@@ -252,8 +262,9 @@ class LookaheadFill:
     """The fill for one video of frames of one size; ``region`` (bool [H, W]) bounds every
     frame's mask (the OSD's extent). Frames in order; ``reset()`` at a cut."""
 
-    def __init__(self, region: np.ndarray, config: LookaheadConfig = LookaheadConfig()) -> None:
+    def __init__(self, region: np.ndarray, config: LookaheadConfig = LookaheadConfig(), candidates: bool = False) -> None:
         self.config = config
+        self.candidates = candidates  # also return each frame's candidates (Filled.cand)
         self.region = np.asarray(region, bool)
         self.groups, self._hole = _geometry(self.region, config)
         k = 2 * config.gap + 1
@@ -299,10 +310,10 @@ class LookaheadFill:
 
     def _emit(self) -> Filled:
         cur = self._window[0]
-        filled, conf = self._restore(cur, list(self._window)[1:])
+        filled, conf, cand = self._restore(cur, list(self._window)[1:])
         self._prev, self._prev_fb = (filled, conf), cur.fb
         self._window.popleft()
-        return Filled(cur.rgb, filled, cur.mask, conf)
+        return Filled(cur.rgb, filled, cur.mask, conf, cand)
 
     # ---- motion of one pair of frames, once
     def _motion(self, a: _Frame, b: _Frame) -> None:
@@ -338,20 +349,30 @@ class LookaheadFill:
             a.fb[i] = float(np.clip((3 * cfg.fb_tol - err) / (2 * cfg.fb_tol), 0.0, 1.0))
 
     # ---- one frame
-    def _restore(self, cur: _Frame, later: list[_Frame]) -> tuple[np.ndarray, np.ndarray]:
-        cfg = self.config
+    def _restore(self, cur: _Frame, later: list[_Frame]) -> tuple[np.ndarray, np.ndarray, Optional[np.ndarray]]:
         out = cur.rgb.copy()
         conf = (cur.clean > 0).astype(np.float32)
+        cands = []
         for i, g in enumerate(self.groups):
             x0, y0, x1, y1 = g.box
             m = cur.mask[y0:y1, x0:x1]
             idx = np.flatnonzero(m)
             if len(idx):
                 crop, cc = out[y0:y1, x0:x1].copy(), conf[y0:y1, x0:x1].copy()  # contiguous: written through flat views
-                self._fill_group(i, g, cur, later, m, idx, crop, cc)
+                c = self._fill_group(i, g, cur, later, m, idx, crop, cc)
                 out[y0:y1, x0:x1] = crop
                 conf[y0:y1, x0:x1] = cc
-        return out, conf
+                if self.candidates:
+                    ys, xs = np.divmod(idx, x1 - x0)
+                    cands.append((ys + y0, xs + x0, c))
+        if not self.candidates:
+            return out, conf, None
+        cand = np.zeros((*out.shape[:2], len(CANDIDATES)), np.uint8)
+        for k in range(3):
+            cand[..., 4 * k : 4 * k + 3] = out
+        for ys, xs, c in cands:  # in group order, as ``out`` was written
+            cand[ys, xs] = np.clip(c + 0.5, 0, 255).astype(np.uint8)
+        return out, conf, cand
 
     def _candidates(self, i: int, g: _Group, cur: _Frame, later: list[_Frame]):
         """(source rgb, 3x3 box-local -> source, score cap, validity source, is the previous output)
@@ -370,9 +391,10 @@ class LookaheadFill:
             yield fr.rgb, A @ T, self.config.decay ** j * fb, fr.clean, False
             prev = fr
 
-    def _fill_group(self, i, g, cur, later, m, idx, crop, conf_crop) -> None:
+    def _fill_group(self, i, g, cur, later, m, idx, crop, conf_crop) -> Optional[np.ndarray]:
         """Fill group ``g``'s ``idx`` (flat, box-local) in ``crop`` (a contiguous copy of its box,
-        written in place), and its source confidence in ``conf_crop``."""
+        written in place), and its source confidence in ``conf_crop``; returns the candidates
+        of those pixels (float32 ``[n, 12]``) when the fill was asked for them."""
         cfg = self.config
         bh, bw = m.shape
         m8 = m.view(np.uint8)
@@ -385,7 +407,8 @@ class LookaheadFill:
         best = np.zeros(n, np.float32)
         acc = np.zeros((n, 3), np.float32)
         wsum = np.zeros(n, np.float32)
-        prev_val, prev_trust = None, 0.0
+        later_acc, later_wsum, later_best = np.zeros((n, 3), np.float32), np.zeros(n, np.float32), np.zeros(n, np.float32)
+        prev_val, prev_trust, prev_score = None, 0.0, np.zeros(n, np.float32)
         reach = cfg.band + int(np.ceil(3 * cfg.local_sigma)) + 1
         flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
         for src, M, cap, valid_src, is_prev in self._candidates(i, g, cur, later):
@@ -428,10 +451,15 @@ class LookaheadFill:
             resid = np.abs(bval - np.take(truth, band, axis=0)).mean(1)
             local = self._local(rh, rw, ys[sel] - ry0, xs[sel] - rx0, by, bx, resid, band_ok, res)
             sc = cap * trust * vm * local
+            w = sc**cfg.sharp
             if is_prev:
                 prev_val, prev_trust = np.zeros((n, 3), np.float32), trust
                 prev_val[sel] = val
-            w = sc**cfg.sharp
+                prev_score[sel] = sc
+            else:
+                later_acc[sel] += w[:, None] * val
+                later_wsum[sel] += w
+                later_best[sel] = np.maximum(later_best[sel], sc)
             acc[sel] += w[:, None] * val
             wsum[sel] += w
             best[sel] = np.maximum(best[sel], sc)
@@ -444,12 +472,13 @@ class LookaheadFill:
         if sure.any():
             pixels[idx[sure]] = np.clip(value[sure] + 0.5, 0, 255).astype(np.uint8)
         rest = ~sure
+        spatial = None
         if rest.any():
             hole = np.zeros((bh, bw), np.uint8)
             hole.reshape(-1)[idx[rest]] = 1
-            spatial = _spatial(crop, hole, cfg.thin).reshape(-1, 3)
+            spatial = np.take(_spatial(crop, hole, cfg.thin).reshape(-1, 3), idx[rest], axis=0)
             a = alpha[rest, None]
-            value[rest] = a * value[rest] + (1.0 - a) * np.take(spatial, idx[rest], axis=0)
+            value[rest] = a * value[rest] + (1.0 - a) * spatial
         if prev_val is not None:
             # A running average along the motion: steadies the fill, and settles a still scene
             # (there the previous output is pixel-exact, nothing resampled: kept more).
@@ -459,6 +488,21 @@ class LookaheadFill:
             value += mu[:, None] * (prev_val - value)
         pixels[idx] = np.clip(value + 0.5, 0, 255).astype(np.uint8)
         conf_crop.reshape(-1)[idx] = np.where(alpha >= cfg.keep, best, 0.0)
+        if not self.candidates:
+            return None
+        # The candidates (CANDIDATES), each the fused value where it had nothing.
+        cand = np.empty((n, len(CANDIDATES)), np.float32)
+        cand[:, 0:3] = value if prev_val is None else np.where(prev_score[:, None] > 0, prev_val, value)
+        cand[:, 3] = prev_score * 255.0
+        has = later_wsum > 1e-12
+        cand[:, 4:7] = value
+        cand[has, 4:7] = later_acc[has] / later_wsum[has, None]
+        cand[:, 7] = later_best * 255.0
+        cand[:, 8:11] = value
+        if spatial is not None:
+            cand[rest, 8:11] = spatial
+        cand[:, 11] = (1.0 - alpha) * 255.0
+        return cand
 
     @staticmethod
     def _plane(coef: np.ndarray, x: np.ndarray, y: np.ndarray, bw: int, bh: int) -> np.ndarray:
@@ -483,13 +527,15 @@ class LookaheadFill:
         return np.clip((cfg.local_max - e) / (cfg.local_max - cfg.local_ok), 0.0, 1.0)
 
 
-def fill_sequence(frames, masks, config: LookaheadConfig = LookaheadConfig()) -> np.ndarray:
+def fill_sequence(frames, masks, config: LookaheadConfig = LookaheadConfig(), candidates: bool = False):
     """The fill of a whole clip from a fresh state: ``[T, H, W, 3]`` uint8 for ``frames``
-    (uint8 ``[T, H, W, 3]``) and ``masks`` (bool ``[T, H, W]``; their union is the region)."""
+    (uint8 ``[T, H, W, 3]``) and ``masks`` (bool ``[T, H, W]``; their union is the region).
+    With ``candidates``: ``(filled, cand)``, ``cand`` uint8 ``[T, H, W, 12]`` (:data:`CANDIDATES`)."""
     masks = [np.asarray(m, bool) for m in masks]
-    fill = LookaheadFill(np.logical_or.reduce(masks), config)
+    fill = LookaheadFill(np.logical_or.reduce(masks), config, candidates)
     out = []
     for f, m in zip(frames, masks):
         out += fill.push(f, m)
     out += fill.flush()
-    return np.stack([o.filled for o in out])
+    filled = np.stack([o.filled for o in out])
+    return (filled, np.stack([o.cand for o in out])) if candidates else filled

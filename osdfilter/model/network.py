@@ -8,7 +8,8 @@ transposed-conv decoder with skip concatenation, and a 1x1 conv + tanh head.
 The model holds no recurrent state: ``forward(x, state) -> (y, state)``; the caller
 (stream loop or trainer) owns ``state``. Nothing per-call is stored on ``self``.
 
-Input ``x`` is ``(B, T, 4, H, W)``: RGB in [-1, 1] plus a {0, 1} mask channel.
+Input ``x`` is ``(B, T, C, H, W)``: RGB in [-1, 1] plus a {0, 1} mask channel, and with
+``inputs="candidates"`` the fill's 12 candidate channels (colours in [-1, 1], scores in [0, 1]).
 With ``residual=True`` the RGB inside the mask is expected to be a classical fill
 (see :mod:`osdfilter.filter.fill`) and the head predicts a correction in tanh's
 pre-activation space, initialised to zero, so an untrained model returns its
@@ -35,6 +36,7 @@ PRESETS: dict[str, tuple[int, int, int, int]] = {
     "fast": (16, 32, 48, 64),
 }
 STEMS: dict[str, int] = {"fast": 2}  # presets with a space-to-depth stem (block size)
+INPUT_CHANNELS: dict[str, int] = {"fill": 4, "candidates": 16}  # ModelConfig.inputs
 
 
 @dataclass
@@ -42,7 +44,11 @@ class ModelConfig:
     """Everything needed to rebuild a model; saved in checkpoints and ONNX metadata."""
 
     widths: tuple[int, int, int, int] = PRESETS["small"]
-    in_channels: int = 4  # RGB + mask
+    # "fill": the fill's RGB + mask. "candidates": also what the fill chose from, per pixel
+    # (colours and scores of the past, future and spatial candidates, 12 channels:
+    # osdfilter.filter.lookahead.CANDIDATES), so that the network can fuse them.
+    inputs: str = "fill"
+    in_channels: int = 0  # 0 = from ``inputs`` (4 or 16)
     # Space-to-depth block: the input is folded into stem x stem blocks (pixel_unshuffle)
     # before the first layer and the head's output unfolded, so no layer runs at full
     # resolution. 1 = none (every model before it).
@@ -66,6 +72,13 @@ class ModelConfig:
             raise ValueError("tile must be a multiple of 8 and context a multiple of 4")
         if self.stem not in (1, 2, 4):
             raise ValueError(f"stem must be 1, 2 or 4, got {self.stem}")
+        if self.inputs not in INPUT_CHANNELS:
+            raise ValueError(f"inputs must be one of {sorted(INPUT_CHANNELS)}, got {self.inputs!r}")
+        self.in_channels = self.in_channels or INPUT_CHANNELS[self.inputs]
+        if self.in_channels != INPUT_CHANNELS[self.inputs]:
+            raise ValueError(f"inputs {self.inputs!r} has {INPUT_CHANNELS[self.inputs]} channels, got in_channels={self.in_channels}")
+        if self.inputs == "candidates" and self.prefill != "temporal":
+            raise ValueError("inputs 'candidates' come from the temporal fill: prefill must be 'temporal'")
 
     @classmethod
     def preset(cls, name: str, **overrides) -> "ModelConfig":

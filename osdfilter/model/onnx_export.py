@@ -2,7 +2,7 @@
 
 The graph has the model's own stateless signature, with the state as named tensors::
 
-    frames [N, T, 4, H, W] float32, h0 [N, C, ceil(H/8), ceil(W/8)], c0 (same)
+    frames [N, T, C, H, W] float32 (C = ModelConfig.in_channels), h0 [N, C, ceil(H/8), ceil(W/8)], c0 (same)
       -> restored [N, T, 3, H, W] float32, h1, c1
 
 N, H and W are dynamic; T is fixed at export (the model's loop over T unrolls when

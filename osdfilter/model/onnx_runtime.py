@@ -93,7 +93,7 @@ class OnnxRunner:
         return h, h.copy()
 
     def step(self, frames: np.ndarray, state: Any) -> tuple[np.ndarray, Any]:
-        """``frames [N, T, 4, H, W]`` -> ``(restored [N, T, 3, H, W], (h, c))``, any T.
+        """``frames [N, T, C, H, W]`` (C: ModelConfig.in_channels) -> ``(restored [N, T, 3, H, W], (h, c))``, any T.
 
         Whole slices of the graph's T go through the unrolled graph, the rest frame by
         frame through the one-frame step: same result as any other split.

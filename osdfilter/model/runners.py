@@ -1,6 +1,6 @@
 """Model backends behind one interface: ``step(frames, state) -> (restored, state)``.
 
-``frames`` is float32 ``[N, T, 4, H, W]`` (RGB in [-1, 1] + mask), ``restored`` float32
+``frames`` is float32 ``[N, T, C, H, W]`` (RGB in [-1, 1] + mask, + candidates: ModelConfig.inputs), ``restored`` float32
 ``[N, T, 3, H, W]``. ``state`` is opaque to the caller: ``None`` means zeros, and whatever
 ``step`` returns is passed back unchanged for the next chunk. The pipeline never knows
 which backend it has.

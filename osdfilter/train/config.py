@@ -41,6 +41,7 @@ class TrainConfig:
     max_stride: int = 2  # temporal stride drawn from 1..max_stride
     scale_range: tuple[float, float] = (0.6, 1.4)  # random zoom of the source before cropping
     still_prob: float = 0.3  # share of clips made by synthetic camera motion over one frame
+    camera: dict[str, float] = field(default_factory=lambda: {"fast": 1.0})  # those clips' camera kinds and weights (train.motion.CAMERA_SPEED)
     mask_modes: dict[str, float] = field(default_factory=lambda: {"exact": 0.4, "box": 0.4, "union": 0.2})
     centre_prob: float = 0.9  # share of crops centred on an overlay pixel (loss lives there)
     dilate: int = 2  # must equal FilterConfig.dilate: the model sees the inference mask
@@ -50,6 +51,7 @@ class TrainConfig:
     preset: str = "tiny"  # widths preset (osdfilter.model.network.PRESETS)
     prefill: str = "telea"  # classical fill inside the mask (osdfilter.filter.fill; "temporal" fills whole frames)
     temporal_warmup: int = 4  # temporal prefill: up to this many frames of fill history before a clip
+    inputs: str = "fill"  # model input: "fill" (RGB + mask) or "candidates" (+ the fill's candidates; needs prefill "temporal")
 
     # --- optimisation -------------------------------------------------------------------
     steps: int = 10_000
@@ -100,6 +102,8 @@ class TrainConfig:
             "data_kind": self.data_kind in ("generated", "folder"),
             "max_stride": self.max_stride >= 1,
             "mask_modes": bool(self.mask_modes) and set(self.mask_modes) <= {"exact", "box", "union"},
+            "camera": bool(self.camera) and set(self.camera) <= {"still", "drift", "fast"},
+            "inputs": self.inputs == "fill" or (self.inputs == "candidates" and self.prefill == "temporal"),
         }
         bad = [k for k, ok in checks.items() if not ok]
         if bad:

@@ -24,7 +24,7 @@ from ..filter.tiles import Region
 from ..masks.image import dilate, feather
 from ..osd import OSDFont, OSDSynth, load_font_dir, load_font_file
 from ..filter.fill import get_prefill, is_temporal
-from ..filter.lookahead import fill_sequence
+from ..filter.lookahead import CAND_RGB, CANDIDATES, fill_sequence
 from .config import TrainConfig
 from .motion import camera_motion
 from .sources import Segment
@@ -41,6 +41,7 @@ class Tile:
     clean: np.ndarray  # [T, c, c, 3] target
     mask: np.ndarray  # [T, c, c] the dilated mask the filter would use
     filled: Optional[np.ndarray] = None  # [T, c, c, 3] a whole-frame (temporal) prefill, if used
+    cand: Optional[np.ndarray] = None  # [T, c, c, 12] its candidates, for a model with inputs="candidates"
 
 
 def load_fonts(folder: Optional[str], exclude: Sequence[str] = ()) -> list[OSDFont]:
@@ -72,7 +73,11 @@ def clean_clip(segments: Sequence[Segment], rng: np.random.Generator, cfg: Train
     if rng.random() < cfg.still_prob or len(seg) < T:
         still = seg.frames[int(rng.integers(len(seg)))]
         h, w = still.shape[:2]
-        return camera_motion(np.asarray(still), T, rng, (int(h * 0.8), int(w * 0.8)))
+        names = sorted(cfg.camera)
+        p = np.array([cfg.camera[k] for k in names], np.float64)
+        # (one camera kind: no draw, so runs from before camera kinds keep their data)
+        kind = names[0] if len(names) == 1 else names[int(rng.choice(len(names), p=p / p.sum()))]
+        return camera_motion(np.asarray(still), T, rng, (int(h * 0.8), int(w * 0.8)), kind)
     stride = int(rng.integers(1, min(cfg.max_stride, (len(seg) - 1) // max(T - 1, 1) or 1) + 1))
     start = int(rng.integers(0, len(seg) - (T - 1) * stride))
     clip = np.asarray(seg.frames[start : start + (T - 1) * stride + 1 : stride])
@@ -118,7 +123,8 @@ def core_origins(union: np.ndarray, n: int, tile: int, rng: np.random.Generator,
     return out
 
 
-def cut_tiles(overlaid: np.ndarray, clean: np.ndarray, mask: np.ndarray, cores: Sequence[Region], context: int, filled: Optional[np.ndarray] = None) -> list[Tile]:
+def cut_tiles(overlaid: np.ndarray, clean: np.ndarray, mask: np.ndarray, cores: Sequence[Region], context: int,
+              filled: Optional[np.ndarray] = None, cand: Optional[np.ndarray] = None) -> list[Tile]:
     """Crops of ``(h + 2*context, w + 2*context)`` around each core ``(y, x, h, w)``, reflected
     at the borders exactly like :func:`osdfilter.filter.tiles.pad_for_tiles` (so padded
     coordinates equal core coordinates)."""
@@ -132,8 +138,9 @@ def cut_tiles(overlaid: np.ndarray, clean: np.ndarray, mask: np.ndarray, cores: 
 
     po, pc, pm = pad(overlaid), pad(clean), pad(mask.astype(np.uint8)).astype(bool)
     pf = pad(filled) if filled is not None else None
-    win = lambda a, y, x, ch, cw: np.ascontiguousarray(a[:, y : y + ch + 2 * c, x : x + cw + 2 * c])  # noqa: E731
-    return [Tile(win(po, *r), win(pc, *r), win(pm, *r), None if pf is None else win(pf, *r)) for r in cores]
+    pk = pad(cand) if cand is not None else None
+    win = lambda a, y, x, ch, cw: None if a is None else np.ascontiguousarray(a[:, y : y + ch + 2 * c, x : x + cw + 2 * c])  # noqa: E731
+    return [Tile(win(po, *r), win(pc, *r), win(pm, *r), win(pf, *r), win(pk, *r)) for r in cores]
 
 
 def render_tiles(segments: Sequence[Segment], fonts: list[OSDFont], rng: np.random.Generator, cfg: TrainConfig, n: int, tile: int, context: int, mode: Optional[str] = None) -> list[Tile]:
@@ -153,10 +160,14 @@ def render_tiles(segments: Sequence[Segment], fonts: list[OSDFont], rng: np.rand
         p = np.array([cfg.mask_modes[k] for k in names], np.float64)
         mode = names[int(rng.choice(len(names), p=p / p.sum()))]
     mask = model_masks(masks, boxes, mode, cfg.dilate)
-    filled = fill_sequence(overlaid, mask)[warm:] if is_temporal(cfg.prefill) else None
+    filled = cand = None
+    if cfg.inputs == "candidates":
+        filled, cand = (a[warm:] for a in fill_sequence(overlaid, mask, candidates=True))
+    elif is_temporal(cfg.prefill):
+        filled = fill_sequence(overlaid, mask)[warm:]
     overlaid, frames, mask = overlaid[warm:], frames[warm:], mask[warm:]
     origins = core_origins(mask.any(axis=0), n, tile, rng, cfg.centre_prob)
-    return cut_tiles(overlaid, frames, mask, [(y, x, tile, tile) for y, x in origins], context, filled)
+    return cut_tiles(overlaid, frames, mask, [(y, x, tile, tile) for y, x in origins], context, filled, cand)
 
 
 def tiles_to_batch(tiles: Sequence[Tile], prefill_name: str, feather_px: float, context: int) -> dict[str, torch.Tensor]:
@@ -170,7 +181,10 @@ def tiles_to_batch(tiles: Sequence[Tile], prefill_name: str, feather_px: float, 
     prefill = None if is_temporal(prefill_name) else get_prefill(prefill_name)
     T, ch, cw = tiles[0].clean.shape[:3]
     B = len(tiles)
-    x = np.empty((B, T, 4, ch, cw), np.float32)
+    cands = tiles[0].cand is not None
+    x = np.empty((B, T, 4 + (len(CANDIDATES) if cands else 0), ch, cw), np.float32)
+    rgb = np.array([4 + k for k in CAND_RGB])
+    score = np.setdiff1d(np.arange(4, x.shape[2]), rgb)
     alpha = np.empty((B, T, 1, ch, cw), np.float32)
     for b, tl in enumerate(tiles):
         for t in range(T):
@@ -179,6 +193,10 @@ def tiles_to_batch(tiles: Sequence[Tile], prefill_name: str, feather_px: float, 
             img = tl.filled[t] if tl.filled is not None else prefill(tl.overlaid[t], tl.mask[t])
             x[b, t, :3] = img.transpose(2, 0, 1) / 127.5 - 1.0
             x[b, t, 3] = tl.mask[t]
+            if cands:  # as OSDFilter scales them: colours to [-1, 1], scores to [0, 1]
+                k = tl.cand[t].transpose(2, 0, 1).astype(np.float32)
+                x[b, t, rgb] = k[rgb - 4] / 127.5 - 1.0
+                x[b, t, score] = k[score - 4] / 255.0
             alpha[b, t, 0] = feather(tl.mask[t], feather_px)
     core = np.zeros((1, 1, 1, ch, cw), np.float32)
     core[..., context : ch - context, context : cw - context] = 1.0

@@ -12,8 +12,14 @@ import cv2
 import numpy as np
 
 
-def motion_params(rng: np.random.Generator, frames: int, height: int, width: int) -> np.ndarray:
-    """Per-frame ``(dx, dy, log_zoom, roll_deg)``, ``[frames, 4]``: constant velocity plus jitter."""
+# Camera kinds: a still camera (a tripod, a hover: no frame ever shows what the OSD hides) and
+# a slow drift are where a fill has the least to carry, so a model must see them too.
+CAMERA_SPEED = {"still": 0.0, "drift": 0.1, "fast": 1.0}
+
+
+def motion_params(rng: np.random.Generator, frames: int, height: int, width: int, kind: str = "fast") -> np.ndarray:
+    """Per-frame ``(dx, dy, log_zoom, roll_deg)``, ``[frames, 4]``: constant velocity plus jitter,
+    both scaled by ``kind`` (:data:`CAMERA_SPEED`)."""
     size = min(height, width)
     velocity = np.array(
         [
@@ -25,7 +31,7 @@ def motion_params(rng: np.random.Generator, frames: int, height: int, width: int
     )
     jitter = rng.normal(0.0, 1.0, (frames, 4)) * np.array([0.004 * size, 0.004 * size, 0.002, 0.15])
     t = np.arange(frames)[:, None] - (frames - 1) / 2.0
-    return t * velocity + jitter
+    return CAMERA_SPEED[kind] * (t * velocity + jitter)
 
 
 def warp_matrix(params: np.ndarray, height: int, width: int, out_h: int, out_w: int) -> np.ndarray:
@@ -38,7 +44,7 @@ def warp_matrix(params: np.ndarray, height: int, width: int, out_h: int, out_w: 
     return m
 
 
-def camera_motion(image: np.ndarray, frames: int, rng: np.random.Generator, out_hw: tuple[int, int]) -> np.ndarray:
+def camera_motion(image: np.ndarray, frames: int, rng: np.random.Generator, out_hw: tuple[int, int], kind: str = "fast") -> np.ndarray:
     """A ``[frames, out_h, out_w, 3]`` clip flying over ``image`` (uint8 ``[H, W, 3]``).
 
     ``out_hw`` should be smaller than the image (e.g. 0.8x) so most warps stay inside it;
@@ -46,7 +52,7 @@ def camera_motion(image: np.ndarray, frames: int, rng: np.random.Generator, out_
     """
     h, w = image.shape[:2]
     out_h, out_w = out_hw
-    params = motion_params(rng, frames, out_h, out_w)
+    params = motion_params(rng, frames, out_h, out_w, kind)
     flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
     return np.stack(
         [cv2.warpAffine(image, warp_matrix(p, h, w, out_h, out_w), (out_w, out_h), flags=flags, borderMode=cv2.BORDER_REFLECT_101) for p in params]

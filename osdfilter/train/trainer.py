@@ -261,7 +261,7 @@ def model_config_for(cfg: TrainConfig, resume: Optional[str]) -> ModelConfig:
     """Architecture from the checkpoint when resuming (never from flags), else from the preset."""
     if resume:
         return config_from_dict(read_checkpoint(resume)["config"])
-    return ModelConfig.preset(cfg.preset, prefill=cfg.prefill, tile=cfg.tile, context=cfg.context)
+    return ModelConfig.preset(cfg.preset, prefill=cfg.prefill, inputs=cfg.inputs, tile=cfg.tile, context=cfg.context)
 
 
 # ---- data ---------------------------------------------------------------------------------

@@ -1,0 +1,122 @@
+"""The fill's candidates as model input (ModelConfig.inputs = "candidates"): what the fill
+hands over, that training builds it as the filter does, and a candidates model end to end
+(trained for a few steps, exported to ONNX, run by the filter)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from test_onnx import max_diff_over_chunks
+from test_train import H, W, pan_frames, tiny_config
+from osdfilter.filter.core import FilterConfig, OSDFilter
+from osdfilter.filter.lookahead import CAND_RGB, CANDIDATES, fill_sequence
+from osdfilter.model.checkpoint import config_from_dict, load_model
+from osdfilter.model.network import ModelConfig
+from osdfilter.model.onnx_export import export_onnx
+from osdfilter.model.onnx_runtime import OnnxRunner
+from osdfilter.model.runners import IdentityRunner, TorchRunner
+from osdfilter.train import TrainConfig, train
+from osdfilter.train.data import cut_tiles, tiles_to_batch
+
+SCORES = [k for k in range(len(CANDIDATES)) if k not in CAND_RGB]
+
+
+def overlaid(frames: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """White glyph-like bars burned in where ``mask`` is (the same place in every frame)."""
+    out = frames.copy()
+    out[:, mask] = 255
+    return out
+
+
+def bar_mask() -> np.ndarray:
+    mask = np.zeros((H, W), bool)
+    mask[50:56, 40:110] = True
+    return mask
+
+
+def test_candidates_leave_the_fill_unchanged_and_say_where_it_came_from():
+    mask = bar_mask()
+    tex = np.stack(pan_frames(1, seed=1) * 2, 0).reshape(2 * H, W, 3)  # a tall texture
+    pan = overlaid(np.stack([tex[4 * t : 4 * t + H] for t in range(8)]), mask)  # 4 px/frame down: later frames show the bar's background
+    still = overlaid(np.stack([pan_frames(1, seed=1)[0]] * 8), mask)  # no frame ever shows it
+    masks = np.stack([mask] * 8)
+    for clip in (pan, still):
+        filled, cand = fill_sequence(clip, masks, candidates=True)
+        assert np.array_equal(filled, fill_sequence(clip, masks))  # asking for them changes nothing
+        assert cand.shape == (8, H, W, len(CANDIDATES)) and cand.dtype == np.uint8
+        outside = cand[:, ~mask]
+        for k in range(3):  # outside the mask: the frame itself, no score
+            assert np.array_equal(outside[..., 4 * k : 4 * k + 3], filled[:, ~mask])
+        assert not outside[..., SCORES].any()
+    _, cand = fill_sequence(pan, masks, candidates=True)
+    first = cand[0][mask]
+    assert np.median(first[:, 7]) > 128  # frame 0 takes the bar's background from later frames
+    assert not first[:, 3].any()  # and has no past
+    assert np.median(cand[5][mask][:, 3]) > 0  # later frames have one
+    _, cand = fill_sequence(still, masks, candidates=True)
+    assert (cand[:, mask][..., 7] == 0).all()  # a still scene: no later frame shows anything
+    assert (cand[0][mask][:, 11] == 255).all()  # the spatial fill has it all
+
+
+def test_candidates_training_input_matches_the_filter():
+    """Training tiles carry the candidates exactly as OSDFilter hands them to the model."""
+    frames = overlaid(np.stack(pan_frames(4, seed=5)), bar_mask())
+    config = ModelConfig(prefill="temporal", inputs="candidates", tile=32, context=8)
+    flt = OSDFilter(IdentityRunner(config), bar_mask(), FilterConfig())
+    expected = flt.model_input(list(frames), [flt.mask] * 4)
+    masks = np.stack([flt.mask] * 4)
+    filled, cand = fill_sequence(frames, masks, candidates=True)
+    for (_, idx), exp in zip(flt.plan.groups(), expected):
+        assert exp.shape[2] == 16
+        tiles = cut_tiles(frames, frames, masks, [flt.plan.cores[i] for i in idx], 8, filled, cand)
+        got = tiles_to_batch(tiles, "temporal", 1.5, 8)["x"].numpy()
+        np.testing.assert_allclose(got, exp, atol=1e-6)
+        assert exp[:, :, 4:].min() >= -1.0 and exp[:, :, 4:].max() <= 1.0
+
+
+def test_config_checks_and_old_checkpoints():
+    assert ModelConfig().in_channels == 4  # old checkpoints: no "inputs" key, in_channels 4
+    assert config_from_dict({**ModelConfig().to_dict(), "inputs": "fill", "in_channels": 4}).inputs == "fill"
+    assert ModelConfig(prefill="temporal", inputs="candidates").in_channels == 16
+    with pytest.raises(ValueError, match="prefill must be 'temporal'"):
+        ModelConfig(inputs="candidates")  # the stateless fills have no candidates
+    with pytest.raises(ValueError, match="inputs"):
+        ModelConfig(inputs="everything")
+    with pytest.raises(ValueError, match="in_channels"):
+        ModelConfig(prefill="temporal", inputs="candidates", in_channels=4)
+    with pytest.raises(ValueError, match="inputs"):
+        TrainConfig(inputs="candidates")  # (prefill telea)
+    with pytest.raises(ValueError, match="camera"):
+        TrainConfig(camera={"hover": 1.0})
+
+
+def test_a_candidates_model_trains_exports_and_filters(tmp_path):
+    """A few real training steps on generated clips (still and moving cameras), then the
+    checkpoint through ONNX (parity with PyTorch over chunks) and through the filter
+    (the output does not depend on the chunk size; pixels away from the mask are the input)."""
+    cfg = tiny_config(tmp_path, prefill="temporal", inputs="candidates", preset="fast", crop=48, steps=6,
+                      still_prob=1.0, camera={"still": 1.0, "fast": 1.0})
+    train(cfg)
+    model = load_model(tmp_path / "run" / "model.pt")
+    assert model.config.inputs == "candidates" and model.enc[0].body[0].in_channels == 16 * 4  # (2x2 stem)
+    torch.nn.init.normal_(model.head.weight, std=0.2)  # a head that changes pixels: the checks below can fail
+    path = export_onnx(model, tmp_path / "cand.onnx", chunk=2, log=lambda _: None)
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, (2, 5, 16, 48, 48)).astype(np.float32)
+    assert max_diff_over_chunks(TorchRunner(model), OnnxRunner(path, provider="cpu"), x, 2) <= 1e-4
+
+    mask = bar_mask()
+    frames = overlaid(np.stack(pan_frames(9, seed=2)), mask)
+    outs = []
+    for chunk in (2, 5):
+        flt = OSDFilter(model, mask, FilterConfig(chunk=chunk, gate=None))
+        got = [o for f in frames for o in flt.push(f)] + flt.flush()
+        outs.append(np.stack(got))
+    assert outs[0].shape == frames.shape
+    np.testing.assert_array_equal(outs[0], outs[1])
+    grown = np.zeros_like(mask)
+    grown[40:66, 30:120] = True
+    np.testing.assert_array_equal(outs[0][:, ~grown], frames[:, ~grown])
+    assert np.abs(outs[0][:, mask].astype(int) - 255).mean() > 50  # the bars are gone
