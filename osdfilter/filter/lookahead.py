@@ -275,8 +275,10 @@ class LookaheadFill:
 
     def _clear(self) -> None:
         self._window: deque[_Frame] = deque()
-        self._prev: Optional[tuple[np.ndarray, np.ndarray]] = None  # (output, conf) of the frame before the window
-        self._prev_fb: Optional[list] = None
+        # (output, conf, frame) of the frame before the window; its motion to the next frame
+        # may come after it left the window (lookahead 0).
+        self._prev: Optional[tuple[np.ndarray, np.ndarray, _Frame]] = None
+        self._last: Optional[_Frame] = None  # the frame pushed last: the next one's motion is measured from it
 
     def reset(self) -> list[Filled]:
         """Scene cut: finish the buffered frames, then forget everything."""
@@ -294,8 +296,9 @@ class LookaheadFill:
         np.subtract(1, clean, out=clean)
         clean *= 255
         cur = _Frame(frame, mask, clean, small)
-        if self._window:
-            self._motion(self._window[-1], cur)
+        if self._last is not None:
+            self._motion(self._last, cur)
+        self._last = cur
         self._window.append(cur)
         out = []
         while len(self._window) > cfg.lookahead:
@@ -311,7 +314,7 @@ class LookaheadFill:
     def _emit(self) -> Filled:
         cur = self._window[0]
         filled, conf, cand = self._restore(cur, list(self._window)[1:])
-        self._prev, self._prev_fb = (filled, conf), cur.fb
+        self._prev = (filled, conf, cur)
         self._window.popleft()
         return Filled(cur.rgb, filled, cur.mask, conf, cand)
 
@@ -378,11 +381,11 @@ class LookaheadFill:
         """(source rgb, 3x3 box-local -> source, score cap, validity source, is the previous output)
         of each candidate, nearest in time first."""
         T = _shift(g.box[0], g.box[1])
-        if self._prev is not None and cur.bwd is not None and cur.bwd[i] is not None and self._prev_fb is not None:
+        if self._prev is not None and cur.bwd is not None and cur.bwd[i] is not None and self._prev[2].fb is not None:
             A = cur.bwd[i]
             # A still camera resamples nothing: a carried pixel does not age there.
             still = np.abs(A - np.eye(3)).max() < 1e-3
-            yield self._prev[0], A @ T, (1.0 if still else self.config.decay) * self._prev_fb[i], self._prev[1], True
+            yield self._prev[0], A @ T, (1.0 if still else self.config.decay) * self._prev[2].fb[i], self._prev[1], True
         A, fb, prev = np.eye(3), 1.0, cur
         for j, fr in enumerate(later, start=1):
             if prev.fwd is None or prev.fwd[i] is None:
