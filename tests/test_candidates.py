@@ -120,3 +120,16 @@ def test_a_candidates_model_trains_exports_and_filters(tmp_path):
     grown[40:66, 30:120] = True
     np.testing.assert_array_equal(outs[0][:, ~grown], frames[:, ~grown])
     assert np.abs(outs[0][:, mask].astype(int) - 255).mean() > 50  # the bars are gone
+
+
+def test_camera_kinds_of_synthetic_motion():
+    """A still camera holds the frame (nothing is ever revealed), a drift moves a little, fast a lot."""
+    from osdfilter.train.motion import camera_motion
+
+    image = np.stack(pan_frames(1, seed=4) * 2, 0).reshape(2 * H, W, 3)
+    moved = {}
+    for kind in ("still", "drift", "fast"):
+        clip = camera_motion(image, 6, np.random.default_rng(3), (H, W - 40), kind)
+        moved[kind] = float(np.abs(clip[1:].astype(int) - clip[:-1]).mean())
+    assert moved["still"] == 0.0
+    assert 0.0 < moved["drift"] < moved["fast"]
