@@ -69,7 +69,7 @@ def test_candidates_training_input_matches_the_filter():
     masks = np.stack([flt.mask] * 4)
     filled, cand = fill_sequence(frames, masks, candidates=True)
     for (_, idx), exp in zip(flt.plan.groups(), expected):
-        assert exp.shape[2] == 16
+        assert exp.shape[2] == 19
         tiles = cut_tiles(frames, frames, masks, [flt.plan.cores[i] for i in idx], 8, filled, cand)
         got = tiles_to_batch(tiles, "temporal", 1.5, 8)["x"].numpy()
         np.testing.assert_allclose(got, exp, atol=1e-6)
@@ -79,7 +79,7 @@ def test_candidates_training_input_matches_the_filter():
 def test_config_checks_and_old_checkpoints():
     assert ModelConfig().in_channels == 4  # old checkpoints: no "inputs" key, in_channels 4
     assert config_from_dict({**ModelConfig().to_dict(), "inputs": "fill", "in_channels": 4}).inputs == "fill"
-    assert ModelConfig(prefill="temporal", inputs="candidates").in_channels == 16
+    assert ModelConfig(prefill="temporal", inputs="candidates").in_channels == 19
     with pytest.raises(ValueError, match="prefill must be 'temporal'"):
         ModelConfig(inputs="candidates")  # the stateless fills have no candidates
     with pytest.raises(ValueError, match="inputs"):
@@ -100,11 +100,11 @@ def test_a_candidates_model_trains_exports_and_filters(tmp_path):
                       still_prob=1.0, camera={"still": 1.0, "fast": 1.0})
     train(cfg)
     model = load_model(tmp_path / "run" / "model.pt")
-    assert model.config.inputs == "candidates" and model.enc[0].body[0].in_channels == 16 * 4  # (2x2 stem)
+    assert model.config.inputs == "candidates" and model.enc[0].body[0].in_channels == 19 * 4  # (2x2 stem)
     torch.nn.init.normal_(model.head.weight, std=0.2)  # a head that changes pixels: the checks below can fail
     path = export_onnx(model, tmp_path / "cand.onnx", chunk=2, log=lambda _: None)
     rng = np.random.default_rng(0)
-    x = rng.uniform(-1, 1, (2, 5, 16, 48, 48)).astype(np.float32)
+    x = rng.uniform(-1, 1, (2, 5, 19, 48, 48)).astype(np.float32)
     assert max_diff_over_chunks(TorchRunner(model), OnnxRunner(path, provider="cpu"), x, 2) <= 1e-4
 
     mask = bar_mask()

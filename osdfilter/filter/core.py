@@ -126,7 +126,7 @@ class OSDFilter:
         # Channel scaling into the model's range: colours to [-1, 1], scores to [0, 1], the mask as is.
         c = mc.in_channels
         self._scale, self._offset = np.ones((c, 1, 1), np.float32), np.zeros((c, 1, 1), np.float32)
-        rgb = [0, 1, 2] + [4 + k for k in CAND_RGB if 4 + k < c]
+        rgb = [0, 1, 2] + [4 + k for k in CAND_RGB if 4 + k < c] + list(range(16, c))  # (16-18: the recorded frame)
         self._scale[rgb], self._offset[rgb] = 1.0 / 127.5, -1.0
         self._scale[4:][~np.isin(np.arange(4, c), rgb)] = 1.0 / 255.0
         self._prefill = None if self._temporal else get_prefill(mc.prefill)
@@ -217,7 +217,8 @@ class OSDFilter:
                 x[k, :3] = img.transpose(2, 0, 1)
                 x[k, 3] = m
                 if cand is not None:
-                    x[k, 4:] = plan_crop(cand, plan, plan.cores[i]).transpose(2, 0, 1)
+                    x[k, 4:16] = plan_crop(cand, plan, plan.cores[i]).transpose(2, 0, 1)
+                    x[k, 16:] = plan_crop(frame, plan, plan.cores[i]).transpose(2, 0, 1)
             if cand is None:
                 x[:, :3] *= 1.0 / 127.5  # one vectorised scale per group instead of one per crop
                 x[:, :3] -= 1.0

@@ -9,7 +9,8 @@ The model holds no recurrent state: ``forward(x, state) -> (y, state)``; the cal
 (stream loop or trainer) owns ``state``. Nothing per-call is stored on ``self``.
 
 Input ``x`` is ``(B, T, C, H, W)``: RGB in [-1, 1] plus a {0, 1} mask channel, and with
-``inputs="candidates"`` the fill's 12 candidate channels (colours in [-1, 1], scores in [0, 1]).
+``inputs="candidates"`` the fill's 12 candidate channels (colours in [-1, 1], scores in [0, 1])
+and the recorded frame (RGB in [-1, 1], the OSD still in it).
 With ``residual=True`` the RGB inside the mask is expected to be a classical fill
 (see :mod:`osdfilter.filter.fill`) and the head predicts a correction in tanh's
 pre-activation space, initialised to zero, so an untrained model returns its
@@ -36,7 +37,7 @@ PRESETS: dict[str, tuple[int, int, int, int]] = {
     "fast": (16, 32, 48, 64),
 }
 STEMS: dict[str, int] = {"fast": 2}  # presets with a space-to-depth stem (block size)
-INPUT_CHANNELS: dict[str, int] = {"fill": 4, "candidates": 16}  # ModelConfig.inputs
+INPUT_CHANNELS: dict[str, int] = {"fill": 4, "candidates": 19}  # ModelConfig.inputs
 
 
 @dataclass
@@ -46,9 +47,10 @@ class ModelConfig:
     widths: tuple[int, int, int, int] = PRESETS["small"]
     # "fill": the fill's RGB + mask. "candidates": also what the fill chose from, per pixel
     # (colours and scores of the past, future and spatial candidates, 12 channels:
-    # osdfilter.filter.lookahead.CANDIDATES), so that the network can fuse them.
+    # osdfilter.filter.lookahead.CANDIDATES), so that the network can fuse them, and the frame
+    # as recorded (3): inside a grown or box mask most pixels are no OSD and can be kept.
     inputs: str = "fill"
-    in_channels: int = 0  # 0 = from ``inputs`` (4 or 16)
+    in_channels: int = 0  # 0 = from ``inputs`` (4 or 19)
     # Space-to-depth block: the input is folded into stem x stem blocks (pixel_unshuffle)
     # before the first layer and the head's output unfolded, so no layer runs at full
     # resolution. 1 = none (every model before it).

@@ -182,9 +182,9 @@ def tiles_to_batch(tiles: Sequence[Tile], prefill_name: str, feather_px: float, 
     T, ch, cw = tiles[0].clean.shape[:3]
     B = len(tiles)
     cands = tiles[0].cand is not None
-    x = np.empty((B, T, 4 + (len(CANDIDATES) if cands else 0), ch, cw), np.float32)
+    x = np.empty((B, T, 4 + (len(CANDIDATES) + 3 if cands else 0), ch, cw), np.float32)
     rgb = np.array([4 + k for k in CAND_RGB])
-    score = np.setdiff1d(np.arange(4, x.shape[2]), rgb)
+    score = np.setdiff1d(np.arange(4, 16), rgb)
     alpha = np.empty((B, T, 1, ch, cw), np.float32)
     for b, tl in enumerate(tiles):
         for t in range(T):
@@ -197,6 +197,7 @@ def tiles_to_batch(tiles: Sequence[Tile], prefill_name: str, feather_px: float, 
                 k = tl.cand[t].transpose(2, 0, 1).astype(np.float32)
                 x[b, t, rgb] = k[rgb - 4] / 127.5 - 1.0
                 x[b, t, score] = k[score - 4] / 255.0
+                x[b, t, 16:] = tl.overlaid[t].transpose(2, 0, 1) / 127.5 - 1.0
             alpha[b, t, 0] = feather(tl.mask[t], feather_px)
     core = np.zeros((1, 1, 1, ch, cw), np.float32)
     core[..., context : ch - context, context : cw - context] = 1.0
