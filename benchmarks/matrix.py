@@ -36,6 +36,7 @@ masked PSNR, masked SSIM (luma), flicker = mean |d_out - d_clean| between consec
     nice -n 10 python benchmarks/matrix.py --out benchmarks/results --tag baseline --png /tmp/mx
     python benchmarks/matrix.py --holdout walksnail           # tune without one family
     python benchmarks/matrix.py --only-family walksnail --scales hd fhd
+    python benchmarks/matrix.py --quick --dilate 1            # the filter's mask grown by 1 px (Telea: 2)
 """
 
 from __future__ import annotations
@@ -295,9 +296,9 @@ def cv_inpaint(frames, masks, rects, px: int, radius: int, flag: int) -> np.ndar
     return out
 
 
-def run_osdfilter(runner, frames, masks) -> np.ndarray:
+def run_osdfilter(runner, frames, masks, config: FilterConfig = FilterConfig()) -> np.ndarray:
     """The frame-level filter as process_video drives it (scene cuts on), per-frame masks."""
-    filt = LayoutFilter(OSDFilter(runner, masks.any(0), FilterConfig()), None, True)
+    filt = LayoutFilter(OSDFilter(runner, masks.any(0), config), None, True)
     out: list[np.ndarray] = []
     for f, m in zip(frames, masks):
         out += filt.push(f, m)
@@ -395,7 +396,7 @@ def run_scene(scale: Scale, camera: str, bg: str, masks: list[str], family: str,
     for k in masks:
         every |= kinds[k].any(0)
     d0 = FilterConfig().dilate
-    rects = rects_of(every, max(2, d0) + 5 + 8)  # dilation + radius + SSIM window
+    rects = rects_of(every, max(2, d0, args.filter_config.dilate) + 5 + 8)  # dilation + radius + SSIM window
     cells = []
     for kind in masks:
         m = kinds[kind]
@@ -411,9 +412,9 @@ def run_scene(scale: Scale, camera: str, bg: str, masks: list[str], family: str,
         (bd, br), (_, best) = max(tuned.items(), key=lambda kv: kv[1][0])
         outs["best-telea"] = best
         t2 = time.perf_counter()
-        outs["fast"] = run_osdfilter(runners["fast"], inp, m)
+        outs["fast"] = run_osdfilter(runners["fast"], inp, m, args.filter_config)
         t3 = time.perf_counter()
-        outs["default"] = run_osdfilter(runners["default"], inp, m)
+        outs["default"] = run_osdfilter(runners["default"], inp, m, args.filter_config)
         t4 = time.perf_counter()
         res = {name: metrics(outs[name], clean, region, rects) for name in METHODS}
         cover = float(m.mean())
@@ -523,7 +524,13 @@ def main() -> None:
     ap.add_argument("--out", type=Path, help="write matrix_TAG.md and .json here")
     ap.add_argument("--tag", default="latest")
     ap.add_argument("--png", type=Path, help="write side-by-side crops of every cell here")
+    ap.add_argument("--dilate", type=int, help="FilterConfig.dilate for fast/default (Telea keeps the product's)")
+    ap.add_argument("--feather", type=float, help="FilterConfig.feather for fast/default")
     args = ap.parse_args()
+    try:
+        args.filter_config = FilterConfig(**{k: v for k, v in (("dilate", args.dilate), ("feather", args.feather)) if v is not None})
+    except ValueError as e:
+        raise SystemExit(f"matrix: {e}")
     if args.frames < 2 or args.auto_frames < 1:
         raise SystemExit("matrix: --frames must be >= 2")
 

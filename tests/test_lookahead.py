@@ -10,6 +10,7 @@ import pytest
 
 from conftest import overlay_clip
 from osdfilter.filter.core import FilterConfig, OSDFilter
+from osdfilter.filter.fill import normalized_fill
 from osdfilter.filter.lookahead import LookaheadConfig, LookaheadFill, fill_sequence
 from osdfilter.masks.image import dilate
 from osdfilter.model.network import ModelConfig
@@ -140,3 +141,27 @@ def test_a_large_box_in_a_corner_is_filled_throughout():
     mask[H - 100 :, W - 120 :] = True
     out = fill_sequence(np.stack([frame] * 3), [mask] * 3)
     assert np.abs(out.astype(int) - 150).max() <= 2
+
+
+@pytest.mark.parametrize("slope", [1.0, -1.0])
+@pytest.mark.parametrize("where", ["corner", "middle"])
+def test_a_smooth_gradient_is_continued_under_a_box(slope, where):
+    """Sky: a thick hole takes a plane fitted around each pixel (with Telea), not a weighted mean,
+    which flattens a gradient (the matrix's sky boxes at the frame's edge: 2-8 levels darker);
+    and Telea's own upward drift in large holes is taken off (it favoured a sky brightening
+    towards the corner and hurt one darkening). Measured mean error, brightening/darkening:
+    corner 7.5/6.5 levels (a weighted mean 9.4/8.5, Telea 4.9/9.3), middle 2.7/2.6 (3.2/3.2)."""
+    yy, xx = np.mgrid[0:H, 0:W].astype(np.float64)
+    base = 120 + slope * (0.5 * (xx - 100) + 0.4 * (yy - 60))
+    clean = np.stack([base, base * 0.9 + 10, base * 0.8 + 20], 2)
+    rng = np.random.default_rng(1)
+    frames = np.stack([np.clip(clean + rng.normal(0, 1.0, clean.shape), 0, 255).astype(np.uint8) for _ in range(3)])
+    mask = np.zeros((H, W), bool)
+    if where == "corner":
+        mask[H - 40 :, W - 90 :] = True
+    else:
+        mask[40:80, 50:150] = True
+    ours = fill_sequence(frames, [mask] * 3)[-1]
+    flat = normalized_fill(frames[-1], mask)
+    err = lambda o: float(np.abs(o.astype(float) - clean)[mask].mean())
+    assert err(ours) < 0.85 * err(flat)
