@@ -133,3 +133,18 @@ def test_camera_kinds_of_synthetic_motion():
         moved[kind] = float(np.abs(clip[1:].astype(int) - clip[:-1]).mean())
     assert moved["still"] == 0.0
     assert 0.0 < moved["drift"] < moved["fast"]
+
+
+def test_the_gate_is_the_models_hint_unless_the_filter_says():
+    """FilterConfig.gate "model" (the default) takes ModelConfig.gate; an explicit value wins."""
+    mask = bar_mask()
+    always = ModelConfig(prefill="temporal", inputs="candidates", gate=None, tile=32, context=8)
+    gated = ModelConfig(prefill="temporal", tile=32, context=8)  # (older models: 0.6)
+    assert OSDFilter(IdentityRunner(always), mask).gate is None
+    assert OSDFilter(IdentityRunner(gated), mask).gate == 0.6
+    assert OSDFilter(IdentityRunner(always), mask, FilterConfig(gate=0.3)).gate == 0.3
+    assert OSDFilter(IdentityRunner(gated), mask, FilterConfig(gate=None)).gate is None
+    with pytest.raises(ValueError, match="gate"):
+        ModelConfig(gate=1.5)
+    with pytest.raises(ValueError, match="gate"):
+        FilterConfig(gate="sometimes")

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
-from typing import Any, Iterator, Optional
+from typing import Any, Iterator, Optional, Union
 
 import numpy as np
 
@@ -37,10 +37,10 @@ class FilterConfig:
     tile: Optional[int] = None  # tile core size; None = the model's hint
     context: Optional[int] = None  # context margin; None = the model's hint
     # With a temporal prefill: a region skips the network in a frame where at most this
-    # fraction of its masked pixels fell back to the fill's fallback; the rest was carried from
-    # other frames, which the network hardly improves (docs/benchmarks.md, the gate). None =
-    # always run it.
-    gate: Optional[float] = 0.6
+    # fraction of its masked pixels fell back to the fill's fallback (the rest was carried from
+    # other frames). None = always run it; "model" = the model's own measured hint
+    # (ModelConfig.gate).
+    gate: Union[float, None, str] = "model"
     # With a temporal prefill: later frames the fill may take background from (latency and
     # memory of this many frames; 0 = only earlier frames).
     lookahead: int = DEFAULT_LOOKAHEAD
@@ -60,8 +60,8 @@ class FilterConfig:
         whole("context", 0, optional=True)  # (a negative one cropped the restored regions wrongly)
         if not (isinstance(self.feather, (int, float)) and 0 <= self.feather < float("inf")):
             raise ValueError(f"feather must be a number >= 0, got {self.feather!r}")
-        if self.gate is not None and not 0.0 <= self.gate < 1.0:
-            raise ValueError(f"gate must be in [0, 1) or None, got {self.gate}")
+        if self.gate != "model" and self.gate is not None and not (isinstance(self.gate, (int, float)) and 0.0 <= self.gate < 1.0):
+            raise ValueError(f"gate must be in [0, 1), None or 'model', got {self.gate!r}")
 
 
 @dataclass
@@ -122,6 +122,7 @@ class OSDFilter:
         # A temporal prefill fills whole frames in order (its memory spans tiles and chunks,
         # ``lookahead`` frames ahead); a stateless one fills each tile crop.
         self._cand = mc.inputs == "candidates"  # the model also takes the fill's candidates
+        self.gate = mc.gate if config.gate == "model" else config.gate
         self._temporal = LookaheadFill(self.mask, LookaheadConfig(lookahead=config.lookahead), self._cand) if is_temporal(mc.prefill) else None
         # Channel scaling into the model's range: colours to [-1, 1], scores to [0, 1], the mask as is.
         c = mc.in_channels
@@ -190,7 +191,7 @@ class OSDFilter:
     def _finished(self, f: Filled) -> Prepared:
         """A frame the temporal fill finished, with the model's crops (in frame order)."""
         cut = self._cuts.popleft()
-        needs = self._needs(f.mask, f.conf) if self.config.gate is not None else None
+        needs = self._needs(f.mask, f.conf) if self.gate is not None else None
         return self._crops(f.frame, f.filled, f.mask, cut, needs, f.cand)
 
     def _crops(self, frame: np.ndarray, filled: np.ndarray, mask: np.ndarray, cut: bool,
@@ -229,14 +230,14 @@ class OSDFilter:
         return Prepared(frame, mask, crops, cut, needs, chunk, slot)
 
     def _needs(self, mask: np.ndarray, conf: np.ndarray) -> np.ndarray:
-        """Per region: whether more than ``config.gate`` of its masked pixels in this frame
+        """Per region: whether more than ``self.gate`` of its masked pixels in this frame
         were filled by the spatial fill rather than from other frames (the temporal fill's
         confidence ``conf`` is 0 there)."""
         out = np.zeros(len(self.plan), bool)
         for i, (y, x, h, w) in enumerate(self.plan.cores):  # the cores only, not the whole frame
             m = mask[y : y + h, x : x + w]
             n = np.count_nonzero(m)
-            out[i] = n > 0 and np.count_nonzero(m & (conf[y : y + h, x : x + w] == 0.0)) > self.config.gate * n
+            out[i] = n > 0 and np.count_nonzero(m & (conf[y : y + h, x : x + w] == 0.0)) > self.gate * n
         return out
 
     def push_prepared(self, item: Prepared) -> list[np.ndarray]:

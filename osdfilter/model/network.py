@@ -61,6 +61,11 @@ class ModelConfig:
     prefill: str = "telea"  # classical fill the filter puts inside the mask before the model
     # Inference hints: the model runs on full-resolution tiles around the mask.
     tile: int = 64  # tile core size in pixels (multiple of 8)
+    # Inference hint, measured for each model on the benchmark matrix: a region skips the
+    # network in a frame where at most this share of its masked pixels fell back to the
+    # spatial fill (what the fill carried from other frames a network may not improve); None =
+    # the network runs on every region in every frame (FilterConfig.gate overrides it).
+    gate: Optional[float] = 0.6
     context: int = 16  # context margin around each tile core (multiple of 4: cores are multiples of 8, crops core + 2 x context)
     normalisation: str = "rgb_pm1"  # RGB uint8 -> [-1, 1]: x / 127.5 - 1
     extra: dict = field(default_factory=dict)  # free-form provenance (training run, etc.)
@@ -74,6 +79,8 @@ class ModelConfig:
             raise ValueError("tile must be a multiple of 8 and context a multiple of 4")
         if self.stem not in (1, 2, 4):
             raise ValueError(f"stem must be 1, 2 or 4, got {self.stem}")
+        if self.gate is not None and not 0.0 <= self.gate < 1.0:
+            raise ValueError(f"gate must be in [0, 1) or None, got {self.gate!r}")
         if self.inputs not in INPUT_CHANNELS:
             raise ValueError(f"inputs must be one of {sorted(INPUT_CHANNELS)}, got {self.inputs!r}")
         self.in_channels = self.in_channels or INPUT_CHANNELS[self.inputs]

@@ -41,6 +41,9 @@ class TrainConfig:
     max_stride: int = 2  # temporal stride drawn from 1..max_stride
     scale_range: tuple[float, float] = (0.6, 1.4)  # random zoom of the source before cropping
     still_prob: float = 0.3  # share of clips made by synthetic camera motion over one frame
+    # Share of clips whose OSD grid has half the rows and columns: glyphs twice as tall, as a
+    # 1080p HD OSD's (36x54 cells, thick strokes and solid icons) is next to a 540-row canvas's.
+    big_osd_prob: float = 0.0
     camera: dict[str, float] = field(default_factory=lambda: {"fast": 1.0})  # those clips' camera kinds and weights (train.motion.CAMERA_SPEED)
     mask_modes: dict[str, float] = field(default_factory=lambda: {"exact": 0.4, "box": 0.4, "union": 0.2})
     centre_prob: float = 0.9  # share of crops centred on an overlay pixel (loss lives there)

@@ -22,7 +22,7 @@ import torch
 
 from ..filter.tiles import Region
 from ..masks.image import dilate, feather
-from ..osd import OSDFont, OSDSynth, load_font_dir, load_font_file
+from ..osd import OSDFont, OSDStyle, OSDSynth, load_font_dir, load_font_file
 from ..filter.fill import get_prefill, is_temporal
 from ..filter.lookahead import CAND_RGB, CANDIDATES, fill_sequence
 from .config import TrainConfig
@@ -153,7 +153,10 @@ def render_tiles(segments: Sequence[Segment], fonts: list[OSDFont], rng: np.rand
     warm = int(rng.integers(cfg.temporal_warmup + 1)) if is_temporal(cfg.prefill) else 0
     frames = canvas_clip(clean_clip(segments, rng, cfg, cfg.frames + warm), rng, cfg)
     T, h, w, _ = frames.shape
-    synth = OSDSynth(h, w, rng=rng, fonts=fonts or None)
+    style = None
+    if cfg.big_osd_prob > 0 and rng.random() < cfg.big_osd_prob:  # (no draw at 0: older runs keep their data)
+        style = OSDStyle(grids=tuple((max(8, c // 2), max(4, r // 2)) for c, r in OSDStyle().grids))
+    synth = OSDSynth(h, w, rng=rng, fonts=fonts or None, style=style)
     overlaid, masks, boxes = synth.render_clip(frames)
     if mode is None:
         names = sorted(cfg.mask_modes)
