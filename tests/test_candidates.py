@@ -148,3 +148,20 @@ def test_the_gate_is_the_models_hint_unless_the_filter_says():
         ModelConfig(gate=1.5)
     with pytest.raises(ValueError, match="gate"):
         FilterConfig(gate="sometimes")
+
+
+def test_glyph_weight_makes_kept_osd_pixels_cost_more(tmp_path):
+    """Training batches mark the OSD's own pixels; glyph_weight raises the loss of an output
+    that keeps them (a ghost) and not of one that errs elsewhere by as much."""
+    from osdfilter.train.data import GeneratedBatches
+    from osdfilter.train.losses import generator_losses
+    from osdfilter.train.sources import load_segments
+
+    cfg = tiny_config(tmp_path, prefill="temporal", inputs="candidates")
+    batch = GeneratedBatches(load_segments(cfg.data, cache_dir=cfg.cache_dir, min_len=3), [], cfg, cfg.tile, cfg.context)[0]
+    glyph = batch["glyph"]
+    assert glyph.sum() > 0 and bool(((glyph > 0) <= (batch["mask"] > 0)).all())  # inside the (dilated) mask
+    ghost = torch.where(glyph > 0, batch["overlaid"], batch["target"])  # keeps the OSD, right elsewhere
+    plain = generator_losses(ghost, batch, 1.0, 0.0)["l1_mask"]
+    weighted = generator_losses(ghost, batch, 1.0, 0.0, glyph_weight=4.0)["l1_mask"]
+    assert weighted > 1.5 * plain

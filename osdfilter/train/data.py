@@ -42,6 +42,7 @@ class Tile:
     mask: np.ndarray  # [T, c, c] the dilated mask the filter would use
     filled: Optional[np.ndarray] = None  # [T, c, c, 3] a whole-frame (temporal) prefill, if used
     cand: Optional[np.ndarray] = None  # [T, c, c, 12] its candidates, for a model with inputs="candidates"
+    glyph: Optional[np.ndarray] = None  # [T, c, c] bool: the OSD's own pixels (glyphs and outline), where known
 
 
 def load_fonts(folder: Optional[str], exclude: Sequence[str] = ()) -> list[OSDFont]:
@@ -124,7 +125,7 @@ def core_origins(union: np.ndarray, n: int, tile: int, rng: np.random.Generator,
 
 
 def cut_tiles(overlaid: np.ndarray, clean: np.ndarray, mask: np.ndarray, cores: Sequence[Region], context: int,
-              filled: Optional[np.ndarray] = None, cand: Optional[np.ndarray] = None) -> list[Tile]:
+              filled: Optional[np.ndarray] = None, cand: Optional[np.ndarray] = None, glyph: Optional[np.ndarray] = None) -> list[Tile]:
     """Crops of ``(h + 2*context, w + 2*context)`` around each core ``(y, x, h, w)``, reflected
     at the borders exactly like :func:`osdfilter.filter.tiles.pad_for_tiles` (so padded
     coordinates equal core coordinates)."""
@@ -139,8 +140,9 @@ def cut_tiles(overlaid: np.ndarray, clean: np.ndarray, mask: np.ndarray, cores: 
     po, pc, pm = pad(overlaid), pad(clean), pad(mask.astype(np.uint8)).astype(bool)
     pf = pad(filled) if filled is not None else None
     pk = pad(cand) if cand is not None else None
+    pg = pad(glyph.astype(np.uint8)) if glyph is not None else None
     win = lambda a, y, x, ch, cw: None if a is None else np.ascontiguousarray(a[:, y : y + ch + 2 * c, x : x + cw + 2 * c])  # noqa: E731
-    return [Tile(win(po, *r), win(pc, *r), win(pm, *r), win(pf, *r), win(pk, *r)) for r in cores]
+    return [Tile(win(po, *r), win(pc, *r), win(pm, *r), win(pf, *r), win(pk, *r), win(pg, *r)) for r in cores]
 
 
 def render_tiles(segments: Sequence[Segment], fonts: list[OSDFont], rng: np.random.Generator, cfg: TrainConfig, n: int, tile: int, context: int, mode: Optional[str] = None) -> list[Tile]:
@@ -168,9 +170,9 @@ def render_tiles(segments: Sequence[Segment], fonts: list[OSDFont], rng: np.rand
         filled, cand = (a[warm:] for a in fill_sequence(overlaid, mask, candidates=True))
     elif is_temporal(cfg.prefill):
         filled = fill_sequence(overlaid, mask)[warm:]
-    overlaid, frames, mask = overlaid[warm:], frames[warm:], mask[warm:]
+    overlaid, frames, mask, masks = overlaid[warm:], frames[warm:], mask[warm:], masks[warm:]
     origins = core_origins(mask.any(axis=0), n, tile, rng, cfg.centre_prob)
-    return cut_tiles(overlaid, frames, mask, [(y, x, tile, tile) for y, x in origins], context, filled, cand)
+    return cut_tiles(overlaid, frames, mask, [(y, x, tile, tile) for y, x in origins], context, filled, cand, masks)
 
 
 def tiles_to_batch(tiles: Sequence[Tile], prefill_name: str, feather_px: float, context: int) -> dict[str, torch.Tensor]:
@@ -202,6 +204,10 @@ def tiles_to_batch(tiles: Sequence[Tile], prefill_name: str, feather_px: float, 
                 x[b, t, score] = k[score - 4] / 255.0
                 x[b, t, 16:] = tl.overlaid[t].transpose(2, 0, 1) / 127.5 - 1.0
             alpha[b, t, 0] = feather(tl.mask[t], feather_px)
+    glyph = np.zeros((B, T, 1, ch, cw), np.float32)
+    for b, tl in enumerate(tiles):
+        if tl.glyph is not None:
+            glyph[b, :, 0] = tl.glyph
     core = np.zeros((1, 1, 1, ch, cw), np.float32)
     core[..., context : ch - context, context : cw - context] = 1.0
     to_pm1 = lambda a: np.stack(a).transpose(0, 1, 4, 2, 3).astype(np.float32) / 127.5 - 1.0  # noqa: E731
@@ -211,6 +217,7 @@ def tiles_to_batch(tiles: Sequence[Tile], prefill_name: str, feather_px: float, 
         "target": torch.from_numpy(to_pm1([t.clean for t in tiles])),
         "alpha": torch.from_numpy(alpha),
         "mask": torch.from_numpy(x[:, :, 3:4].copy()),
+        "glyph": torch.from_numpy(glyph),
         "core": torch.from_numpy(np.broadcast_to(core, (B, T, 1, ch, cw)).copy()),
     }
 

@@ -19,9 +19,11 @@ def composite(out: torch.Tensor, overlaid: torch.Tensor, alpha: torch.Tensor) ->
     return alpha * out + (1.0 - alpha) * overlaid
 
 
-def masked_l1(comp: torch.Tensor, target: torch.Tensor, alpha: torch.Tensor, core: torch.Tensor) -> torch.Tensor:
-    """Mean |comp - target| over the composite's weight on the tile core (``[B, T, C, H, W]`` all)."""
-    w = alpha * core
+def masked_l1(comp: torch.Tensor, target: torch.Tensor, alpha: torch.Tensor, core: torch.Tensor,
+              extra: float = 0.0, glyph: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean |comp - target| over the composite's weight on the tile core (``[B, T, C, H, W]`` all),
+    the OSD's own pixels (``glyph``) weighing ``1 + extra``."""
+    w = alpha * core if glyph is None or not extra else alpha * core * (1.0 + extra * glyph)
     return ((comp - target).abs() * w).sum() / (w.sum() * comp.shape[2] + EPS)
 
 
@@ -30,11 +32,13 @@ def core_l1(out: torch.Tensor, target: torch.Tensor, core: torch.Tensor) -> torc
     return ((out - target).abs() * core).sum() / (core.sum() * out.shape[2] + EPS)
 
 
-def generator_losses(out: torch.Tensor, batch: dict[str, torch.Tensor], mask_weight: float, outside_weight: float) -> dict[str, torch.Tensor]:
-    """Named L1 terms and their weighted sum ``"l1"`` for one batch."""
+def generator_losses(out: torch.Tensor, batch: dict[str, torch.Tensor], mask_weight: float, outside_weight: float,
+                     glyph_weight: float = 0.0) -> dict[str, torch.Tensor]:
+    """Named L1 terms and their weighted sum ``"l1"`` for one batch. ``glyph_weight``: extra
+    weight of the OSD's own pixels, where a model that keeps recorded pixels leaves ghosts."""
     comp = composite(out, batch["overlaid"], batch["alpha"])
     terms = {
-        "l1_mask": masked_l1(comp, batch["target"], batch["alpha"], batch["core"]),
+        "l1_mask": masked_l1(comp, batch["target"], batch["alpha"], batch["core"], glyph_weight, batch.get("glyph")),
         "l1_outside": core_l1(out, batch["target"], batch["core"]),
     }
     terms["l1"] = mask_weight * terms["l1_mask"] + outside_weight * terms["l1_outside"]
