@@ -141,7 +141,7 @@ def cli() -> None:
 @click.option("--dilate", type=click.IntRange(0, 64), default=2, show_default=True, help="Grow the mask by this many pixels.")
 @click.option("--chunk", type=click.IntRange(1, 256), default=8, show_default=True, help="Frames per model call (memory vs speed; output is the same).")
 @click.option("--model", "model", type=click.Path(dir_okay=False), help="Model checkpoint (.pt) or an exported .onnx file. [default: the packaged model]")
-@click.option("--fast", is_flag=True, help="No network: the classical fill only (background from the frames before and after, a spatial fill where none showed it). Faster on a CPU; until the network is retrained, as good or better (README, Quality).")
+@click.option("--fast", is_flag=True, help="No network: the classical fill only (background from the frames before and after, a spatial fill where none showed it). Faster on a CPU; better than the default on still footage over flat sky (README, Quality).")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True, help="Torch device; auto = CUDA if available.")
 @click.option("--backend", type=click.Choice(["auto", "torch", "onnx"]), default="auto", show_default=True, help="Inference backend; auto = ONNX Runtime on a CPU (the packaged or given .pt model is exported once and cached), PyTorch on CUDA.")
 @click.option("--provider", type=click.Choice(["auto", "tensorrt", "cuda", "cpu"]), default="auto", show_default=True, help="ONNX Runtime execution provider (--backend onnx).")

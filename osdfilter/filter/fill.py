@@ -14,7 +14,7 @@ Two kinds of fill:
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Callable, Optional, Sequence
 
 import cv2
 import numpy as np
@@ -158,3 +158,102 @@ def get_prefill(name: str) -> Prefill:
 def _blur_reach(sigma: float) -> int:
     """Half the kernel OpenCV builds for a float32 Gaussian blur of ``sigma`` (size round(8 sigma + 1) | 1)."""
     return (int(round(8 * sigma + 1)) | 1) // 2
+
+
+# ------------------------------------------------------------------ the fill's spatial part
+
+def spatial_fill(crop: np.ndarray, hole: np.ndarray, thin: float, memo: Optional[list] = None) -> np.ndarray:
+    """Telea on thin holes (glyph strokes: it is strong there); on thick ones (boxes) the mean
+    of Telea and a first-order normalized convolution: their errors differ (Telea streaks
+    along its marching fronts, the plane fit flattens deep in a hole), and on the benchmark
+    matrix their mean lost to Telea in fewer cells than the plane fit alone (which has a
+    slightly higher mean). ``memo`` (a list, [hole, drift])
+    keeps the last hole's Telea drift: the same hole comes back frame after frame."""
+    dist = cv2.distanceTransform(hole, cv2.DIST_L2, 3)
+    telea = cv2.inpaint(crop, hole, 3, cv2.INPAINT_TELEA)
+    if dist.max() <= thin:
+        return telea
+    # Beyond the reach of its largest blur no known pixel weighs in (a box in a corner of the
+    # frame): the far part is filled again from the pixels just filled, nearer each pass.
+    out = _linear_fill(np.ascontiguousarray(crop), hole.astype(bool))
+    far = dist > FAR
+    while far.any():
+        dist = cv2.distanceTransform(far.view(np.uint8), cv2.DIST_L2, 3)
+        near = far & (dist <= FAR)
+        out[near] = _linear_fill(out, far)[near]
+        far &= ~near
+    # OpenCV's Telea drifts upwards deep in a large hole, whatever the image (up to +20 levels
+    # in the matrix's boxes on a flat one): its drift on a flat image of the hole is taken off
+    # (a level of 100: on 128, 0 and 255 it happens not to drift).
+    if memo is not None and len(memo) == 2 and np.array_equal(memo[0], hole):
+        drift = memo[1]
+    else:
+        drift = cv2.inpaint(np.full(hole.shape, 100, np.uint8), hole, 3, cv2.INPAINT_TELEA).astype(np.int16) - 100
+        if memo is not None:
+            memo[:] = [hole.copy(), drift]
+    return ((out.astype(np.int16) + telea - drift[..., None] + 1) >> 1).clip(0, 255).astype(np.uint8)
+
+
+def _moment_kernels(sigma: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """1-D Gaussian g (sum 1), u*g and u*u*g with u the offset in sigmas."""
+    r = int(np.ceil(4 * sigma))
+    u = np.arange(-r, r + 1, dtype=np.float64) / sigma
+    g = np.exp(-0.5 * u * u)
+    g /= g.sum()
+    return g.astype(np.float32), (u * g).astype(np.float32), (u * u * g).astype(np.float32)
+
+
+def _linear_fill(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Fill ``mask`` (bool [H, W]) in ``image`` (uint8 [H, W, 3]) by first-order normalized
+    convolution: each masked pixel takes the value at itself of a plane fitted, Gaussian-weighted,
+    to the known pixels around it (slopes pulled towards flat by ``LINEAR_RIDGE``), at the
+    smallest of ``FILL_SCALES`` where their weight exceeds ``FILL_SUPPORT``. The zeroth-order
+    fill (a weighted mean) flattens a smooth gradient, which a hole at the frame's edge sees
+    from one side only: it was 2-8 levels off in the depth of the matrix's sky boxes."""
+    todo = np.flatnonzero(mask)
+    out = image.copy()
+    if not len(todo):
+        return out
+    h, w = mask.shape
+    sep = lambda a, kx, ky: cv2.sepFilter2D(a, cv2.CV_32F, kx, ky, borderType=cv2.BORDER_CONSTANT)
+    # the known pixels' weight and values (0 in the mask), once: each scale works in a part of it
+    known = np.logical_not(mask).view(np.uint8)
+    values = np.zeros((h, w, 3), np.uint8)
+    cv2.copyTo(image, known, values)
+    kv_all = cv2.merge([known.astype(np.float32), values.astype(np.float32)])
+    for k, sigma in enumerate(FILL_SCALES):
+        ys, xs = np.divmod(todo, w)
+        r = int(np.ceil(4 * sigma))
+        f = max(1, int(sigma // FULL_RES_SIGMA))  # larger scales work on the box shrunk by f
+        (y0, y1), (x0, x1) = _span(ys.min() - r, ys.max() + 1 + r, h, f), _span(xs.min() - r, xs.max() + 1 + r, w, f)
+        kv = kv_all[y0:y1, x0:x1]
+        if f > 1:
+            kv = cv2.resize(kv, (-(-(x1 - x0) // f), -(-(y1 - y0) // f)), interpolation=cv2.INTER_AREA)
+        g0, g1, g2 = _moment_kernels(sigma / f)
+        kn = np.ascontiguousarray(kv[..., 0])
+        # moments (1, x, y per channel; xx, yy, xy of the weight), x and y in sigmas from the pixel
+        maps = [sep(kv, g0, g0), sep(kv, g1, g0), sep(kv, g0, g1),
+                cv2.merge([sep(kn, g2, g0), sep(kn, g0, g2), sep(kn, g1, g1)])]
+        if f > 1:
+            maps = [cv2.resize(a, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR) for a in maps]
+        maps = [a.reshape(-1, a.shape[-1]) for a in maps]
+        local = (ys - y0) * (x1 - x0) + (xs - x0)
+        done = np.ones(len(todo), bool) if k == len(FILL_SCALES) - 1 else np.take(maps[0][:, 0], local) > FILL_SUPPORT
+        m = np.concatenate([np.take(a, local[done], axis=0) for a in maps], 1).astype(np.float64)
+        # The plane's value at the pixel: the first unknown of the 3x3 normal equations
+        # (symmetric), by cofactors.
+        m0 = np.maximum(m[:, 0], 1e-6)
+        mx, my, mxy = m[:, 4], m[:, 8], m[:, 14]
+        mxx, myy = m[:, 12] + LINEAR_RIDGE * m0, m[:, 13] + LINEAR_RIDGE * m0
+        c0, c1, c2 = mxx * myy - mxy * mxy, my * mxy - mx * myy, mx * mxy - mxx * my
+        det = m0 * c0 + mx * c1 + my * c2
+        val = (c0[:, None] * m[:, 1:4] + c1[:, None] * m[:, 5:8] + c2[:, None] * m[:, 9:12]) / det[:, None]
+        out.reshape(-1, 3)[todo[done]] = np.clip(val + 0.5, 0, 255).astype(np.uint8)
+        todo = todo[~done]
+        if not len(todo):
+            break
+    return out
+
+
+FAR = 32.0  # px: well within the reach of the largest normalized-convolution scale (sigma 16)
+LINEAR_RIDGE = 0.5  # the plane's slopes are pulled towards flat as if each sigma of offset cost this (0.1-2 measured, 0.5 best)
