@@ -143,9 +143,10 @@ def method_osdfilter(runner_factory: Callable[[], object], chunk: int = 8, conte
 
 # ---------------------------------------------------------------- metrics
 
-def gate_arg(value: str) -> float | None:
-    """``--gate`` of the benchmarks: a fraction, or ``none`` (the network on every region in every frame)."""
-    return None if value == "none" else float(value)
+def gate_arg(value: str) -> float | str | None:
+    """``--gate`` of the benchmarks: a fraction, ``none`` (the network on every region in every
+    frame) or ``model`` (the model's own setting, FilterConfig's default)."""
+    return None if value == "none" else value if value == "model" else float(value)
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
