@@ -23,8 +23,25 @@ from ..masks.image import dilate, feather
 from ..model.network import RecurrentUNet
 from ..model.runners import Runner, TorchRunner
 from .fill import get_prefill, is_temporal
-from .lookahead import CAND_RGB, DEFAULT_LOOKAHEAD, Filled, LookaheadConfig, LookaheadFill
+from .lookahead import CAND_RGB, CANDIDATES, DEFAULT_LOOKAHEAD, Filled, LookaheadConfig, LookaheadFill
 from .tiles import TilePlan, plan_crop, plan_tiles
+
+# A candidates model's input channels (ModelConfig.inputs): after the fill's RGB and the
+# mask, the fill's candidates, then the frame as recorded.
+CAND_CHANNELS = slice(4, 4 + len(CANDIDATES))
+RECORDED_CHANNELS = slice(CAND_CHANNELS.stop, CAND_CHANNELS.stop + 3)
+
+
+def input_scaling(channels: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel ``(scale, offset)`` (float32 ``[channels, 1, 1]``) taking a candidates
+    model's input, built from uint8 images and the mask, to the model's range: colours to
+    [-1, 1], scores to [0, 1], the mask as is. The filter and the trainer both use it."""
+    scale, offset = np.ones((channels, 1, 1), np.float32), np.zeros((channels, 1, 1), np.float32)
+    cands = np.arange(CAND_CHANNELS.start, CAND_CHANNELS.stop)
+    colours = np.r_[0:3, cands[list(CAND_RGB)], RECORDED_CHANNELS.start:RECORDED_CHANNELS.stop]
+    scale[np.setdiff1d(cands, colours)] = 1.0 / 255.0
+    scale[colours], offset[colours] = 1.0 / 127.5, -1.0
+    return scale, offset
 
 
 @dataclass(frozen=True)
@@ -124,12 +141,7 @@ class OSDFilter:
         self._cand = mc.inputs == "candidates"  # the model also takes the fill's candidates
         self.gate = mc.gate if config.gate == "model" else config.gate
         self._temporal = LookaheadFill(self.mask, LookaheadConfig(lookahead=config.lookahead), self._cand) if is_temporal(mc.prefill) else None
-        # Channel scaling into the model's range: colours to [-1, 1], scores to [0, 1], the mask as is.
-        c = mc.in_channels
-        self._scale, self._offset = np.ones((c, 1, 1), np.float32), np.zeros((c, 1, 1), np.float32)
-        rgb = [0, 1, 2] + [4 + k for k in CAND_RGB if 4 + k < c] + list(range(16, c))  # (16-18: the recorded frame)
-        self._scale[rgb], self._offset[rgb] = 1.0 / 127.5, -1.0
-        self._scale[4:][~np.isin(np.arange(4, c), rgb)] = 1.0 / 255.0
+        self._scale, self._offset = input_scaling(mc.in_channels) if self._cand else (None, None)
         self._prefill = None if self._temporal else get_prefill(mc.prefill)
         self._cuts: deque[bool] = deque()  # the cut flags of the frames inside the fill
         self._groups = self.plan.groups()
@@ -218,8 +230,8 @@ class OSDFilter:
                 x[k, :3] = img.transpose(2, 0, 1)
                 x[k, 3] = m
                 if cand is not None:
-                    x[k, 4:16] = plan_crop(cand, plan, plan.cores[i]).transpose(2, 0, 1)
-                    x[k, 16:] = plan_crop(frame, plan, plan.cores[i]).transpose(2, 0, 1)
+                    x[k, CAND_CHANNELS] = plan_crop(cand, plan, plan.cores[i]).transpose(2, 0, 1)
+                    x[k, RECORDED_CHANNELS] = plan_crop(frame, plan, plan.cores[i]).transpose(2, 0, 1)
             if cand is None:
                 x[:, :3] *= 1.0 / 127.5  # one vectorised scale per group instead of one per crop
                 x[:, :3] -= 1.0

@@ -24,7 +24,8 @@ from ..filter.tiles import Region
 from ..masks.image import dilate, feather
 from ..osd import OSDFont, OSDStyle, OSDSynth, load_font_dir, load_font_file
 from ..filter.fill import get_prefill, is_temporal
-from ..filter.lookahead import CAND_RGB, CANDIDATES, fill_sequence
+from ..filter.core import CAND_CHANNELS, RECORDED_CHANNELS, input_scaling
+from ..filter.lookahead import fill_sequence
 from .config import TrainConfig
 from .motion import camera_motion
 from .sources import Segment
@@ -187,27 +188,28 @@ def tiles_to_batch(tiles: Sequence[Tile], prefill_name: str, feather_px: float, 
     T, ch, cw = tiles[0].clean.shape[:3]
     B = len(tiles)
     cands = tiles[0].cand is not None
-    x = np.empty((B, T, 4 + (len(CANDIDATES) + 3 if cands else 0), ch, cw), np.float32)
-    rgb = np.array([4 + k for k in CAND_RGB])
-    score = np.setdiff1d(np.arange(4, 16), rgb)
+    x = np.empty((B, T, RECORDED_CHANNELS.stop if cands else 4, ch, cw), np.float32)
     alpha = np.empty((B, T, 1, ch, cw), np.float32)
+    glyph = np.zeros((B, T, 1, ch, cw), np.float32)
     for b, tl in enumerate(tiles):
         for t in range(T):
             # Same op order as OSDFilter.model_input: prefill the crop (or take the whole-frame
             # fill's crop), then scale.
             img = tl.filled[t] if tl.filled is not None else prefill(tl.overlaid[t], tl.mask[t])
-            x[b, t, :3] = img.transpose(2, 0, 1) / 127.5 - 1.0
+            if cands:  # scaled below, all channels at once
+                x[b, t, :3] = img.transpose(2, 0, 1)
+                x[b, t, CAND_CHANNELS] = tl.cand[t].transpose(2, 0, 1)
+                x[b, t, RECORDED_CHANNELS] = tl.overlaid[t].transpose(2, 0, 1)
+            else:
+                x[b, t, :3] = img.transpose(2, 0, 1) / 127.5 - 1.0
             x[b, t, 3] = tl.mask[t]
-            if cands:  # as OSDFilter scales them: colours to [-1, 1], scores to [0, 1]
-                k = tl.cand[t].transpose(2, 0, 1).astype(np.float32)
-                x[b, t, rgb] = k[rgb - 4] / 127.5 - 1.0
-                x[b, t, score] = k[score - 4] / 255.0
-                x[b, t, 16:] = tl.overlaid[t].transpose(2, 0, 1) / 127.5 - 1.0
             alpha[b, t, 0] = feather(tl.mask[t], feather_px)
-    glyph = np.zeros((B, T, 1, ch, cw), np.float32)
-    for b, tl in enumerate(tiles):
         if tl.glyph is not None:
             glyph[b, :, 0] = tl.glyph
+    if cands:  # as OSDFilter scales them
+        scale, offset = input_scaling(x.shape[2])
+        x *= scale
+        x += offset
     core = np.zeros((1, 1, 1, ch, cw), np.float32)
     core[..., context : ch - context, context : cw - context] = 1.0
     to_pm1 = lambda a: np.stack(a).transpose(0, 1, 4, 2, 3).astype(np.float32) / 127.5 - 1.0  # noqa: E731
