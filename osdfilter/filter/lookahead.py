@@ -233,6 +233,12 @@ class _Frame:
     fb: Optional[list] = None  # per group: consistency (0-1) of the motion to the next frame
 
 
+def _is_still(A: np.ndarray) -> bool:
+    """Whether a group's motion is none: :meth:`LookaheadFill._motion` snaps a still camera's to
+    the identity, so a carried pixel is not resampled (it neither ages nor blurs)."""
+    return bool(np.abs(A - np.eye(3)).max() < 1e-3)
+
+
 def _shift(x0: int, y0: int) -> np.ndarray:
     return np.array([[1.0, 0.0, x0], [0.0, 1.0, y0], [0.0, 0.0, 1.0]])
 
@@ -364,8 +370,7 @@ class LookaheadFill:
         if self._prev is not None and cur.bwd is not None and cur.bwd[i] is not None and self._prev[2].fb is not None:
             A = cur.bwd[i]
             # A still camera resamples nothing: a carried pixel does not age there.
-            still = np.abs(A - np.eye(3)).max() < 1e-3
-            yield self._prev[0], A @ T, (1.0 if still else self.config.decay) * self._prev[2].fb[i], self._prev[1], True
+            yield self._prev[0], A @ T, (1.0 if _is_still(A) else self.config.decay) * self._prev[2].fb[i], self._prev[1], True
         A, fb, prev = np.eye(3), 1.0, cur
         for j, fr in enumerate(later, start=1):
             if prev.fwd is None or prev.fwd[i] is None:
@@ -465,8 +470,7 @@ class LookaheadFill:
         if prev_val is not None:
             # A running average along the motion: steadies the fill, and settles a still scene
             # (there the previous output is pixel-exact, nothing resampled: kept more).
-            A = cur.bwd[i]
-            smooth = cfg.smooth_still if np.abs(A - np.eye(3)).max() < 1e-3 else cfg.smooth
+            smooth = cfg.smooth_still if _is_still(cur.bwd[i]) else cfg.smooth
             mu = (alpha * cfg.smooth_real + (1.0 - alpha) * smooth) * prev_trust
             value += mu[:, None] * (prev_val - value)
         pixels[idx] = np.clip(value + 0.5, 0, 255).astype(np.uint8)
