@@ -64,9 +64,10 @@ def normalized_fill(image: np.ndarray, mask: np.ndarray, scales: Sequence[float]
     known pixels around it, at the smallest of ``scales`` (sigma, px) where their weight
     exceeds ``support`` (the largest scale takes whatever is left).
 
-    The lookahead fill's spatial fill of thick holes. As the former causal fill's fallback it
-    was as good as OpenCV's Telea on glyph masks, a little better and steadier on boxes, and
-    cheaper (docs/benchmarks.md). Telea's cost
+    The stateless prefill ``"normalized"``. (The lookahead fill's thick holes take
+    :func:`spatial_fill`, whose plane fit is the first-order version of this.) As the former
+    causal fill's fallback it was as good as OpenCV's Telea on glyph masks, a little better
+    and steadier on boxes, and cheaper (docs/benchmarks.md). Telea's cost
     grows with the pixels times its radius squared and the channels; here it is a few
     blurs of the mask's box at growing scale, the larger ones downscaled. Written here
     rather than taken from a library: OpenCV's photo module has Telea and Navier-Stokes
