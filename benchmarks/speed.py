@@ -9,7 +9,9 @@ encoder, e.g. h264_nvenc on a GPU machine) for every row:
   telea      decode -> OpenCV Telea on every full frame -> encode
   identity   process_video with an identity network and no fill: the pipeline's own cost
              (decode, prepare, chunk, composite, encode stages) without model work
-  fill       the same with the default model's classical fill (temporal): the fill's cost
+  fill       the same with the default model's classical fill (temporal) and its input
+             (with a candidates model: the candidates, 19-channel crops): the fill's cost
+  fast       osdfilter --fast: the classical fill alone, no network and no candidates
   torch      process_video, PyTorch backend (--device)
   torch-fp16 the same with fp16 autocast (TorchRunner(half=True); for a GPU)
   onnx       process_video, ONNX Runtime backend (--provider, CPU by default; fp16 graph on a GPU provider)
@@ -199,7 +201,7 @@ def child(row: str, case: dict[str, Any], args: dict[str, Any]) -> dict[str, Any
 
     from osdfilter import FilterConfig, ModelConfig, process_video
     from osdfilter.model.checkpoint import load_model
-    from osdfilter.model.runners import IdentityRunner, TorchRunner, make_runner
+    from osdfilter.model.runners import FILL_ONLY, IdentityRunner, TorchRunner, make_runner
 
     if args.get("torch_threads"):
         torch.set_num_threads(int(args["torch_threads"]))
@@ -223,6 +225,7 @@ def child(row: str, case: dict[str, Any], args: dict[str, Any]) -> dict[str, Any
         device, provider = args.get("device", "cpu"), args.get("provider", "cpu")
         runner = {"identity": lambda: IdentityRunner(ModelConfig(prefill="none")),
                   "fill": lambda: IdentityRunner(load_model(case["model"]).config),
+                  "fast": lambda: make_runner(FILL_ONLY),
                   "torch": lambda: make_runner(case["model"], "torch", device),
                   "torch-fp16": lambda: TorchRunner(load_model(case["model"], device), device, half=True),
                   "onnx": lambda: make_runner(case["onnx16" if provider != "cpu" else "onnx"], "onnx", provider=provider)}[row]()
@@ -317,7 +320,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--sizes", nargs="+", default=["854x480", "1280x720", "1920x1080"])
     p.add_argument("--seconds", type=int, default=5)
-    p.add_argument("--rows", nargs="+", default=["io-floor", "telea", "identity", "fill", "torch", "onnx", "ffmpeg"])
+    p.add_argument("--rows", nargs="+", default=["io-floor", "telea", "identity", "fill", "fast", "torch", "onnx", "ffmpeg"])
     p.add_argument("--source", type=Path, help="build the clips from this video instead of a noise texture")
     p.add_argument("--model", type=Path, help="checkpoint of the torch / onnx rows (default: the packaged default.pt)")
     p.add_argument("--preset", default="tiny", help="untrained model preset when default.pt is absent")

@@ -163,17 +163,15 @@ def _blur_reach(sigma: float) -> int:
 
 # ------------------------------------------------------------------ the fill's spatial part
 
-def spatial_fill(crop: np.ndarray, hole: np.ndarray, thin: float, memo: Optional[list] = None) -> np.ndarray:
-    """Telea on thin holes (glyph strokes: it is strong there); on thick ones (boxes) the mean
-    of Telea and a first-order normalized convolution: their errors differ (Telea streaks
-    along its marching fronts, the plane fit flattens deep in a hole), and on the benchmark
-    matrix their mean lost to Telea in fewer cells than the plane fit alone (which has a
-    slightly higher mean). ``memo`` (a list, [hole, drift])
-    keeps the last hole's Telea drift: the same hole comes back frame after frame."""
+def spatial_fill(crop: np.ndarray, hole: np.ndarray, thin: float) -> np.ndarray:
+    """Telea on thin holes (glyph strokes: it is strong there); on thick ones (boxes, glyphs
+    grown into each other) a first-order normalized convolution (:func:`_linear_fill`). On the
+    benchmark matrix the plane fit alone scored higher than the mean of it and Telea, at two
+    thirds of the fill's time (docs/benchmarks.md); Telea deep in a large hole also drifts
+    and streaks along its marching fronts."""
     dist = cv2.distanceTransform(hole, cv2.DIST_L2, 3)
-    telea = cv2.inpaint(crop, hole, 3, cv2.INPAINT_TELEA)
     if dist.max() <= thin:
-        return telea
+        return cv2.inpaint(crop, hole, 3, cv2.INPAINT_TELEA)
     # Beyond the reach of its largest blur no known pixel weighs in (a box in a corner of the
     # frame): the far part is filled again from the pixels just filled, nearer each pass.
     out = _linear_fill(np.ascontiguousarray(crop), hole.astype(bool))
@@ -183,16 +181,7 @@ def spatial_fill(crop: np.ndarray, hole: np.ndarray, thin: float, memo: Optional
         near = far & (dist <= FAR)
         out[near] = _linear_fill(out, far)[near]
         far &= ~near
-    # OpenCV's Telea drifts upwards deep in a large hole, whatever the image (up to +20 levels
-    # in the matrix's boxes on a flat one): its drift on a flat image of the hole is taken off
-    # (a level of 100: on 128, 0 and 255 it happens not to drift).
-    if memo is not None and len(memo) == 2 and np.array_equal(memo[0], hole):
-        drift = memo[1]
-    else:
-        drift = cv2.inpaint(np.full(hole.shape, 100, np.uint8), hole, 3, cv2.INPAINT_TELEA).astype(np.int16) - 100
-        if memo is not None:
-            memo[:] = [hole.copy(), drift]
-    return ((out.astype(np.int16) + telea - drift[..., None] + 1) >> 1).clip(0, 255).astype(np.uint8)
+    return out
 
 
 def _moment_kernels(sigma: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

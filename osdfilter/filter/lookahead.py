@@ -6,8 +6,7 @@ Each masked pixel of frame t takes the best of:
 * the *input* frames t+1 .. t+K moved back with the camera, where that frame did not
   have the pixel under its own mask (the OSD is screen-fixed while the scene moves, so a
   later frame often shows what is hidden now);
-* a spatial fill (Telea on thin holes; on thick ones the mean of Telea and a first-order
-  normalized convolution).
+* a spatial fill (Telea on thin holes, a first-order normalized convolution on thick ones).
 
 Motion is one affine per group (a component of the OSD region grown by ``ring``), fitted
 to DIS flow measured on the ring around it: inside the region the flow is meaningless
@@ -65,7 +64,7 @@ class LookaheadConfig:
     smooth_real: float = 0.2  # ... where a temporal source is used
     smooth_still: float = 0.9  # ... where the spatial fill is used and the camera is still
     keep: float = 0.5  # a fused pixel is a source for the next frame from this temporal share
-    thin: float = 4.0  # px: Telea alone fills holes at most this far from their edge, Telea and a plane fit thicker ones
+    thin: float = 4.0  # px: Telea fills holes at most this far from their edge, a plane fit thicker ones
     max_samples: int = 300  # ring samples per group for the fits
     rest: float = 0.02  # later frames are no longer searched once at most this share of a group's pixels is unsure
 
@@ -256,7 +255,6 @@ class LookaheadFill:
         self._gap_kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
         k = 2 * config.band + 1
         self._band_kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
-        self._memo: list[list] = [[] for _ in self.groups]  # per group: the spatial fill's last Telea drift
         self._clear()
 
     def _clear(self) -> None:
@@ -353,14 +351,17 @@ class LookaheadFill:
                 conf[y0:y1, x0:x1] = cc
                 if self.candidates:
                     ys, xs = np.divmod(idx, x1 - x0)
-                    cands.append((ys + y0, xs + x0, c))
+                    cands.append(((ys + y0) * out.shape[1] + xs + x0, c))
         if not self.candidates:
             return out, conf, None
-        cand = np.zeros((*out.shape[:2], len(CANDIDATES)), np.uint8)
-        for k in range(3):
-            cand[..., 4 * k : 4 * k + 3] = out
-        for ys, xs, c in cands:  # in group order, as ``out`` was written
-            cand[ys, xs] = np.clip(c + 0.5, 0, 255).astype(np.uint8)
+        # Every candidate is the output where it had nothing: (r, g, b, score 0) x 3, merged by
+        # OpenCV (half the time of three strided numpy copies).
+        rgb0 = cv2.merge([*cv2.split(out), np.zeros(out.shape[:2], np.uint8)])
+        cand = cv2.merge([rgb0] * 3)
+        for flat, c in cands:  # in group order, as ``out`` was written
+            c += 0.5
+            np.clip(c, 0, 255, out=c)
+            cand.reshape(-1).view(f"V{len(CANDIDATES)}")[flat] = c.astype(np.uint8).view(f"V{len(CANDIDATES)}").reshape(-1)
         return out, conf, cand
 
     def _candidates(self, i: int, g: _Group, cur: _Frame, later: list[_Frame]):
@@ -406,16 +407,6 @@ class LookaheadFill:
                 if is_prev:
                     continue
                 break  # (later frames: for a handful of pixels the spatial fill will do)
-            # The group's trust first, from the ring samples alone (cheap: a few hundred points).
-            where = (ring_xy @ M[:2, :2].T + M[:2, 2]).astype(np.float32).reshape(1, -1, 2)
-            rvalid = cv2.remap(valid_src, where, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0).reshape(-1)
-            ring_ok = rvalid > 0.99 if is_prev else rvalid >= 254
-            rcand = cv2.remap(src, where, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).reshape(-1, 3)
-            coef, res = _plane_fit(g.ring_design[ring_ok], ring_val[ring_ok] - rcand[ring_ok])
-            trust = float(np.clip((cfg.max_residual - res) / (cfg.max_residual - cfg.ok_residual), 0.0, 1.0))
-            if trust <= 0.0:
-                continue
-            coef = coef.astype(np.float32)
             # The box of the unsure pixels, grown by the band check's reach.
             uy, ux = ys[unsure], xs[unsure]
             ry0, ry1 = max(0, int(uy.min()) - reach), min(bh, int(uy.max()) + 1 + reach)
@@ -428,7 +419,17 @@ class LookaheadFill:
             vm = np.take(valid, li)
             vm = vm * np.float32(1.0) if is_prev else (vm >= 254).astype(np.float32)
             if not is_prev and not vm.any():
+                continue  # (a later frame with the OSD where this one has it: the common case)
+            # The group's trust, from the ring samples alone (cheap: a few hundred points).
+            where = (ring_xy @ M[:2, :2].T + M[:2, 2]).astype(np.float32).reshape(1, -1, 2)
+            rvalid = cv2.remap(valid_src, where, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0).reshape(-1)
+            ring_ok = rvalid > 0.99 if is_prev else rvalid >= 254
+            rcand = cv2.remap(src, where, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).reshape(-1, 3)
+            coef, res = _plane_fit(g.ring_design[ring_ok], ring_val[ring_ok] - rcand[ring_ok])
+            trust = float(np.clip((cfg.max_residual - res) / (cfg.max_residual - cfg.ok_residual), 0.0, 1.0))
+            if trust <= 0.0:
                 continue
+            coef = coef.astype(np.float32)
             cand = cv2.warpAffine(src, Mr, (rw, rh), flags=flags, borderMode=cv2.BORDER_REPLICATE).reshape(-1, 3)
             val = np.take(cand, li, axis=0) + self._plane(coef, xs[sel], ys[sel], bw, bh)
             band = np.flatnonzero(band_img[ry0:ry1, rx0:rx1])
@@ -464,7 +465,7 @@ class LookaheadFill:
         if rest.any():
             hole = np.zeros((bh, bw), np.uint8)
             hole.reshape(-1)[idx[rest]] = 1
-            spatial = np.take(spatial_fill(crop, hole, cfg.thin, self._memo[i]).reshape(-1, 3), idx[rest], axis=0)
+            spatial = np.take(spatial_fill(crop, hole, cfg.thin).reshape(-1, 3), idx[rest], axis=0)
             a = alpha[rest, None]
             value[rest] = a * value[rest] + (1.0 - a) * spatial
         if prev_val is not None:
