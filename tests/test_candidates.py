@@ -165,3 +165,21 @@ def test_glyph_weight_makes_kept_osd_pixels_cost_more(tmp_path):
     plain = generator_losses(ghost, batch, 1.0, 0.0)["l1_mask"]
     weighted = generator_losses(ghost, batch, 1.0, 0.0, glyph_weight=4.0)["l1_mask"]
     assert weighted > 1.5 * plain
+
+
+def test_temporal_weight_charges_flicker_not_a_steady_error(tmp_path):
+    """Two outputs equally wrong in every frame: one by the same amount throughout, one
+    alternating in sign (shimmer). Only the second pays the temporal term."""
+    from osdfilter.train.data import GeneratedBatches
+    from osdfilter.train.losses import generator_losses
+    from osdfilter.train.sources import load_segments
+
+    cfg = tiny_config(tmp_path, prefill="temporal", inputs="candidates")
+    batch = GeneratedBatches(load_segments(cfg.data, cache_dir=cfg.cache_dir, min_len=3), [], cfg, cfg.tile, cfg.context)[0]
+    target = batch["target"]
+    sign = torch.tensor([(-1.0) ** t for t in range(target.shape[1])]).view(1, -1, 1, 1, 1)
+    steady = generator_losses(target + 0.1, batch, 1.0, 0.0, temporal_weight=1.0)
+    shimmer = generator_losses(target + 0.1 * sign, batch, 1.0, 0.0, temporal_weight=1.0)
+    assert torch.isclose(steady["l1_mask"], shimmer["l1_mask"], rtol=0.01)  # (the feather band mixes in the input)
+    assert steady["l1_temporal"] < 0.01 and shimmer["l1_temporal"] > 0.1  # (steady: what the feather band mixes in)
+    assert shimmer["l1"] > steady["l1"] + 0.1

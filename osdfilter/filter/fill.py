@@ -229,15 +229,15 @@ def _linear_fill(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
         maps = [a.reshape(-1, a.shape[-1]) for a in maps]
         local = (ys - y0) * (x1 - x0) + (xs - x0)
         done = np.ones(len(todo), bool) if k == len(FILL_SCALES) - 1 else np.take(maps[0][:, 0], local) > FILL_SUPPORT
-        m = np.concatenate([np.take(a, local[done], axis=0) for a in maps], 1).astype(np.float64)
+        a0, ax, ay, a2 = (np.take(a, local[done], axis=0).astype(np.float64) for a in maps)
         # The plane's value at the pixel: the first unknown of the 3x3 normal equations
         # (symmetric), by cofactors.
-        m0 = np.maximum(m[:, 0], 1e-6)
-        mx, my, mxy = m[:, 4], m[:, 8], m[:, 14]
-        mxx, myy = m[:, 12] + LINEAR_RIDGE * m0, m[:, 13] + LINEAR_RIDGE * m0
+        m0 = np.maximum(a0[:, 0], 1e-6)
+        mx, my, mxy = ax[:, 0], ay[:, 0], a2[:, 2]
+        mxx, myy = a2[:, 0] + LINEAR_RIDGE * m0, a2[:, 1] + LINEAR_RIDGE * m0
         c0, c1, c2 = mxx * myy - mxy * mxy, my * mxy - mx * myy, mx * mxy - mxx * my
         det = m0 * c0 + mx * c1 + my * c2
-        val = (c0[:, None] * m[:, 1:4] + c1[:, None] * m[:, 5:8] + c2[:, None] * m[:, 9:12]) / det[:, None]
+        val = (c0[:, None] * a0[:, 1:] + c1[:, None] * ax[:, 1:] + c2[:, None] * ay[:, 1:]) / det[:, None]
         out.reshape(-1, 3)[todo[done]] = np.clip(val + 0.5, 0, 255).astype(np.uint8)
         todo = todo[~done]
         if not len(todo):

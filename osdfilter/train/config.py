@@ -66,6 +66,7 @@ class TrainConfig:
     mask_weight: float = 1.0  # L1 on the composite, normalised over mask pixels
     outside_weight: float = 0.05  # L1 on the raw output everywhere (keeps it near identity)
     glyph_weight: float = 0.0  # extra L1 weight on the OSD's own pixels (a model keeping recorded pixels leaves ghosts there)
+    temporal_weight: float = 0.0  # L1 of the composite's frame-to-frame change against the clean one's (flicker)
 
     # --- GAN stage (the write-up's 3D-conv patch discriminator) --------------------------
     gan_start: int = -1  # step at which the adversarial stage starts; -1 = never

@@ -32,16 +32,29 @@ def core_l1(out: torch.Tensor, target: torch.Tensor, core: torch.Tensor) -> torc
     return ((out - target).abs() * core).sum() / (core.sum() * out.shape[2] + EPS)
 
 
+def temporal_l1(comp: torch.Tensor, target: torch.Tensor, alpha: torch.Tensor, core: torch.Tensor) -> torch.Tensor:
+    """Mean |(comp_t - comp_t-1) - (target_t - target_t-1)| over the composite's weight in both
+    frames: what the output does from frame to frame that the scene does not (shimmer on a
+    still scene, a ghost that comes and goes), which the per-frame L1 does not see."""
+    if comp.shape[1] < 2:
+        return comp.new_zeros(())
+    w = torch.minimum(alpha[:, 1:], alpha[:, :-1]) * core[:, 1:]
+    d = (comp[:, 1:] - comp[:, :-1]) - (target[:, 1:] - target[:, :-1])
+    return (d.abs() * w).sum() / (w.sum() * comp.shape[2] + EPS)
+
+
 def generator_losses(out: torch.Tensor, batch: dict[str, torch.Tensor], mask_weight: float, outside_weight: float,
-                     glyph_weight: float = 0.0) -> dict[str, torch.Tensor]:
+                     glyph_weight: float = 0.0, temporal_weight: float = 0.0) -> dict[str, torch.Tensor]:
     """Named L1 terms and their weighted sum ``"l1"`` for one batch. ``glyph_weight``: extra
-    weight of the OSD's own pixels, where a model that keeps recorded pixels leaves ghosts."""
+    weight of the OSD's own pixels, where a model that keeps recorded pixels leaves ghosts;
+    ``temporal_weight``: of :func:`temporal_l1`."""
     comp = composite(out, batch["overlaid"], batch["alpha"])
     terms = {
         "l1_mask": masked_l1(comp, batch["target"], batch["alpha"], batch["core"], glyph_weight, batch.get("glyph")),
         "l1_outside": core_l1(out, batch["target"], batch["core"]),
+        "l1_temporal": temporal_l1(comp, batch["target"], batch["alpha"], batch["core"]),
     }
-    terms["l1"] = mask_weight * terms["l1_mask"] + outside_weight * terms["l1_outside"]
+    terms["l1"] = mask_weight * terms["l1_mask"] + outside_weight * terms["l1_outside"] + temporal_weight * terms["l1_temporal"]
     terms["composite"] = comp
     return terms
 

@@ -138,9 +138,10 @@ def l1_step(nets: Nets, batch: dict[str, torch.Tensor], cfg: TrainConfig, proc: 
     """One step of the L1 stage."""
     with autocast(proc, cfg):
         out, _ = nets.model_ddp(batch["x"])
-        terms = L.generator_losses(out.float(), batch, cfg.mask_weight, cfg.outside_weight, cfg.glyph_weight)
+        terms = L.generator_losses(out.float(), batch, cfg.mask_weight, cfg.outside_weight, cfg.glyph_weight, cfg.temporal_weight)
     norm = backward_step(terms["l1"], nets.opt, list(nets.model.parameters()), nets, cfg.grad_clip)
-    return {"loss/l1": terms["l1"].item(), "loss/l1_mask": terms["l1_mask"].item(), "loss/l1_outside": terms["l1_outside"].item(), "grad_norm/total": norm}
+    return {"loss/l1": terms["l1"].item(), "loss/l1_mask": terms["l1_mask"].item(), "loss/l1_outside": terms["l1_outside"].item(),
+            "loss/l1_temporal": terms["l1_temporal"].item(), "grad_norm/total": norm}
 
 
 def gan_step(nets: Nets, batch: dict[str, torch.Tensor], cfg: TrainConfig, proc: Process) -> dict[str, float]:
@@ -148,7 +149,7 @@ def gan_step(nets: Nets, batch: dict[str, torch.Tensor], cfg: TrainConfig, proc:
     assert nets.disc is not None and nets.d_opt is not None and nets.g_opt_gan is not None
     with autocast(proc, cfg):
         out, _ = nets.model_ddp(batch["x"])
-        terms = L.generator_losses(out.float(), batch, cfg.mask_weight, cfg.outside_weight, cfg.glyph_weight)
+        terms = L.generator_losses(out.float(), batch, cfg.mask_weight, cfg.outside_weight, cfg.glyph_weight, cfg.temporal_weight)
         fake = terms["composite"]
         d_real = L.bce_logits(nets.disc_ddp(batch["target"]), True)
         d_fake = L.bce_logits(nets.disc_ddp(fake.detach()), False)
