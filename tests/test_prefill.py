@@ -19,7 +19,7 @@ from osdfilter.masks.image import dilate
 from osdfilter.model.network import ModelConfig, RecurrentUNet
 from osdfilter.filter.fill import get_prefill, is_temporal, normalized_fill, telea
 from osdfilter.filter.lookahead import LookaheadConfig, LookaheadFill, fill_sequence
-from osdfilter.model.runners import TorchRunner
+from osdfilter.model.runners import IdentityRunner, TorchRunner
 
 H, W, T = 96, 160, 12  # lit_clip's size; T frames of overlay_clip (120x200)
 CAUSAL = LookaheadConfig(lookahead=0)
@@ -129,6 +129,48 @@ def test_filter_output_does_not_depend_on_chunk_size():
 
     a, b = run(1), run(5)
     assert np.abs(a.astype(int) - b).max() <= 1  # float summation order in the network only
+
+
+class Shimmer(IdentityRunner):
+    """A network that tips between two answers from frame to frame (the failure ``steady``
+    is for): the fill, then the fill 20 levels brighter, and so on; its state counts frames."""
+
+    def step(self, frames: np.ndarray, state):
+        t0 = state or 0
+        odd = (np.arange(t0, t0 + frames.shape[1]) % 2).astype(np.float32)[None, :, None, None, None]
+        return frames[:, :, :3] + odd * np.float32(40 / 255), t0 + frames.shape[1]
+
+
+def test_steady_settles_a_still_scene_and_leaves_a_moving_one_alone():
+    """On a still scene (codec-like noise on one frame) the output moves no more than the
+    fill under it (an unsteady network's output flickers without ``steady``); on a moving
+    scene ``steady`` changes nothing, and the output does not depend on the chunk size."""
+    still, _, mask = panned_clip(0, 0)
+    noise = np.random.default_rng(0).integers(-3, 4, still.shape)
+    still = np.clip(still.astype(int) + noise, 0, 255).astype(np.uint8)
+    inside = dilate(mask, 2)
+
+    def run(runner, frames, steady, chunk=4) -> np.ndarray:
+        filt = OSDFilter(runner, mask, FilterConfig(chunk=chunk, steady=steady, gate=None))
+        return np.stack([o for f in frames for o in filt.push(f)] + filt.flush()).astype(int)
+
+    shimmer = Shimmer(ModelConfig(prefill="temporal"))
+    settled, free = run(shimmer, still, 1.0), run(shimmer, still, None)
+    fill_step = np.abs(np.diff(fill_sequence(still, [inside] * T).astype(int), axis=0)).max(-1)[:, inside]
+    excess = lambda out: (np.abs(np.diff(out, axis=0)).max(-1)[:, inside] - fill_step)[1:].max()  # noqa: E731
+    assert excess(free) >= 19  # the flicker
+    assert excess(settled) <= 1  # (rounding)
+    assert np.array_equal(settled[0], free[0])  # no earlier frame to be still against: the network's own
+    assert np.array_equal(settled[:, ~dilate(mask, 8)], still[:, ~dilate(mask, 8)])
+
+    torch.manual_seed(0)
+    model = RecurrentUNet(ModelConfig.preset("tiny", prefill="temporal", tile=32, context=8))
+    torch.nn.init.normal_(model.head.weight, std=0.3)  # a head that changes pixels
+    moving, _, mask = panned_clip()
+    a = run(TorchRunner(model.eval()), moving, 1.0)
+    assert np.abs(a - moving.astype(int))[:, dilate(mask, 2)].mean() > 5
+    assert np.array_equal(a, run(TorchRunner(model), moving, None))
+    assert np.array_equal(a, run(TorchRunner(model), moving, 1.0, chunk=3))
 
 
 def test_untrained_model_outputs_the_fill():

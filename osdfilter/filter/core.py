@@ -61,6 +61,11 @@ class FilterConfig:
     # With a temporal prefill: later frames the fill may take background from (latency and
     # memory of this many frames; 0 = only earlier frames).
     lookahead: int = DEFAULT_LOOKAHEAD
+    # With a temporal prefill, where the camera is still: from one frame to the next a
+    # restored pixel moves at most this many times as far as the fill under it did. A still
+    # scene then settles as the fill does, instead of shimmering where codec noise on a
+    # glyph's edge tips the network between the recorded pixel and the fill. None = off.
+    steady: Optional[float] = 1.0
 
     def __post_init__(self) -> None:
         def whole(name: str, low: int, optional: bool = False) -> None:
@@ -77,6 +82,8 @@ class FilterConfig:
         whole("context", 0, optional=True)  # (a negative one cropped the restored regions wrongly)
         if not (isinstance(self.feather, (int, float)) and 0 <= self.feather < float("inf")):
             raise ValueError(f"feather must be a number >= 0, got {self.feather!r}")
+        if self.steady is not None and (isinstance(self.steady, bool) or not (isinstance(self.steady, (int, float)) and 0 <= self.steady < float("inf"))):
+            raise ValueError(f"steady must be a number >= 0 or None, got {self.steady!r}")
         if self.gate != "model" and self.gate is not None and not (isinstance(self.gate, (int, float)) and 0.0 <= self.gate < 1.0):
             raise ValueError(f"gate must be in [0, 1), None or 'model', got {self.gate!r}")
 
@@ -97,6 +104,7 @@ class Prepared:
     # With a lookahead fill, :meth:`OSDFilter.prepare` returns the pushed frame (no crops) and
     # here the earlier frames that this one finished, ready for the model (None: itself is).
     ready: Optional[list["Prepared"]] = None
+    still: Optional[list[np.ndarray]] = None  # per region shape: bool [regions, crop_h, crop_w], the camera still there (FilterConfig.steady)
 
 
 @dataclass
@@ -148,6 +156,9 @@ class OSDFilter:
         self._alpha = feather(self.mask, config.feather)  # the static mask's alpha, computed once
         self._items: list[Prepared] = []
         self.state: Any = None
+        # FilterConfig.steady's memory, per region shape: the last frame's fill (model scale)
+        # and restored crops (reset with the recurrent state).
+        self._held: Optional[list] = None
         # Where _prepare writes the next frame's crops: slot ``_slot`` of ``_chunk`` (new
         # buffers at a cut and after ``chunk`` frames, where restore_prepared starts a chunk).
         self._chunk: Optional[list[np.ndarray]] = None
@@ -160,7 +171,7 @@ class OSDFilter:
     def reset(self) -> list[np.ndarray]:
         """Scene cut or new clip: flush buffered frames, then start from a zero state."""
         out = self.flush()
-        self.state = None
+        self.state = self._held = None
         if self._temporal is not None:
             self._temporal.reset()  # (flushed above: returns nothing)
         return out
@@ -204,7 +215,11 @@ class OSDFilter:
         """A frame the temporal fill finished, with the model's crops (in frame order)."""
         cut = self._cuts.popleft()
         needs = self._needs(f.mask, f.conf) if self.gate is not None else None
-        return self._crops(f.frame, f.filled, f.mask, cut, needs, f.cand)
+        item = self._crops(f.frame, f.filled, f.mask, cut, needs, f.cand)
+        if f.still is not None and self.config.steady is not None:
+            still = f.still.view(np.uint8)
+            item.still = [np.stack([plan_crop(still, self.plan, self.plan.cores[i]) > 0 for i in idx]) for _, idx in self._groups]
+        return item
 
     def _crops(self, frame: np.ndarray, filled: np.ndarray, mask: np.ndarray, cut: bool,
                needs: Optional[np.ndarray] = None, cand: Optional[np.ndarray] = None) -> Prepared:
@@ -277,7 +292,7 @@ class OSDFilter:
         out: list[Restored] = []
         if item.cut:
             out = self._run_items()
-            self.state = None
+            self.state = self._held = None
         self._items.append(item)
         if len(self._items) >= self.config.chunk:
             out += self._run_items()
@@ -300,7 +315,11 @@ class OSDFilter:
         if self.is_empty:
             return [Restored(it, []) for it in items]
         needs = None if any(it.needs is None for it in items) else np.stack([it.needs for it in items])
-        restored = self._run_tiles(self._stack(items), needs)
+        still = None
+        if any(it.still is not None for it in items):
+            still = [np.stack([it.still[g] if it.still is not None else np.zeros((len(idx), *shape), bool) for it in items], axis=1)
+                     for g, (shape, idx) in enumerate(self._groups)]
+        restored = self._run_tiles(self._stack(items), needs, still)
         return [Restored(it, r) for it, r in zip(items, restored)]
 
     def composite(self, restored: Restored) -> np.ndarray:
@@ -360,7 +379,8 @@ class OSDFilter:
             return [buf[:, first.slot : first.slot + len(items)] for buf in first.chunk]
         return [np.stack([it.crops[g] for it in items], axis=1) for g in range(len(first.crops))]
 
-    def _run_tiles(self, xs: list[np.ndarray], needs: Optional[np.ndarray] = None) -> list[list[np.ndarray]]:
+    def _run_tiles(self, xs: list[np.ndarray], needs: Optional[np.ndarray] = None,
+                   still: Optional[list[np.ndarray]] = None) -> list[list[np.ndarray]]:
         """Model over all regions of the chunk, one call per region shape (each group keeps
         its own state); returns per frame the restored crops ``[3, crop_h, crop_w]`` in
         plan order.
@@ -369,14 +389,19 @@ class OSDFilter:
         prefilled crops through in the frames where none of its regions needs the network,
         and the run after such frames starts from a zero state (the old one describes the
         tile as it was frames ago). Decided per frame, so the output still does not depend
-        on the chunk size.
+        on the chunk size. ``still`` (per region shape, bool ``[regions, T, h, w]``):
+        :attr:`FilterConfig.steady` applies there.
         """
         if self.state is None:
             self.state = [None] * len(self._groups)
+        if self._held is None:
+            self._held = [None] * len(self._groups)
         T = xs[0].shape[1]
         out: list[list[np.ndarray]] = [[None] * len(self.plan) for _ in range(T)]  # type: ignore[list-item]
         for g, ((_, idx), x) in enumerate(zip(self._groups, xs)):
             y = self._run_group(g, x, None if needs is None else needs[:, idx].any(axis=1))
+            if self.config.steady is not None and self._temporal is not None:
+                self._steady(g, x, y, None if still is None else still[g])
             for t in range(T):
                 for k, i in enumerate(idx):
                     out[t][i] = y[k, t]
@@ -396,6 +421,24 @@ class OSDFilter:
             else:
                 y[:, t0:t1], self.state[g] = x[:, t0:t1, :3], None
         return y
+
+    def _steady(self, g: int, x: np.ndarray, y: np.ndarray, still: Optional[np.ndarray]) -> None:
+        """:attr:`FilterConfig.steady` on group ``g``'s restored chunk ``y`` (in place), frame
+        by frame from the last one held: where ``still``, each pixel's step is clipped to
+        ``steady`` times its fill's step (the largest of the three colours)."""
+        for t in range(x.shape[1]):
+            fill = x[:, t, :3]
+            held = self._held[g]
+            if held is not None and still is not None and still[:, t].any():
+                lim = np.abs(fill - held[0]).max(axis=1)
+                lim *= np.float32(self.config.steady)
+                lim[~still[:, t]] = np.inf
+                step = y[:, t] - held[1]
+                over = np.abs(step) > lim[:, None]
+                if over.any():  # (only there: elsewhere y stays bit for bit what it was)
+                    np.clip(step, -lim[:, None], lim[:, None], out=step)
+                    y[:, t][over] = (held[1] + step)[over]
+            self._held[g] = (fill.copy(), y[:, t].copy())
 
     def _composite(self, frame: np.ndarray, crops: list[np.ndarray], mask: np.ndarray) -> np.ndarray:
         """Input outside the feathered mask, the region cores (in [-1, 1]) inside it.

@@ -87,14 +87,17 @@ CAND_RGB = (0, 1, 2, 4, 5, 6, 8, 9, 10)  # the colour channels among them (the r
 
 class Filled(NamedTuple):
     """One finished frame: the input, its fill (input outside ``mask``), the mask, the
-    confidence of each pixel as a temporal source (1 background, 0 spatial fill) and, when
-    asked for, the candidates (uint8 ``[H, W, 12]``, :data:`CANDIDATES`)."""
+    confidence of each pixel as a temporal source (1 background, 0 spatial fill), when
+    asked for, the candidates (uint8 ``[H, W, 12]``, :data:`CANDIDATES`), and where the
+    camera did not move since the previous frame (bool ``[H, W]``: the boxes of the mask's
+    groups whose motion is none; None where nothing is)."""
 
     frame: np.ndarray
     filled: np.ndarray
     mask: np.ndarray
     conf: np.ndarray
     cand: Optional[np.ndarray] = None
+    still: Optional[np.ndarray] = None
 
 
 # ------------------------------------------------------------------ geometry (region only)
@@ -297,10 +300,23 @@ class LookaheadFill:
 
     def _emit(self) -> Filled:
         cur = self._window[0]
+        still = self._still(cur)
         filled, conf, cand = self._restore(cur, list(self._window)[1:])
         self._prev = (filled, conf, cur)
         self._window.popleft()
-        return Filled(cur.rgb, filled, cur.mask, conf, cand)
+        return Filled(cur.rgb, filled, cur.mask, conf, cand, still)
+
+    def _still(self, cur: _Frame) -> Optional[np.ndarray]:
+        """:attr:`Filled.still` of ``cur`` (before its fill replaces the previous output)."""
+        if self._prev is None or cur.bwd is None:
+            return None
+        boxes = [g.box for i, g in enumerate(self.groups) if cur.bwd[i] is not None and _is_still(cur.bwd[i])]
+        if not boxes:
+            return None
+        still = np.zeros(cur.mask.shape, bool)
+        for x0, y0, x1, y1 in boxes:
+            still[y0:y1, x0:x1] = True
+        return still
 
     # ---- motion of one pair of frames, once
     def _motion(self, a: _Frame, b: _Frame) -> None:
