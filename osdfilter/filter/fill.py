@@ -14,7 +14,7 @@ Two kinds of fill:
 
 from __future__ import annotations
 
-from typing import Callable, Optional, Sequence
+from typing import Callable, Sequence
 
 import cv2
 import numpy as np
