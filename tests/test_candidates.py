@@ -13,7 +13,7 @@ from test_train import H, W, pan_frames, tiny_config
 from osdfilter.filter.core import FilterConfig, OSDFilter
 from osdfilter.filter.lookahead import CAND_RGB, CANDIDATES, fill_sequence
 from osdfilter.model.checkpoint import config_from_dict, load_model
-from osdfilter.model.network import ModelConfig
+from osdfilter.model.network import ModelConfig, RecurrentUNet
 from osdfilter.model.onnx_export import export_onnx
 from osdfilter.model.onnx_runtime import OnnxRunner
 from osdfilter.model.runners import IdentityRunner, TorchRunner
@@ -183,3 +183,26 @@ def test_temporal_weight_charges_flicker_not_a_steady_error(tmp_path):
     assert torch.isclose(steady["l1_mask"], shimmer["l1_mask"], rtol=0.01)  # (the feather band mixes in the input)
     assert steady["l1_temporal"] < 0.01 and shimmer["l1_temporal"] > 0.1  # (steady: what the feather band mixes in)
     assert shimmer["l1"] > steady["l1"] + 0.1
+
+
+def test_candidates_are_built_only_where_the_tiles_read_them():
+    """The filter asks the fill for its candidates over the tile crops alone
+    (``LookaheadFill.cover``): the output is the same as with them built over the frame."""
+    from osdfilter.filter.tiles import crop_sources
+
+    torch.manual_seed(0)
+    model = RecurrentUNet(ModelConfig.preset("fast", prefill="temporal", inputs="candidates", tile=32, context=8))
+    torch.nn.init.normal_(model.head.weight, std=0.2)
+    mask = bar_mask()
+    frames = overlaid(np.stack(pan_frames(6, seed=3)), mask)
+
+    def run(whole_frame: bool) -> np.ndarray:
+        flt = OSDFilter(TorchRunner(model.eval()), mask, FilterConfig(chunk=4, gate=None))
+        assert flt._temporal.cover == crop_sources(flt.plan) and flt._temporal.cover
+        if whole_frame:
+            flt._temporal.cover = None
+        return np.stack([o for f in frames for o in flt.push(f)] + flt.flush())
+
+    covered = run(False)
+    assert np.array_equal(covered, run(True))
+    assert np.abs(covered[:, mask].astype(int) - 255).mean() > 50  # (the network did change them)

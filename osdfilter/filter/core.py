@@ -24,7 +24,7 @@ from ..model.network import RecurrentUNet
 from ..model.runners import Runner, TorchRunner
 from .fill import get_prefill, is_temporal
 from .lookahead import CAND_RGB, CANDIDATES, DEFAULT_LOOKAHEAD, Filled, LookaheadConfig, LookaheadFill
-from .tiles import TilePlan, plan_crop, plan_tiles
+from .tiles import TilePlan, crop_sources, plan_crop, plan_tiles
 
 # A candidates model's input channels (ModelConfig.inputs): after the fill's RGB and the
 # mask, the fill's candidates, then the frame as recorded.
@@ -148,7 +148,8 @@ class OSDFilter:
         # ``lookahead`` frames ahead); a stateless one fills each tile crop.
         self._cand = mc.inputs == "candidates"  # the model also takes the fill's candidates
         self.gate = mc.gate if config.gate == "model" else config.gate
-        self._temporal = LookaheadFill(self.mask, LookaheadConfig(lookahead=config.lookahead), self._cand) if is_temporal(mc.prefill) else None
+        self._temporal = (LookaheadFill(self.mask, LookaheadConfig(lookahead=config.lookahead), self._cand, crop_sources(self.plan))
+                          if is_temporal(mc.prefill) else None)
         self._scale, self._offset = input_scaling(mc.in_channels) if self._cand else (None, None)
         self._prefill = None if self._temporal else get_prefill(mc.prefill)
         self._cuts: deque[bool] = deque()  # the cut flags of the frames inside the fill

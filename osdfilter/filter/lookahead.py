@@ -88,7 +88,8 @@ CAND_RGB = (0, 1, 2, 4, 5, 6, 8, 9, 10)  # the colour channels among them (the r
 class Filled(NamedTuple):
     """One finished frame: the input, its fill (input outside ``mask``), the mask, the
     confidence of each pixel as a temporal source (1 background, 0 spatial fill), when
-    asked for, the candidates (uint8 ``[H, W, 12]``, :data:`CANDIDATES`), and where the
+    asked for, the candidates (uint8 ``[H, W, 12]``, :data:`CANDIDATES`; defined within
+    :attr:`LookaheadFill.cover`), and where the
     camera did not move since the previous frame (bool ``[H, W]``: the boxes of the mask's
     groups whose motion is none; None where nothing is)."""
 
@@ -249,9 +250,14 @@ class LookaheadFill:
     """The fill for one video of frames of one size; ``region`` (bool [H, W]) bounds every
     frame's mask (the OSD's extent). Frames in order; ``reset()`` at a cut."""
 
-    def __init__(self, region: np.ndarray, config: LookaheadConfig = LookaheadConfig(), candidates: bool = False) -> None:
+    def __init__(self, region: np.ndarray, config: LookaheadConfig = LookaheadConfig(), candidates: bool = False,
+                 cover: Optional[list[tuple[int, int, int, int]]] = None) -> None:
         self.config = config
         self.candidates = candidates  # also return each frame's candidates (Filled.cand)
+        # Where Filled.cand is read ((y0, y1, x0, x1) rectangles holding the region; None: the
+        # whole frame): elsewhere its values are undefined, and building them cost more than
+        # the rest of the candidates (the filter reads the tile crops only).
+        self.cover = cover
         self.region = np.asarray(region, bool)
         self.groups, self._hole = _geometry(self.region, config)
         k = 2 * config.gap + 1
@@ -372,8 +378,12 @@ class LookaheadFill:
             return out, conf, None
         # Every candidate is the output where it had nothing: (r, g, b, score 0) x 3, merged by
         # OpenCV (half the time of three strided numpy copies).
-        rgb0 = cv2.merge([*cv2.split(out), np.zeros(out.shape[:2], np.uint8)])
-        cand = cv2.merge([rgb0] * 3)
+        h, w = out.shape[:2]
+        cand = np.empty((h, w, len(CANDIDATES)), np.uint8)
+        for y0, y1, x0, x1 in [(0, h, 0, w)] if self.cover is None else self.cover:
+            part = out[y0:y1, x0:x1]
+            rgb0 = cv2.merge([*cv2.split(part), np.zeros(part.shape[:2], np.uint8)])
+            cand[y0:y1, x0:x1] = cv2.merge([rgb0] * 3)
         for flat, c in cands:  # in group order, as ``out`` was written
             c += 0.5
             np.clip(c, 0, 255, out=c)

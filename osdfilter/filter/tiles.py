@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional
 
 import cv2
 import numpy as np
@@ -115,6 +116,19 @@ def pad_for_tiles(image: np.ndarray, plan: TilePlan) -> np.ndarray:
     extra_h = max([0] + [ch - plan.height for _, _, ch, _ in plan.cores])
     extra_w = max([0] + [cw - plan.width for _, _, _, cw in plan.cores])
     return cv2.copyMakeBorder(image, c, c + extra_h, c, c + extra_w, cv2.BORDER_REFLECT_101)
+
+
+def crop_sources(plan: TilePlan) -> Optional[list[tuple[int, int, int, int]]]:
+    """The image rectangles ``(y0, y1, x0, x1)`` that :func:`plan_crop` reads, one per core;
+    None where a crop reflects pixels from beyond its own rectangle (it pads the whole image)."""
+    c, out = plan.context, []
+    for y, x, h, w in plan.cores:
+        top, left, bottom, right = y - c, x - c, y + h + c, x + w + c
+        y0, x0, y1, x1 = max(top, 0), max(left, 0), min(bottom, plan.height), min(right, plan.width)
+        if max(y0 - top, bottom - y1) >= y1 - y0 or max(x0 - left, right - x1) >= x1 - x0:
+            return None
+        out.append((y0, y1, x0, x1))
+    return out
 
 
 def plan_crop(image: np.ndarray, plan: TilePlan, core: tuple[int, int, int, int]) -> np.ndarray:
