@@ -14,7 +14,7 @@ Two kinds of fill:
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Callable, Optional, Sequence
 
 import cv2
 import numpy as np
@@ -163,12 +163,19 @@ def _blur_reach(sigma: float) -> int:
 
 # ------------------------------------------------------------------ the fill's spatial part
 
-def spatial_fill(crop: np.ndarray, hole: np.ndarray, thin: float) -> np.ndarray:
+def spatial_fill(crop: np.ndarray, hole: np.ndarray, thin: float, memo: Optional[list] = None) -> np.ndarray:
     """Telea on thin holes (glyph strokes: it is strong there); on thick ones (boxes, glyphs
     grown into each other) a first-order normalized convolution (:func:`_linear_fill`). On the
     benchmark matrix the plane fit alone scored higher than the mean of it and Telea, at two
     thirds of the fill's time (docs/benchmarks.md); Telea deep in a large hole also drifts
-    and streaks along its marching fronts."""
+    and streaks along its marching fronts.
+
+    A thick hole on the crop's edge (the frame's, in the lookahead fill: its group boxes
+    reach past the mask) takes the mean of the two: with no known pixels on that side the
+    plane takes the level of the hole's widest border, where Telea carries the rows of its
+    sides in (a box on the bottom edge of a sky that brightens downwards: 4 levels dark).
+    ``memo`` (a list, [hole, drift]) keeps the last such hole's Telea drift (below): the same
+    hole comes back frame after frame."""
     dist = cv2.distanceTransform(hole, cv2.DIST_L2, 3)
     if dist.max() <= thin:
         return cv2.inpaint(crop, hole, 3, cv2.INPAINT_TELEA)
@@ -181,6 +188,18 @@ def spatial_fill(crop: np.ndarray, hole: np.ndarray, thin: float) -> np.ndarray:
         near = far & (dist <= FAR)
         out[near] = _linear_fill(out, far)[near]
         far &= ~near
+    if hole[0].any() or hole[-1].any() or hole[:, 0].any() or hole[:, -1].any():
+        # OpenCV's Telea drifts upwards deep in a large hole, whatever the image (up to +20
+        # levels on a flat one): its drift on a flat image of the hole is taken off (a level
+        # of 100: on 128, 0 and 255 it happens not to drift).
+        if memo is not None and len(memo) == 2 and np.array_equal(memo[0], hole):
+            drift = memo[1]
+        else:
+            drift = cv2.inpaint(np.full(hole.shape, 100, np.uint8), hole, 3, cv2.INPAINT_TELEA).astype(np.int16) - 100
+            if memo is not None:
+                memo[:] = [hole.copy(), drift]
+        telea = cv2.inpaint(crop, hole, 3, cv2.INPAINT_TELEA)
+        out = ((out.astype(np.int16) + telea - drift[..., None] + 1) >> 1).clip(0, 255).astype(np.uint8)
     return out
 
 

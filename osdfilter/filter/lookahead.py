@@ -6,7 +6,8 @@ Each masked pixel of frame t takes the best of:
 * the *input* frames t+1 .. t+K moved back with the camera, where that frame did not
   have the pixel under its own mask (the OSD is screen-fixed while the scene moves, so a
   later frame often shows what is hidden now);
-* a spatial fill (Telea on thin holes, a first-order normalized convolution on thick ones).
+* a spatial fill (Telea on thin holes, a first-order normalized convolution on thick ones,
+  averaged with Telea where a hole lies on the frame's edge).
 
 Motion is one affine per group (a component of the OSD region grown by ``ring``), fitted
 to DIS flow measured on the ring around it: inside the region the flow is meaningless
@@ -264,6 +265,7 @@ class LookaheadFill:
         self._gap_kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
         k = 2 * config.band + 1
         self._band_kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
+        self._memo: list[list] = [[] for _ in self.groups]  # per group: the spatial fill's last Telea drift
         self._clear()
 
     def _clear(self) -> None:
@@ -491,7 +493,7 @@ class LookaheadFill:
         if rest.any():
             hole = np.zeros((bh, bw), np.uint8)
             hole.reshape(-1)[idx[rest]] = 1
-            spatial = np.take(spatial_fill(crop, hole, cfg.thin).reshape(-1, 3), idx[rest], axis=0)
+            spatial = np.take(spatial_fill(crop, hole, cfg.thin, self._memo[i]).reshape(-1, 3), idx[rest], axis=0)
             a = alpha[rest, None]
             value[rest] = a * value[rest] + (1.0 - a) * spatial
         if prev_val is not None:
