@@ -118,16 +118,31 @@ def pad_for_tiles(image: np.ndarray, plan: TilePlan) -> np.ndarray:
     return cv2.copyMakeBorder(image, c, c + extra_h, c, c + extra_w, cv2.BORDER_REFLECT_101)
 
 
+def _crop_part(core: Region, context: int, height: int, width: int) -> tuple[tuple[int, int, int, int], tuple[int, int, int, int]]:
+    """The part of ``core``'s crop (the core grown by ``context``) inside an image of
+    ``height`` x ``width``, ``(y0, y1, x0, x1)``, and the padding the crop needs around it
+    (top, bottom, left, right)."""
+    y, x, h, w = core
+    top, left, bottom, right = y - context, x - context, y + h + context, x + w + context
+    y0, x0, y1, x1 = max(top, 0), max(left, 0), min(bottom, height), min(right, width)
+    return (y0, y1, x0, x1), (y0 - top, bottom - y1, x0 - left, right - x1)
+
+
+def _reflects_beyond(part: tuple[int, int, int, int], pads: tuple[int, int, int, int]) -> bool:
+    """Whether reflecting ``part`` by ``pads`` reaches pixels outside it."""
+    y0, y1, x0, x1 = part
+    return max(pads[:2]) >= y1 - y0 or max(pads[2:]) >= x1 - x0
+
+
 def crop_sources(plan: TilePlan) -> Optional[list[tuple[int, int, int, int]]]:
     """The image rectangles ``(y0, y1, x0, x1)`` that :func:`plan_crop` reads, one per core;
     None where a crop reflects pixels from beyond its own rectangle (it pads the whole image)."""
-    c, out = plan.context, []
-    for y, x, h, w in plan.cores:
-        top, left, bottom, right = y - c, x - c, y + h + c, x + w + c
-        y0, x0, y1, x1 = max(top, 0), max(left, 0), min(bottom, plan.height), min(right, plan.width)
-        if max(y0 - top, bottom - y1) >= y1 - y0 or max(x0 - left, right - x1) >= x1 - x0:
+    out = []
+    for core in plan.cores:
+        part, pads = _crop_part(core, plan.context, plan.height, plan.width)
+        if _reflects_beyond(part, pads):
             return None
-        out.append((y0, y1, x0, x1))
+        out.append(part)
     return out
 
 
@@ -138,12 +153,9 @@ def plan_crop(image: np.ndarray, plan: TilePlan, core: tuple[int, int, int, int]
     image's edge, and the reflected pixels lie inside the crop's part of the image)."""
     y, x, h, w = core
     c = plan.context
-    top, left, H, W = y - c, x - c, image.shape[0], image.shape[1]
-    bottom, right = top + h + 2 * c, left + w + 2 * c
-    y0, x0, y1, x1 = max(top, 0), max(left, 0), min(bottom, H), min(right, W)
-    pads = (y0 - top, bottom - y1, x0 - left, right - x1)
+    (y0, y1, x0, x1), pads = _crop_part(core, c, image.shape[0], image.shape[1])
     if not any(pads):
-        return image[top:bottom, left:right]
-    if max(pads[:2]) >= y1 - y0 or max(pads[2:]) >= x1 - x0:  # reflections reach outside the crop
+        return image[y0:y1, x0:x1]
+    if _reflects_beyond((y0, y1, x0, x1), pads):
         return pad_for_tiles(image, plan)[y : y + h + 2 * c, x : x + w + 2 * c]
     return cv2.copyMakeBorder(image[y0:y1, x0:x1], *pads, cv2.BORDER_REFLECT_101)
