@@ -171,6 +171,9 @@ def test_steady_settles_a_still_scene_and_leaves_a_moving_one_alone():
     assert np.abs(a - moving.astype(int))[:, dilate(mask, 2)].mean() > 5
     assert np.array_equal(a, run(TorchRunner(model), moving, None))
     assert np.array_equal(a, run(TorchRunner(model), moving, 1.0, chunk=3))
+    for bad in (-1.0, float("inf"), "on", True):
+        with pytest.raises(ValueError, match="steady must be"):
+            FilterConfig(steady=bad)
 
 
 def test_untrained_model_outputs_the_fill():
