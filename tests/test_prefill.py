@@ -338,9 +338,13 @@ def test_gated_output_does_not_depend_on_chunk_size():
     assert np.abs(a.astype(int) - b).max() <= 1
 
 
-def test_gate_must_be_a_fraction():
+@pytest.mark.parametrize("gate", [1.0, -0.1, float("nan"), True, "0.5"])
+def test_gate_must_be_a_fraction(gate):
+    """The filter and the model file check a gate by the same rule (a bool is no share)."""
     with pytest.raises(ValueError, match="gate"):
-        FilterConfig(gate=1.0)
+        FilterConfig(gate=gate)
+    with pytest.raises(ValueError, match="gate"):
+        ModelConfig(gate=gate)
 
 
 @pytest.mark.parametrize("lookahead", [0, 4])

@@ -20,7 +20,7 @@ from typing import Any, Iterator, Optional, Union
 import numpy as np
 
 from ..masks.image import dilate, feather
-from ..model.network import RecurrentUNet
+from ..model.network import RecurrentUNet, is_gate
 from ..model.runners import Runner, TorchRunner
 from .fill import get_prefill, is_temporal
 from .lookahead import CAND_RGB, CANDIDATES, DEFAULT_LOOKAHEAD, Filled, LookaheadConfig, LookaheadFill
@@ -84,7 +84,7 @@ class FilterConfig:
             raise ValueError(f"feather must be a number >= 0, got {self.feather!r}")
         if self.steady is not None and (isinstance(self.steady, bool) or not (isinstance(self.steady, (int, float)) and 0 <= self.steady < float("inf"))):
             raise ValueError(f"steady must be a number >= 0 or None, got {self.steady!r}")
-        if self.gate != "model" and self.gate is not None and not (isinstance(self.gate, (int, float)) and 0.0 <= self.gate < 1.0):
+        if self.gate != "model" and not is_gate(self.gate):
             raise ValueError(f"gate must be in [0, 1), None or 'model', got {self.gate!r}")
 
 

@@ -20,7 +20,7 @@ input fill exactly, which is what makes CPU-scale training useful.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Optional, Tuple
+from typing import Any, Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -38,6 +38,11 @@ PRESETS: dict[str, tuple[int, int, int, int]] = {
 }
 STEMS: dict[str, int] = {"fast": 2}  # presets with a space-to-depth stem (block size)
 INPUT_CHANNELS: dict[str, int] = {"fill": 4, "candidates": 19}  # ModelConfig.inputs
+
+
+def is_gate(value: Any) -> bool:
+    """Whether ``value`` is a region gate: None (the network on every region) or a share in [0, 1)."""
+    return value is None or (isinstance(value, (int, float)) and not isinstance(value, bool) and 0.0 <= value < 1.0)
 
 
 @dataclass
@@ -79,7 +84,7 @@ class ModelConfig:
             raise ValueError("tile must be a multiple of 8 and context a multiple of 4")
         if self.stem not in (1, 2, 4):
             raise ValueError(f"stem must be 1, 2 or 4, got {self.stem}")
-        if self.gate is not None and not 0.0 <= self.gate < 1.0:
+        if not is_gate(self.gate):
             raise ValueError(f"gate must be in [0, 1) or None, got {self.gate!r}")
         if self.inputs not in INPUT_CHANNELS:
             raise ValueError(f"inputs must be one of {sorted(INPUT_CHANNELS)}, got {self.inputs!r}")
