@@ -350,8 +350,25 @@ def test_stream_reports_its_stages(tmp_path, clip, mask_png, checkpoint):
     assert report.stage_cpu["decode"] > 0.0 and report.stage_cpu["model"] > 0.0
 
 
+@pytest.mark.parametrize("height,width,expected", [(480, 720, 8), (720, 1280, 8), (1080, 1920, 12), (712, 1920, 12), (1920, 1080, 12), (2160, 3840, 24)])
+def test_context_hint_grows_with_the_frame_above_1280_px(height, width, expected):
+    """An OSD's glyphs grow with the frame, and the model's context with them (by the long
+    side: a 1080p frame cropped to a band of rows keeps its glyphs); an explicit
+    FilterConfig.context is taken as it is."""
+    from osdfilter.filter.core import FilterConfig, OSDFilter
+    from osdfilter.model.network import ModelConfig
+
+    mask = np.zeros((height, width), bool)
+    mask[height // 2 : height // 2 + 20, 10:60] = True
+    runner = IdentityRunner(ModelConfig(context=8))
+    assert OSDFilter(runner, mask).plan.context == expected
+    assert OSDFilter(runner, mask, FilterConfig(context=4)).plan.context == 4
+    crops = [h % 8 == 0 and w % 8 == 0 for (h, w), _ in OSDFilter(runner, mask).plan.groups()]
+    assert crops and all(crops)
+
+
 def test_context_margin_is_a_multiple_of_4_and_crops_stay_multiples_of_8():
-    """The default model's context hint is 4 px: cores are multiples of 8, so every crop
+    """A model's context hint may be 4 px: cores are multiples of 8, so every crop
     (core + 2 x context) still is, as the U-Net's three poolings need."""
     from osdfilter.filter.tiles import plan_tiles
     from osdfilter.model.network import ModelConfig

@@ -44,6 +44,15 @@ def input_scaling(channels: int) -> tuple[np.ndarray, np.ndarray]:
     return scale, offset
 
 
+def scaled_context(hint: int, height: int, width: int) -> int:
+    """A model's context hint (px, for frames up to 1280 px on their long side) for a frame of
+    ``height`` x ``width``: grown with the long side above 1280 (a 1080p frame's OSD glyphs
+    are 1.5x a 720p frame's), rounded up to a multiple of 4. On 1080p glyphs an 8 px context
+    left more of their outlines as ghosts than 12 or 16."""
+    side = max(height, width)
+    return hint if side <= 1280 else 4 * -(-hint * side // (1280 * 4))
+
+
 @dataclass(frozen=True)
 class FilterConfig:
     """How frames are chunked, masks grown and tiles laid out (model-independent)."""
@@ -52,7 +61,7 @@ class FilterConfig:
     dilate: int = 2  # px the mask is grown by (outline, codec ringing)
     feather: float = 1.5  # px of soft blend outside the dilated mask
     tile: Optional[int] = None  # tile core size; None = the model's hint
-    context: Optional[int] = None  # context margin; None = the model's hint
+    context: Optional[int] = None  # context margin; None = the model's hint (scaled_context)
     # With a temporal prefill: a region skips the network in a frame where at most this
     # fraction of its masked pixels fell back to the fill's fallback (the rest was carried from
     # other frames). None = always run it; "model" = the model's own measured hint
@@ -142,7 +151,7 @@ class OSDFilter:
         self.plan: TilePlan = plan_tiles(
             dilate(self.mask, self._alpha_pad) if self._alpha_pad else self.mask,
             config.tile or mc.tile,
-            config.context if config.context is not None else mc.context,
+            config.context if config.context is not None else scaled_context(mc.context, self.height, self.width),
         )
         # A temporal prefill fills whole frames in order (its memory spans tiles and chunks,
         # ``lookahead`` frames ahead); a stateless one fills each tile crop.
