@@ -71,7 +71,10 @@ class ModelConfig:
     # spatial fill (what the fill carried from other frames a network may not improve); None =
     # the network runs on every region in every frame (FilterConfig.gate overrides it).
     gate: Optional[float] = 0.6
-    context: int = 16  # context margin around each tile core (multiple of 4: cores are multiples of 8, crops core + 2 x context); at inference for frames up to 1280 px on the long side, grown above (filter.core.scaled_context)
+    # Context margin around each tile core (multiple of 4: cores are multiples of 8, crops core
+    # + 2 x context). At inference: for frames up to 1280 px on the long side, grown with it
+    # above (filter.core.scaled_context).
+    context: int = 16
     normalisation: str = "rgb_pm1"  # RGB uint8 -> [-1, 1]: x / 127.5 - 1
     extra: dict = field(default_factory=dict)  # free-form provenance (training run, etc.)
 
