@@ -132,15 +132,11 @@ def process_video(
     (one-line message) for anything wrong with the inputs, options or environment; nothing
     is left at ``dst`` then.
     """
-    config = filter_config(config)
-    check_mask_spec(mask)
-    check_model_spec(model)
+    config = check_options(config, mask, model, auto_window, auto_scan)
     encode = encode.updated(codec=codec, crf=crf, preset=preset, format=format)
     encode.validate(dst)
     elements, keep_elements = check_choice(elements, keep_elements)
     check_span(start, duration, save_mask)
-    if not (0 < auto_window < float("inf") and 0 <= auto_scan < float("inf")):
-        raise OSDFilterError(f"auto_window must be > 0 and auto_scan >= 0 seconds, got {auto_window} and {auto_scan}")
     check_paths(src, dst, overwrite)
     limit_heap_growth()
     runner = make_runner(model, backend, device, provider, log=quiet_log if quiet else None)
@@ -175,6 +171,17 @@ def process_video(
             close_output(out, dst)
     report.seconds = time.perf_counter() - t0
     return report
+
+
+def check_options(config: Any, mask: Any, model: Any, auto_window: float, auto_scan: float) -> FilterConfig:
+    """The checks :func:`process_video` and :func:`~osdfilter.preview.preview_video` share,
+    before anything is opened; returns ``config`` as a FilterConfig."""
+    config = filter_config(config)
+    check_mask_spec(mask)
+    check_model_spec(model)
+    if not (0 < auto_window < float("inf") and 0 <= auto_scan < float("inf")):
+        raise OSDFilterError(f"auto_window must be > 0 and auto_scan >= 0 seconds, got {auto_window} and {auto_scan}")
+    return config
 
 
 def filter_config(config: Any) -> FilterConfig:

@@ -26,7 +26,7 @@ import av
 import cv2
 import numpy as np
 
-from .api import check_span, resolve_mask
+from .api import check_options, check_span, resolve_mask
 from .errors import MediaError, OSDFilterError, naming_flags, option
 from .filter.core import FilterConfig, OSDFilter
 from .filter.layout import with_layout
@@ -130,6 +130,7 @@ def preview_video(
     Raises :class:`OSDFilterError` (one line) for bad input; nothing is written then.
     """
     t0 = time.perf_counter()
+    config = check_options(config, mask, model, auto_window, auto_scan)
     only, keep = check_choice(elements, keep_elements)
     if not isinstance(frames, (int, np.integer)) or isinstance(frames, bool) or not 1 <= frames <= 64:
         raise OSDFilterError(f"preview frames must be a whole number from 1 to 64, got {frames!r}")

@@ -293,4 +293,11 @@ def test_api_errors_name_the_parameters(media_dir, tmp_path):
         process_video(clip, tmp_path / "o.mkv", mask=mask, model="fill", elements=[9], quiet=True)
     with pytest.raises(OSDFilterError, match=r"^sheet .*s\.txt: not an image file name"):
         preview_video(clip, tmp_path / "s.txt", mask=mask, model="fill")
+    # The checks process_video makes on the shared parameters, before anything is read.
+    with pytest.raises(OSDFilterError, match=r"^auto_window must be > 0"):
+        preview_video(clip, tmp_path / "s.png", mask=mask, model="fill", auto_window=0)
+    with pytest.raises(TypeError, match=r"^mask=123: expected an image path"):
+        preview_video(clip, tmp_path / "s.png", mask=123, model="fill")
+    with pytest.raises(TypeError, match=r"^config=.*FilterConfig has the fields"):
+        preview_video(clip, tmp_path / "s.png", mask=mask, model="fill", config={"chunks": 4})
     assert list(tmp_path.iterdir()) == []
