@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from osdfilter.model.checkpoint import load_model
+from osdfilter.filter.core import scaled_context
 from osdfilter.filter.tiles import plan_tiles
 from osdfilter.masks.image import dilate
 from osdfilter.model.network import ModelConfig, RecurrentUNet
@@ -38,7 +39,7 @@ SIZES = ((270, 480), (480, 854))
 def regions_for(height: int, width: int, config: ModelConfig, seed: int = 0) -> list[tuple[int, int, int]]:
     """The filter's region batches ``(N, crop_h, crop_w)`` for a synthetic OSD at this size."""
     mask = OSDSynth(height, width, rng=np.random.default_rng(seed)).union_mask(CHUNK)
-    plan = plan_tiles(dilate(mask, 2), config.tile, config.context)
+    plan = plan_tiles(dilate(mask, 2), config.tile, scaled_context(config.context, height, width))
     return [(len(idx), h, w) for (h, w), idx in plan.groups()]
 
 

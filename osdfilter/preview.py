@@ -153,9 +153,9 @@ def preview_video(
         if plan.note:
             report.warnings.append(plan.note)
         report.elements = len(plan.elements)
-        # Frames after the pick that a run's fill looks ahead to (FilterConfig.lookahead, where
-        # the filter has one): the pick is restored with the same later frames as in a run.
-        ahead = int(getattr(config, "lookahead", 0) or 0)
+        # Frames after the pick that a run's fill looks ahead to: the pick is restored with the
+        # same later frames as in a run.
+        ahead = config.lookahead
         length = video_seconds(inp, vin)
         if length <= start:
             raise MediaError(f"{option('start')} {start:g} s is at or past the end of the video")
