@@ -73,17 +73,10 @@ def normalized_fill(image: np.ndarray, mask: np.ndarray, scales: Sequence[float]
     rather than taken from a library: OpenCV's photo module has Telea and Navier-Stokes
     only.
     """
-    todo = np.flatnonzero(mask)  # flat indices still to fill
-    if not len(todo):
+    if not mask.any():
         return image
-    h, w = mask.shape
-    out = image.copy()
-    for k, sigma in enumerate(scales):
-        # Each scale works in the box of the pixels left, grown by its kernel's reach.
-        ys, xs = np.divmod(todo, w)
-        r = _blur_reach(sigma)
-        f = max(1, int(sigma // FULL_RES_SIGMA))
-        (y0, y1), (x0, x1) = _span(ys.min() - r, ys.max() + 1 + r, h, f), _span(xs.min() - r, xs.max() + 1 + r, w, f)
+
+    def estimate(sigma, f, y0, y1, x0, x1, local):
         known = np.logical_not(mask[y0:y1, x0:x1]).view(np.uint8)
         values = np.zeros((y1 - y0, x1 - x0, 3), np.uint8)
         cv2.copyTo(image[y0:y1, x0:x1], known, values)  # the known pixels, 0 in the mask
@@ -95,11 +88,31 @@ def normalized_fill(image: np.ndarray, mask: np.ndarray, scales: Sequence[float]
             values, weight = (cv2.resize(a, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR) for a in (values, weight))
         else:
             values, weight = (cv2.GaussianBlur(a, (0, 0), sigma) for a in (values, weight))
-        local = (ys - y0) * (x1 - x0) + (xs - x0)
         wsum = np.take(weight.reshape(-1), local)
-        done = np.ones(len(todo), bool) if k == len(scales) - 1 else wsum > support
-        mean = np.take(values.reshape(-1, 3), local[done], axis=0) / np.maximum(wsum[done], 1e-6)[:, None]
-        _put_pixels(out, todo[done], mean)
+        return wsum, lambda done: np.take(values.reshape(-1, 3), local[done], axis=0) / np.maximum(wsum[done], 1e-6)[:, None]
+
+    return _by_scale(image.copy(), mask, scales, support, _blur_reach, estimate)
+
+
+def _by_scale(out: np.ndarray, mask: np.ndarray, scales: Sequence[float], support: float,
+              reach: Callable[[float], int], estimate: Callable) -> np.ndarray:
+    """The normalized convolutions' common loop: each masked pixel of ``out`` (uint8 [H, W, 3],
+    written in place) takes ``estimate``'s value at the smallest of ``scales`` where the known
+    pixels' weight exceeds ``support`` (the largest scale takes whatever is left). Each scale
+    works in the box of the pixels left grown by ``reach(sigma)``, scales from
+    ``FULL_RES_SIGMA`` up on it shrunk by ``sigma // FULL_RES_SIGMA``: ``estimate(sigma, f, y0,
+    y1, x0, x1, local)`` (``local``: the pixels' flat indices in that box) returns their weights
+    and a function of the chosen ones (bool) giving their values (float [n, 3])."""
+    todo = np.flatnonzero(mask)  # flat indices still to fill
+    h, w = mask.shape
+    for k, sigma in enumerate(scales):
+        ys, xs = np.divmod(todo, w)
+        r = reach(sigma)
+        f = max(1, int(sigma // FULL_RES_SIGMA))
+        (y0, y1), (x0, x1) = _span(ys.min() - r, ys.max() + 1 + r, h, f), _span(xs.min() - r, xs.max() + 1 + r, w, f)
+        weight, values = estimate(sigma, f, y0, y1, x0, x1, (ys - y0) * (x1 - x0) + (xs - x0))
+        done = np.ones(len(todo), bool) if k == len(scales) - 1 else weight > support
+        _put_pixels(out, todo[done], values(done))
         todo = todo[~done]
         if not len(todo):
             break
@@ -219,10 +232,8 @@ def _linear_fill(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
     smallest of ``FILL_SCALES`` where their weight exceeds ``FILL_SUPPORT``. The zeroth-order
     fill (a weighted mean) flattens a smooth gradient, which a hole at the frame's edge sees
     from one side only: it was 2-8 levels off in the depth of the matrix's sky boxes."""
-    todo = np.flatnonzero(mask)
-    out = image.copy()
-    if not len(todo):
-        return out
+    if not mask.any():
+        return image.copy()
     h, w = mask.shape
     sep = lambda a, kx, ky: cv2.sepFilter2D(a, cv2.CV_32F, kx, ky, borderType=cv2.BORDER_CONSTANT)
     # the known pixels' weight and values (0 in the mask), once: each scale works in a part of it
@@ -230,11 +241,8 @@ def _linear_fill(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
     values = np.zeros((h, w, 3), np.uint8)
     cv2.copyTo(image, known, values)
     kv_all = cv2.merge([known.astype(np.float32), values.astype(np.float32)])
-    for k, sigma in enumerate(FILL_SCALES):
-        ys, xs = np.divmod(todo, w)
-        r = int(np.ceil(4 * sigma))
-        f = max(1, int(sigma // FULL_RES_SIGMA))  # larger scales work on the box shrunk by f
-        (y0, y1), (x0, x1) = _span(ys.min() - r, ys.max() + 1 + r, h, f), _span(xs.min() - r, xs.max() + 1 + r, w, f)
+
+    def estimate(sigma, f, y0, y1, x0, x1, local):
         kv = kv_all[y0:y1, x0:x1]
         if f > 1:
             kv = cv2.resize(kv, (-(-(x1 - x0) // f), -(-(y1 - y0) // f)), interpolation=cv2.INTER_AREA)
@@ -246,23 +254,21 @@ def _linear_fill(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
         if f > 1:
             maps = [cv2.resize(a, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR) for a in maps]
         maps = [a.reshape(-1, a.shape[-1]) for a in maps]
-        local = (ys - y0) * (x1 - x0) + (xs - x0)
-        done = np.ones(len(todo), bool) if k == len(FILL_SCALES) - 1 else np.take(maps[0][:, 0], local) > FILL_SUPPORT
-        a0, ax, ay, a2 = (np.take(a, local[done], axis=0).astype(np.float64) for a in maps)
-        # The plane's value at the pixel: the first unknown of the 3x3 normal equations
-        # (symmetric), by cofactors.
-        m0 = np.maximum(a0[:, 0], 1e-6)
-        mx, my, mxy = ax[:, 0], ay[:, 0], a2[:, 2]
-        mxx, myy = a2[:, 0] + LINEAR_RIDGE * m0, a2[:, 1] + LINEAR_RIDGE * m0
-        c0, c1, c2 = mxx * myy - mxy * mxy, my * mxy - mx * myy, mx * mxy - mxx * my
-        det = m0 * c0 + mx * c1 + my * c2
-        val = (c0[:, None] * a0[:, 1:] + c1[:, None] * ax[:, 1:] + c2[:, None] * ay[:, 1:]) / det[:, None]
-        out.reshape(-1, 3)[todo[done]] = np.clip(val + 0.5, 0, 255).astype(np.uint8)
-        todo = todo[~done]
-        if not len(todo):
-            break
-    return out
 
+        def plane(done):
+            a0, ax, ay, a2 = (np.take(a, local[done], axis=0).astype(np.float64) for a in maps)
+            # The plane's value at the pixel: the first unknown of the 3x3 normal equations
+            # (symmetric), by cofactors.
+            m0 = np.maximum(a0[:, 0], 1e-6)
+            mx, my, mxy = ax[:, 0], ay[:, 0], a2[:, 2]
+            mxx, myy = a2[:, 0] + LINEAR_RIDGE * m0, a2[:, 1] + LINEAR_RIDGE * m0
+            c0, c1, c2 = mxx * myy - mxy * mxy, my * mxy - mx * myy, mx * mxy - mxx * my
+            det = m0 * c0 + mx * c1 + my * c2
+            return (c0[:, None] * a0[:, 1:] + c1[:, None] * ax[:, 1:] + c2[:, None] * ay[:, 1:]) / det[:, None]
+
+        return np.take(maps[0][:, 0], local), plane
+
+    return _by_scale(image.copy(), mask, FILL_SCALES, FILL_SUPPORT, lambda sigma: int(np.ceil(4 * sigma)), estimate)
 
 FAR = 32.0  # px: well within the reach of the largest normalized-convolution scale (sigma 16)
 LINEAR_RIDGE = 0.5  # the plane's slopes are pulled towards flat as if each sigma of offset cost this (0.1-2 measured, 0.5 best)
