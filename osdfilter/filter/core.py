@@ -436,9 +436,9 @@ class OSDFilter:
         """:attr:`FilterConfig.steady` on group ``g``'s restored chunk ``y`` (in place), frame
         by frame from the last one held: where ``still``, each pixel's step is clipped to
         ``steady`` times its fill's step (the largest of the three colours)."""
+        held = self._held[g]
         for t in range(x.shape[1]):
             fill = x[:, t, :3]
-            held = self._held[g]
             if held is not None and still is not None and still[:, t].any():
                 lim = np.abs(fill - held[0]).max(axis=1)
                 lim *= np.float32(self.config.steady)
@@ -448,7 +448,8 @@ class OSDFilter:
                 if over.any():  # (only there: elsewhere y stays bit for bit what it was)
                     np.clip(step, -lim[:, None], lim[:, None], out=step)
                     y[:, t][over] = (held[1] + step)[over]
-            self._held[g] = (fill.copy(), y[:, t].copy())
+            held = (fill, y[:, t])
+        self._held[g] = (held[0].copy(), held[1].copy())  # the chunk's buffers are not kept
 
     def _composite(self, frame: np.ndarray, crops: list[np.ndarray], mask: np.ndarray) -> np.ndarray:
         """Input outside the feathered mask, the region cores (in [-1, 1]) inside it.
