@@ -367,6 +367,65 @@ def test_context_hint_grows_with_the_frame_above_1280_px(height, width, expected
     assert crops and all(crops)
 
 
+@pytest.mark.parametrize("height,width,k", [(480, 720, 1), (720, 1280, 1), (1080, 1920, 2), (712, 1920, 2), (1920, 1080, 2), (1440, 2560, 2), (2160, 3840, 3)])
+def test_network_factor_brings_the_long_side_to_1280_px_by_a_whole_factor(height, width, k):
+    from osdfilter.filter.core import NETWORK_SIDE, network_factor
+
+    assert network_factor(height, width) == k
+    assert max(height, width) / k <= NETWORK_SIDE < max(height, width) / (k - 1 or 0.5)
+
+
+class ShapeRecorder(TorchRunner):
+    """A real TorchRunner that notes the shapes of what it is given and of its state."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.seen: list[tuple[int, ...]] = []
+
+    def step(self, frames: np.ndarray, state: Any) -> tuple[np.ndarray, Any]:
+        self.seen.append(frames.shape)
+        return super().step(frames, state)
+
+
+def test_a_frame_wider_than_1280_px_is_restored_at_half_size_chunk_independently():
+    """Above 1280 px on the long side the network sees the crops shrunk by the whole factor
+    (2 here) and carries a state of that size; its correction comes back at full size. The
+    output still does not depend on --chunk, and pixels outside the mask stay the input's."""
+    import torch
+
+    from conftest import tiny_model
+    from osdfilter.filter.core import FilterConfig, OSDFilter
+
+    h, w = 96, 1400
+    rng = np.random.default_rng(3)
+    base = cv2_blur(rng.integers(0, 256, (h, w + 40, 3)).astype(np.uint8))
+    mask = np.zeros((h, w), bool)
+    mask[30:50, 600:680] = True
+    frames = [np.ascontiguousarray(base[:, t * 3 : t * 3 + w]) for t in range(7)]
+    for f in frames:
+        f[mask] = 255
+    outs = {}
+    for chunk in (3, 8):
+        runner = ShapeRecorder(tiny_model(), torch.device("cpu"))
+        flt = OSDFilter(runner, mask, FilterConfig(chunk=chunk))
+        outs[chunk] = [o for f in frames for o in flt.push(f)] + flt.flush()
+        planned = [(ch, cw) for (ch, cw), _ in flt.plan.groups()]
+        assert planned and all(s[-2:] == (ch // 2, cw // 2) for s in runner.seen for ch, cw in planned)
+        (ch, cw), = planned  # (one region: its state is the network's bottleneck, 1/8 of what it saw)
+        assert all(tuple(s.shape[-2:]) == (-(-ch // 16), -(-cw // 16)) for s in flt.state[0])
+    assert len(outs[3]) == len(frames) and all(np.array_equal(a, b) for a, b in zip(outs[3], outs[8]))
+    grown = np.zeros_like(mask)
+    grown[24:56, 594:686] = True  # the mask + dilation + feather band
+    assert all(np.array_equal(o[~grown], f[~grown]) for o, f in zip(outs[3], frames))
+    assert all(np.abs(o[mask].astype(int) - 255).mean() > 20 for o in outs[3])  # the overlay is gone
+
+
+def cv2_blur(image: np.ndarray) -> np.ndarray:
+    import cv2
+
+    return cv2.GaussianBlur(image, (0, 0), 3)
+
+
 def test_context_margin_is_a_multiple_of_4_and_crops_stay_multiples_of_8():
     """A model's context hint may be 4 px: cores are multiples of 8, so every crop
     (core + 2 x context) still is, as the U-Net's three poolings need."""

@@ -18,10 +18,12 @@ from dataclasses import dataclass
 from typing import Any, Iterator, Optional, Union
 
 import numpy as np
+import torch
+import torch.nn.functional as F
 
 from ..masks.image import dilate, feather
 from ..model.network import RecurrentUNet, is_gate
-from ..model.runners import Runner, TorchRunner
+from ..model.runners import IdentityRunner, Runner, TorchRunner
 from .fill import get_prefill, is_temporal
 from .lookahead import CAND_RGB, CANDIDATES, DEFAULT_LOOKAHEAD, Filled, LookaheadConfig, LookaheadFill
 from .tiles import TilePlan, crop_sources, plan_crop, plan_tiles
@@ -44,13 +46,27 @@ def input_scaling(channels: int) -> tuple[np.ndarray, np.ndarray]:
     return scale, offset
 
 
+# A model's hints (tile, context) are for frames up to this long side. The network was
+# trained on frames of at most 540 rows: at 1080p the glyphs' strokes and outlines, and the
+# scene's texture, are twice the size it learned them at, and it restores them better at
+# half size (network_factor; docs/benchmarks.md).
+NETWORK_SIDE = 1280
+
+
+def network_factor(height: int, width: int) -> int:
+    """How many times smaller than a ``height`` x ``width`` frame the network sees it: the
+    smallest whole factor that brings the long side to :data:`NETWORK_SIDE` or below (2 at
+    1080p). A whole factor: a block mean going in, no resampling phase coming back."""
+    return max(1, -(-max(height, width) // NETWORK_SIDE))
+
+
 def scaled_context(hint: int, height: int, width: int) -> int:
-    """A model's context hint (px, for frames up to 1280 px on their long side) for a frame of
-    ``height`` x ``width``: grown with the long side above 1280 (a 1080p frame's OSD glyphs
-    are 1.5x a 720p frame's), rounded up to a multiple of 4. On 1080p glyphs an 8 px context
-    left more of their outlines as ghosts than 12 or 16."""
+    """A model's context hint (px, for frames up to :data:`NETWORK_SIDE` on their long side)
+    for a frame of ``height`` x ``width``: grown with the long side above (a 1080p frame's OSD
+    glyphs are 1.5x a 720p frame's), rounded up to a multiple of 4. On 1080p glyphs an 8 px
+    context left more of their outlines as ghosts than 12 or 16."""
     side = max(height, width)
-    return hint if side <= 1280 else 4 * -(-hint * side // (1280 * 4))
+    return hint if side <= NETWORK_SIDE else 4 * -(-hint * side // (NETWORK_SIDE * 4))
 
 
 @dataclass(frozen=True)
@@ -160,6 +176,8 @@ class OSDFilter:
         self._temporal = (LookaheadFill(self.mask, LookaheadConfig(lookahead=config.lookahead), self._cand, crop_sources(self.plan))
                           if is_temporal(mc.prefill) else None)
         self._scale, self._offset = input_scaling(mc.in_channels) if self._cand else (None, None)
+        # (Without a network nothing is corrected: the shrinking would only cost time.)
+        self._factor = 1 if isinstance(runner, IdentityRunner) else network_factor(self.height, self.width)
         self._prefill = None if self._temporal else get_prefill(mc.prefill)
         self._cuts: deque[bool] = deque()  # the cut flags of the frames inside the fill
         self._groups = self.plan.groups()
@@ -421,16 +439,34 @@ class OSDFilter:
         """Group ``g``'s chunk ``x`` (``[regions, T, C, h, w]``) through the model in the
         frames where ``run`` (bool ``[T]``; None = all) is set, passed through elsewhere."""
         if run is None or run.all():
-            y, self.state[g] = self.runner.step(x, self.state[g])
-            return y
+            return self._step(g, x)
         y = np.empty((*x.shape[:2], 3, *x.shape[3:]), np.float32)
         edges = [0, *(np.flatnonzero(run[1:] != run[:-1]) + 1).tolist(), len(run)]
         for t0, t1 in zip(edges[:-1], edges[1:]):  # runs of frames with the same decision
             if run[t0]:
-                y[:, t0:t1], self.state[g] = self.runner.step(x[:, t0:t1], self.state[g])
+                y[:, t0:t1] = self._step(g, x[:, t0:t1])
             else:
                 y[:, t0:t1], self.state[g] = x[:, t0:t1, :3], None
         return y
+
+    def _step(self, g: int, x: np.ndarray) -> np.ndarray:
+        """The model on group ``g``'s crops ``x`` (``[regions, T, C, h, w]``), carrying its
+        state. On a frame larger than the network's (:func:`network_factor` k > 1) it sees
+        them k times smaller (block means; masked where any of a block is), and its correction
+        of the fill comes back enlarged (bilinear) onto the full-size fill."""
+        k = self._factor
+        if k == 1:
+            y, self.state[g] = self.runner.step(x, self.state[g])
+            return y
+        n, t, c, h, w = x.shape
+        full = torch.from_numpy(np.ascontiguousarray(x)).reshape(n * t, c, h, w)
+        small = F.interpolate(full, size=(-(-h // k), -(-w // k)), mode="area")
+        small[:, 3] = (small[:, 3] > 0).float()
+        small = small.reshape(n, t, c, *small.shape[2:]).numpy()
+        y, self.state[g] = self.runner.step(small, self.state[g])
+        fix = torch.from_numpy(np.ascontiguousarray(y - small[:, :, :3])).reshape(n * t, 3, *small.shape[3:])
+        fix = F.interpolate(fix, size=(h, w), mode="bilinear", align_corners=False)
+        return x[:, :, :3] + fix.reshape(n, t, 3, h, w).numpy()
 
     def _steady(self, g: int, x: np.ndarray, y: np.ndarray, still: Optional[np.ndarray]) -> None:
         """:attr:`FilterConfig.steady` on group ``g``'s restored chunk ``y`` (in place), frame
