@@ -281,6 +281,17 @@ def encode(frames: np.ndarray, path: Path, crf: int = 14) -> np.ndarray:
         return np.stack([f.to_ndarray(format="rgb24")[:, :w] for f in c.decode(video=0)])
 
 
+def write_lossless(frames: np.ndarray, path: Path) -> None:
+    """``frames`` (RGB uint8) as FFV1 RGB in Matroska: decoded, exactly these pixels."""
+    h, w = frames.shape[1:3]
+    with av.open(str(path), "w") as out:
+        vs = out.add_stream("ffv1", rate=FPS)
+        vs.width, vs.height, vs.pix_fmt = w, h, "bgr0"
+        for f in frames:
+            out.mux(vs.encode(av.VideoFrame.from_ndarray(f, format="rgb24")))
+        out.mux(vs.encode())
+
+
 # ---------------------------------------------------------------- methods
 
 def rects_of(mask: np.ndarray, margin: int) -> list[tuple[slice, slice]]:
@@ -383,7 +394,9 @@ def run_scene(scale: Scale, camera: str, bg: str, masks: list[str], family: str,
         del over
         layout, note = None, None
         if "auto" in masks:
-            plan = plan_masks(mp4, "auto", inp.shape[1], inp.shape[2], float(FPS), lambda m: m)
+            # The detector reads the cell as decoded (``encode`` wrote a widened file), losslessly.
+            write_lossless(inp, mp4.with_suffix(".mkv"))
+            plan = plan_masks(mp4.with_suffix(".mkv"), "auto", inp.shape[1], inp.shape[2], float(FPS), lambda m: m)
             layout, note = plan.layout, plan.note
             if layout is not None and not layout.is_empty:
                 auto = np.stack([layout.frame_mask(f) for f in inp[:T]])
