@@ -6,16 +6,26 @@ during a run: one line and exit status 130, not an import's traceback.
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
-from typing import Optional
+from typing import Any, Optional
 
 
 def main(argv: Optional[list[str]] = None) -> None:
     from .errors import INTERRUPTED  # (light: no torch, no PyAV)
 
+    def interrupted(signum: int, frame: Any) -> None:
+        # Not a KeyboardInterrupt: raised inside torch's C++ initialisation it aborted the
+        # process ("terminate called after throwing ... KeyboardInterrupt"). Nothing has been
+        # written yet, so leave at once.
+        sys.stderr.write(f"osdfilter: error: {INTERRUPTED}\n")
+        sys.stderr.flush()
+        os._exit(130)
+
+    previous = signal.signal(signal.SIGINT, interrupted)
     try:
         from .cli.main import main as cli_main
-    except KeyboardInterrupt:
-        print(f"osdfilter: error: {INTERRUPTED}", file=sys.stderr)
-        raise SystemExit(130) from None
+    finally:
+        signal.signal(signal.SIGINT, previous)
     cli_main(argv)
