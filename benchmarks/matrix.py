@@ -13,8 +13,8 @@ Grid (81 cells at default settings): glyph scale x camera x background x mask ki
   background  sky (flat water/sky), foliage (grass), edges (buildings, roads, fences): crops of
               the eval clips chosen so the whole window is that class
   mask        exact (per-frame glyph alpha incl. outline), box (per-frame element cells), auto
-              (the product's own detector: the cell is encoded to an mp4 and
-              ``plan_masks(path, "auto")`` reads it, as ``process_video(mask="auto")`` does; it
+              (the product's own detector: the encoded cell, decoded and written losslessly,
+              is read by ``plan_masks(path, "auto")`` as ``process_video(mask="auto")`` does; it
               observes --auto-frames frames, the first --frames are scored)
 
 Fonts rotate over the cells of a scale by family (betaflight, inav, msp-osd, openipc-msposd,
