@@ -20,6 +20,9 @@ import cv2
 import numpy as np
 
 Prefill = Callable[[np.ndarray, np.ndarray], np.ndarray]
+# One scale of a normalized convolution (_by_scale): (sigma, shrink factor, y0, y1, x0, x1,
+# the pixels' flat indices in that box) -> (their known weight, values of the chosen ones).
+Estimate = Callable[[float, int, int, int, int, int, np.ndarray], tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]]
 
 
 def telea(image: np.ndarray, mask: np.ndarray, radius: int = 3) -> np.ndarray:
@@ -95,7 +98,7 @@ def normalized_fill(image: np.ndarray, mask: np.ndarray, scales: Sequence[float]
 
 
 def _by_scale(out: np.ndarray, mask: np.ndarray, scales: Sequence[float], support: float,
-              reach: Callable[[float], int], estimate: Callable) -> np.ndarray:
+              reach: Callable[[float], int], estimate: Estimate) -> np.ndarray:
     """The normalized convolutions' common loop: each masked pixel of ``out`` (uint8 [H, W, 3],
     written in place) takes ``estimate``'s value at the smallest of ``scales`` where the known
     pixels' weight exceeds ``support`` (the largest scale takes whatever is left). Each scale
