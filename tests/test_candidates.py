@@ -10,7 +10,7 @@ import torch
 
 from test_onnx import max_diff_over_chunks
 from test_train import H, W, pan_frames, tiny_config
-from osdfilter.filter.core import FilterConfig, OSDFilter
+from osdfilter.filter.core import FilterConfig, OSDFilter, OverlayScreen, screen_sequence
 from osdfilter.filter.lookahead import CAND_RGB, CANDIDATES, fill_sequence
 from osdfilter.model.checkpoint import config_from_dict, load_model
 from osdfilter.model.network import ModelConfig, RecurrentUNet
@@ -61,16 +61,19 @@ def test_candidates_leave_the_fill_unchanged_and_say_where_it_came_from():
 
 
 def test_candidates_training_input_matches_the_filter():
-    """Training tiles carry the candidates exactly as OSDFilter hands them to the model."""
-    frames = overlaid(np.stack(pan_frames(4, seed=5)), bar_mask())
+    """Training tiles carry the candidates and the screened recorded frame exactly as
+    OSDFilter hands them to the model."""
+    frames = overlaid(np.stack(pan_frames(6, seed=5)), bar_mask())
     config = ModelConfig(prefill="temporal", inputs="candidates", tile=32, context=8)
     flt = OSDFilter(IdentityRunner(config), bar_mask(), FilterConfig())
-    expected = flt.model_input(list(frames), [flt.mask] * 4)
-    masks = np.stack([flt.mask] * 4)
+    expected = flt.model_input(list(frames), [flt.mask] * 6)
+    masks = np.stack([flt.mask] * 6)
     filled, cand = fill_sequence(frames, masks, candidates=True)
+    recorded = screen_sequence(frames, filled, masks)
+    assert not np.array_equal(recorded, frames)  # (the bar stays put while the scene pans: screened)
     for (_, idx), exp in zip(flt.plan.groups(), expected):
         assert exp.shape[2] == 19
-        tiles = cut_tiles(frames, frames, masks, [flt.plan.cores[i] for i in idx], 8, filled, cand)
+        tiles = cut_tiles(frames, frames, masks, [flt.plan.cores[i] for i in idx], 8, filled, cand, recorded=recorded)
         got = tiles_to_batch(tiles, "temporal", 1.5, 8)["x"].numpy()
         np.testing.assert_allclose(got, exp, atol=1e-6)
         assert exp[:, :, 4:].min() >= -1.0 and exp[:, :, 4:].max() <= 1.0
@@ -206,3 +209,37 @@ def test_candidates_are_built_only_where_the_tiles_read_them():
     covered = run(False)
     assert np.array_equal(covered, run(True))
     assert np.abs(covered[:, mask].astype(int) - 255).mean() > 50  # (the network did change them)
+
+
+def test_overlay_screen_takes_what_stays_put_while_the_camera_moves():
+    """Inside the mask, pixels that stay put on the screen while the scene around moves are
+    overlay: the network's recorded channel gets the fill there. Pixels that move with the
+    scene (background inside a box mask) keep what was recorded, and a still camera screens
+    nothing (it cannot tell the two apart)."""
+    rng = np.random.default_rng(0)
+    tex = cv2_blur(rng.integers(0, 256, (H + 80, W, 3)).astype(np.uint8))
+    box = np.zeros((H, W), bool)
+    box[20:44, 20:90] = True
+    glyph = np.zeros_like(box)
+    glyph[26:38, 30:40] = glyph[26:38, 60:70] = True
+    fill = np.full((H, W, 3), 128, np.uint8)
+    for moving in (True, False):
+        screen, out = OverlayScreen(box), []
+        for t in range(8):
+            f = tex[(6 * t if moving else 0) : (6 * t if moving else 0) + H].copy()
+            f[glyph] = 255
+            out.append(screen(f, fill, box))
+        last = out[-1]
+        if moving:
+            assert (last[glyph] == 128).all()  # the glyph: the fill
+            moved = box & ~glyph
+            assert np.mean(last[moved] == 128) < 0.2  # the background in the box: mostly as recorded
+            assert np.array_equal(out[0][glyph], np.full((glyph.sum(), 3), 255, np.uint8))  # not before it settles
+        else:
+            assert (last[glyph] == 255).all()
+
+
+def cv2_blur(image: np.ndarray) -> np.ndarray:
+    import cv2
+
+    return cv2.GaussianBlur(image, (0, 0), 2)

@@ -17,6 +17,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any, Iterator, Optional, Union
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -67,6 +68,65 @@ def scaled_context(hint: int, height: int, width: int) -> int:
     context left more of their outlines as ghosts than 12 or 16."""
     side = max(height, width)
     return hint if side <= NETWORK_SIDE else 4 * -(-hint * side // (NETWORK_SIDE * 4))
+
+
+class OverlayScreen:
+    """Where the camera moves, the masked pixels that stay put on the screen are overlay, not
+    background: the network's recorded channel shows the fill there instead. (It read held-out
+    glyphs' outlines as background and kept them as ghosts.) A running mean and mean square of
+    each pixel's luma say which stay put; the camera moves where the pixels just around the
+    mask do not. Reset at a cut."""
+
+    WEIGHT = 0.25  # of the newest frame in the running means
+    SETTLE = 4  # frames after a cut before anything is screened
+    STILL = 3.0  # luma std (0-255) below which a masked pixel stays put
+    MOVING = 3.0  # median luma std around the mask above which the camera moves
+    DIFFER = 20  # ... and which differs from the fill by more than this (max of RGB)
+    BAND = 7  # px around the mask where the camera's motion is read
+
+    def __init__(self, region: np.ndarray) -> None:
+        k = np.ones((2 * self.BAND + 1, 2 * self.BAND + 1), np.uint8)
+        self._kernel = k
+        self._idx = np.flatnonzero(cv2.dilate(region.view(np.uint8), k))  # the only pixels followed
+        self.reset()
+
+    def reset(self) -> None:
+        self._m1: Optional[np.ndarray] = None
+        self._m2: Optional[np.ndarray] = None
+        self._n = 0
+
+    def __call__(self, frame: np.ndarray, filled: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """``frame`` with its screened pixels (in ``mask``) replaced by ``filled``'s."""
+        idx = self._idx
+        g = np.take(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY).reshape(-1), idx).astype(np.float32)
+        if self._m1 is None:
+            self._m1, self._m2, self._n = g, g * g, 1
+            return frame
+        self._m1 += self.WEIGHT * (g - self._m1)
+        self._m2 += self.WEIGHT * (g * g - self._m2)
+        self._n += 1
+        if self._n < self.SETTLE:
+            return frame
+        std = np.sqrt(np.maximum(self._m2 - self._m1 * self._m1, 0.0))
+        m8 = mask.view(np.uint8)
+        inside = np.take(m8.reshape(-1), idx) > 0
+        band = (np.take(cv2.dilate(m8, self._kernel).reshape(-1), idx) > 0) & ~inside
+        if not band.any() or float(np.median(std[band])) <= self.MOVING:
+            return frame
+        cand = idx[inside & (std < self.STILL)]
+        differ = np.abs(np.take(frame.reshape(-1, 3), cand, axis=0).astype(np.int16) - np.take(filled.reshape(-1, 3), cand, axis=0)).max(1) > self.DIFFER
+        if not differ.any():
+            return frame
+        out = frame.copy()
+        out.reshape(-1, 3)[cand[differ]] = filled.reshape(-1, 3)[cand[differ]]
+        return out
+
+
+def screen_sequence(frames: np.ndarray, filled: np.ndarray, masks: np.ndarray) -> np.ndarray:
+    """:class:`OverlayScreen` over a clip from a fresh state, as the filter applies it (the
+    trainer builds the network's recorded channel with it)."""
+    screen = OverlayScreen(np.logical_or.reduce(np.asarray(masks, bool)))
+    return np.stack([screen(f, fl, np.asarray(m, bool)) for f, fl, m in zip(frames, filled, masks)])
 
 
 @dataclass(frozen=True)
@@ -176,6 +236,7 @@ class OSDFilter:
         self._temporal = (LookaheadFill(self.mask, LookaheadConfig(lookahead=config.lookahead), self._cand, crop_sources(self.plan))
                           if is_temporal(mc.prefill) else None)
         self._scale, self._offset = input_scaling(mc.in_channels) if self._cand else (None, None)
+        self._screen = OverlayScreen(self.mask) if self._cand and self._temporal is not None else None
         # (Without a network nothing is corrected: the shrinking would only cost time.)
         self._factor = 1 if isinstance(runner, IdentityRunner) else network_factor(self.height, self.width)
         self._prefill = None if self._temporal else get_prefill(mc.prefill)
@@ -202,6 +263,8 @@ class OSDFilter:
         self.state = self._held = None
         if self._temporal is not None:
             self._temporal.reset()  # (flushed above: returns nothing)
+        if self._screen is not None:
+            self._screen.reset()
         return out
 
     def push(self, frame: np.ndarray, frame_mask: Optional[np.ndarray] = None) -> list[np.ndarray]:
@@ -263,6 +326,11 @@ class OSDFilter:
             self._slot = 0
         chunk, slot = self._chunk, self._slot
         self._slot += 1
+        recorded = frame
+        if cand is not None and self._screen is not None:
+            if cut:
+                self._screen.reset()
+            recorded = self._screen(frame, filled, mask)
         crops = []
         for g, ((ch, cw), idx) in enumerate(self._groups):
             x = chunk[g][:, slot]
@@ -274,7 +342,7 @@ class OSDFilter:
                 x[k, 3] = m
                 if cand is not None:
                     x[k, CAND_CHANNELS] = plan_crop(cand, plan, plan.cores[i]).transpose(2, 0, 1)
-                    x[k, RECORDED_CHANNELS] = plan_crop(frame, plan, plan.cores[i]).transpose(2, 0, 1)
+                    x[k, RECORDED_CHANNELS] = plan_crop(recorded, plan, plan.cores[i]).transpose(2, 0, 1)
             if cand is None:
                 x[:, :3] *= 1.0 / 127.5  # one vectorised scale per group instead of one per crop
                 x[:, :3] -= 1.0

@@ -24,7 +24,7 @@ from ..filter.tiles import Region
 from ..masks.image import dilate, feather
 from ..osd import OSDFont, OSDStyle, OSDSynth, load_font_dir, load_font_file
 from ..filter.fill import get_prefill, is_temporal
-from ..filter.core import CAND_CHANNELS, RECORDED_CHANNELS, input_scaling
+from ..filter.core import CAND_CHANNELS, RECORDED_CHANNELS, input_scaling, screen_sequence
 from ..filter.lookahead import fill_sequence
 from .config import TrainConfig
 from .motion import camera_motion
@@ -44,6 +44,7 @@ class Tile:
     filled: Optional[np.ndarray] = None  # [T, c, c, 3] a whole-frame (temporal) prefill, if used
     cand: Optional[np.ndarray] = None  # [T, c, c, 12] its candidates, for a model with inputs="candidates"
     glyph: Optional[np.ndarray] = None  # [T, c, c] bool: the OSD's own pixels (glyphs and outline), where known
+    recorded: Optional[np.ndarray] = None  # [T, c, c, 3] the network's recorded channel (filter.core.OverlayScreen); None: overlaid
 
 
 def load_fonts(folder: Optional[str], exclude: Sequence[str] = ()) -> list[OSDFont]:
@@ -126,7 +127,8 @@ def core_origins(union: np.ndarray, n: int, tile: int, rng: np.random.Generator,
 
 
 def cut_tiles(overlaid: np.ndarray, clean: np.ndarray, mask: np.ndarray, cores: Sequence[Region], context: int,
-              filled: Optional[np.ndarray] = None, cand: Optional[np.ndarray] = None, glyph: Optional[np.ndarray] = None) -> list[Tile]:
+              filled: Optional[np.ndarray] = None, cand: Optional[np.ndarray] = None, glyph: Optional[np.ndarray] = None,
+              recorded: Optional[np.ndarray] = None) -> list[Tile]:
     """Crops of ``(h + 2*context, w + 2*context)`` around each core ``(y, x, h, w)``, reflected
     at the borders exactly like :func:`osdfilter.filter.tiles.pad_for_tiles` (so padded
     coordinates equal core coordinates)."""
@@ -142,8 +144,9 @@ def cut_tiles(overlaid: np.ndarray, clean: np.ndarray, mask: np.ndarray, cores: 
     pf = pad(filled) if filled is not None else None
     pk = pad(cand) if cand is not None else None
     pg = pad(glyph.astype(np.uint8)) if glyph is not None else None
+    pr = pad(recorded) if recorded is not None else None
     win = lambda a, y, x, ch, cw: None if a is None else np.ascontiguousarray(a[:, y : y + ch + 2 * c, x : x + cw + 2 * c])  # noqa: E731
-    return [Tile(win(po, *r), win(pc, *r), win(pm, *r), win(pf, *r), win(pk, *r), win(pg, *r)) for r in cores]
+    return [Tile(win(po, *r), win(pc, *r), win(pm, *r), win(pf, *r), win(pk, *r), win(pg, *r), win(pr, *r)) for r in cores]
 
 
 def render_tiles(segments: Sequence[Segment], fonts: list[OSDFont], rng: np.random.Generator, cfg: TrainConfig, n: int, tile: int, context: int, mode: Optional[str] = None) -> list[Tile]:
@@ -166,14 +169,16 @@ def render_tiles(segments: Sequence[Segment], fonts: list[OSDFont], rng: np.rand
         p = np.array([cfg.mask_modes[k] for k in names], np.float64)
         mode = names[int(rng.choice(len(names), p=p / p.sum()))]
     mask = model_masks(masks, boxes, mode, cfg.dilate)
-    filled = cand = None
+    filled = cand = recorded = None
     if cfg.inputs == "candidates":
-        filled, cand = (a[warm:] for a in fill_sequence(overlaid, mask, candidates=True))
+        filled, cand = fill_sequence(overlaid, mask, candidates=True)
+        recorded = screen_sequence(overlaid, filled, mask)[warm:]
+        filled, cand = filled[warm:], cand[warm:]
     elif is_temporal(cfg.prefill):
         filled = fill_sequence(overlaid, mask)[warm:]
     overlaid, frames, mask, masks = overlaid[warm:], frames[warm:], mask[warm:], masks[warm:]
     origins = core_origins(mask.any(axis=0), n, tile, rng, cfg.centre_prob)
-    return cut_tiles(overlaid, frames, mask, [(y, x, tile, tile) for y, x in origins], context, filled, cand, masks)
+    return cut_tiles(overlaid, frames, mask, [(y, x, tile, tile) for y, x in origins], context, filled, cand, masks, recorded)
 
 
 def tiles_to_batch(tiles: Sequence[Tile], prefill_name: str, feather_px: float, context: int) -> dict[str, torch.Tensor]:
@@ -199,7 +204,7 @@ def tiles_to_batch(tiles: Sequence[Tile], prefill_name: str, feather_px: float, 
             if cands:  # scaled below, all channels at once
                 x[b, t, :3] = img.transpose(2, 0, 1)
                 x[b, t, CAND_CHANNELS] = tl.cand[t].transpose(2, 0, 1)
-                x[b, t, RECORDED_CHANNELS] = tl.overlaid[t].transpose(2, 0, 1)
+                x[b, t, RECORDED_CHANNELS] = (tl.overlaid if tl.recorded is None else tl.recorded)[t].transpose(2, 0, 1)
             else:
                 x[b, t, :3] = img.transpose(2, 0, 1) / 127.5 - 1.0
             x[b, t, 3] = tl.mask[t]
