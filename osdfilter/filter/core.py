@@ -327,7 +327,7 @@ class OSDFilter:
         chunk, slot = self._chunk, self._slot
         self._slot += 1
         recorded = frame
-        if cand is not None and self._screen is not None:
+        if self._screen is not None:  # (a candidates model on the temporal fill: cand is set)
             if cut:
                 self._screen.reset()
             recorded = self._screen(frame, filled, mask)
