@@ -11,7 +11,7 @@ import pytest
 from conftest import overlay_clip
 from osdfilter.filter.core import FilterConfig, OSDFilter
 from osdfilter.filter.fill import normalized_fill
-from osdfilter.filter.lookahead import LookaheadConfig, LookaheadFill, fill_sequence
+from osdfilter.filter.lookahead import LookaheadConfig, LookaheadFill, _median, fill_sequence
 from osdfilter.masks.image import dilate
 from osdfilter.model.network import ModelConfig
 from osdfilter.model.runners import IdentityRunner
@@ -165,3 +165,37 @@ def test_a_smooth_gradient_is_continued_under_a_box(slope, where):
     flat = normalized_fill(frames[-1], mask)
     err = lambda o: float(np.abs(o.astype(float) - clean)[mask].mean())
     assert err(ours) < 0.85 * err(flat)
+
+
+def test_median_is_numpys():
+    """The fits' median (``_median``, without numpy's generic checks) is ``np.median``'s value,
+    odd and even sizes alike."""
+    rng = np.random.default_rng(3)
+    for n in [1, 2, 3, 4, 11, 12, 300, 301]:
+        a = rng.normal(0.0, 10.0, n)
+        assert _median(a) == float(np.median(a))
+
+
+def test_a_later_frame_is_skipped_only_where_its_warp_finds_no_source():
+    """``LookaheadFill._lands`` (the cheap check before a later frame's two warps): wherever the
+    bilinear warp of a frame's clean-source map reaches 254 at one of the pixels, the check
+    says the pixels land near a clean source, for any affine motion (sub-pixel, rotated,
+    partly off the frame)."""
+    rng = np.random.default_rng(4)
+    clean = np.zeros((60, 90), np.uint8)
+    clean[rng.random(clean.shape) < 0.02] = 255  # sparse: most pixels land on none
+    near = cv2.dilate(clean, np.ones((3, 3), np.uint8))
+    ys, xs = np.divmod(np.arange(30 * 40), 40)
+    agree = skipped = 0
+    for _ in range(300):
+        a = rng.uniform(-0.1, 0.1)
+        M = np.array([[np.cos(a), -np.sin(a), rng.uniform(-20, 70)], [np.sin(a), np.cos(a), rng.uniform(-15, 45)], [0, 0, 1.0]])
+        sub = rng.choice(len(xs), 3, replace=False)
+        warped = cv2.warpAffine(clean, M[:2], (40, 30), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                                borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        found = bool((warped.reshape(-1)[sub] >= 254).any())
+        lands = LookaheadFill._lands(near, M, xs[sub], ys[sub])
+        assert lands or not found
+        agree += lands == found
+        skipped += not lands
+    assert skipped > 100 and agree > 150  # the check skips often, and is not just "always lands"

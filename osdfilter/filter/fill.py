@@ -259,7 +259,8 @@ def _linear_fill(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
         maps = [a.reshape(-1, a.shape[-1]) for a in maps]
 
         def plane(done):
-            a0, ax, ay, a2 = (np.take(a, local[done], axis=0).astype(np.float64) for a in maps)
+            at = local[done]
+            a0, ax, ay, a2 = (np.take(a, at, axis=0).astype(np.float64) for a in maps)
             # The plane's value at the pixel: the first unknown of the 3x3 normal equations
             # (symmetric), by cofactors.
             m0 = np.maximum(a0[:, 0], 1e-6)

@@ -184,6 +184,17 @@ def _blur_fill(gray: np.ndarray, h: _Hole) -> np.ndarray:
     return gray
 
 
+def _median(a: np.ndarray) -> float:
+    """``np.median`` of a 1-D float array (the same value), without its generic checks: it runs
+    a few times per group and candidate on a few hundred samples, where they cost more than
+    the partition."""
+    k = len(a) // 2
+    if len(a) % 2:
+        return float(np.partition(a, k)[k])
+    p = np.partition(a, (k - 1, k))
+    return float((p[k - 1] + p[k]) / 2)
+
+
 def _fit_affine(p: np.ndarray, q: np.ndarray, ridge: float = 10.0) -> np.ndarray:
     """3x3 ``A`` with ``A @ [p, 1] ≈ [q, 1]``: least squares with the linear part pulled towards
     the identity (as if the samples spread ``ridge`` px wider: one-sided rings at the frame's
@@ -198,7 +209,7 @@ def _fit_affine(p: np.ndarray, q: np.ndarray, ridge: float = 10.0) -> np.ndarray
 
     coef = solve(X, Y)
     err = np.abs(X @ coef - Y).sum(1)
-    keep = err <= max(1.0, 2.5 * float(np.median(err)))
+    keep = err <= max(1.0, 2.5 * _median(err))
     if keep.sum() >= 6:
         coef = solve(X[keep], Y[keep])
     A = np.eye(3)
@@ -215,12 +226,12 @@ def _plane_fit(design: np.ndarray, d: np.ndarray) -> tuple[Optional[np.ndarray],
     a = design.T @ design + 1e-6 * np.eye(3)
     coef = np.linalg.solve(a, design.T @ d)
     err = np.abs(design @ coef - d).mean(1)
-    keep = err <= max(2.0, 2.5 * float(np.median(err)))
+    keep = err <= max(2.0, 2.5 * _median(err))
     if keep.sum() >= 12:
         x = design[keep]
         coef = np.linalg.solve(x.T @ x + 1e-6 * np.eye(3), x.T @ d[keep])
         err = np.abs(design @ coef - d).mean(1)
-    return coef, float(np.median(err))
+    return coef, _median(err)
 
 
 # ------------------------------------------------------------------ streaming
@@ -231,6 +242,7 @@ class _Frame:
     rgb: np.ndarray
     mask: np.ndarray
     clean: np.ndarray  # uint8 255 where farther than ``gap`` from the mask: a trusted source pixel
+    near: np.ndarray  # uint8 255 within a pixel (3x3) of a clean one: where a bilinear read of ``clean`` can be 255
     small: np.ndarray  # blur-filled luma at flow resolution
     fwd: Optional[list] = None  # per group: 3x3 motion to the next frame (None: unknown)
     bwd: Optional[list] = None  # per group: 3x3 motion to the previous frame
@@ -290,7 +302,7 @@ class LookaheadFill:
         clean = cv2.dilate(mask.view(np.uint8), self._gap_kernel)
         np.subtract(1, clean, out=clean)
         clean *= 255
-        cur = _Frame(frame, mask, clean, small)
+        cur = _Frame(frame, mask, clean, cv2.dilate(clean, np.ones((3, 3), np.uint8)), small)
         if self._last is not None:
             self._motion(self._last, cur)
         self._last = cur
@@ -393,19 +405,19 @@ class LookaheadFill:
         return out, conf, cand
 
     def _candidates(self, i: int, g: _Group, cur: _Frame, later: list[_Frame]):
-        """(source rgb, 3x3 box-local -> source, score cap, validity source, is the previous output)
-        of each candidate, nearest in time first."""
+        """(source rgb, 3x3 box-local -> source, score cap, validity source, is the previous output,
+        :attr:`_Frame.near` of a later frame) of each candidate, nearest in time first."""
         T = _shift(g.box[0], g.box[1])
         if self._prev is not None and cur.bwd is not None and cur.bwd[i] is not None and self._prev[2].fb is not None:
             A = cur.bwd[i]
             # A still camera resamples nothing: a carried pixel does not age there.
-            yield self._prev[0], A @ T, (1.0 if _is_still(A) else self.config.decay) * self._prev[2].fb[i], self._prev[1], True
+            yield self._prev[0], A @ T, (1.0 if _is_still(A) else self.config.decay) * self._prev[2].fb[i], self._prev[1], True, None
         A, fb, prev = np.eye(3), 1.0, cur
         for j, fr in enumerate(later, start=1):
             if prev.fwd is None or prev.fwd[i] is None:
                 return
             A, fb = prev.fwd[i] @ A, min(fb, prev.fb[i])
-            yield fr.rgb, A @ T, self.config.decay ** j * fb, fr.clean, False
+            yield fr.rgb, A @ T, self.config.decay ** j * fb, fr.clean, False, fr.near
             prev = fr
 
     def _fill_group(self, i, g, cur, later, m, idx, crop, conf_crop) -> Optional[np.ndarray]:
@@ -428,7 +440,7 @@ class LookaheadFill:
         prev_val, prev_trust, prev_score = None, 0.0, np.zeros(n, np.float32)
         reach = cfg.band + int(np.ceil(3 * cfg.local_sigma)) + 1
         flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
-        for src, M, cap, valid_src, is_prev in self._candidates(i, g, cur, later):
+        for src, M, cap, valid_src, is_prev, near in self._candidates(i, g, cur, later):
             # Only pixels this candidate can still make surer are worth its cost.
             unsure = best < min(cap, cfg.hi)
             if cap <= cfg.lo * 0.5 or np.count_nonzero(unsure) <= (0 if is_prev else cfg.rest * n):
@@ -437,12 +449,15 @@ class LookaheadFill:
                 break  # (later frames: for a handful of pixels the spatial fill will do)
             # The box of the unsure pixels, grown by the band check's reach.
             uy, ux = ys[unsure], xs[unsure]
+            if near is not None and not self._lands(near, M, xs, ys):
+                continue  # (a later frame with the OSD where this one has it: the common case)
             ry0, ry1 = max(0, int(uy.min()) - reach), min(bh, int(uy.max()) + 1 + reach)
             rx0, rx1 = max(0, int(ux.min()) - reach), min(bw, int(ux.max()) + 1 + reach)
             rh, rw = ry1 - ry0, rx1 - rx0
             Mr = (M @ _shift(rx0, ry0))[:2]
             valid = cv2.warpAffine(valid_src, Mr, (rw, rh), flags=flags, borderMode=cv2.BORDER_CONSTANT, borderValue=0).reshape(-1)
-            sel = np.flatnonzero((ys >= ry0) & (ys < ry1) & (xs >= rx0) & (xs < rx1))
+            lo, hi = np.searchsorted(ys, (ry0, ry1))  # (idx is sorted: its rows are)
+            sel = lo + np.flatnonzero((xs[lo:hi] >= rx0) & (xs[lo:hi] < rx1))
             li = (ys[sel] - ry0) * rw + (xs[sel] - rx0)
             vm = np.take(valid, li)
             vm = vm * np.float32(1.0) if is_prev else (vm >= 254).astype(np.float32)
@@ -521,6 +536,18 @@ class LookaheadFill:
         return cand
 
     @staticmethod
+    def _lands(near: np.ndarray, M: np.ndarray, x: np.ndarray, y: np.ndarray) -> bool:
+        """Whether any box-local pixel (x, y) moved by ``M`` lands within a pixel of a clean
+        source pixel (``near``): else the bilinear warp of the source's validity is below 254 at
+        all of them, and the candidate's two warps would be wasted (checked on the nearest pixel
+        of each, a few hundred points instead of the box)."""
+        h, w = near.shape
+        px = np.rint(x * M[0, 0] + y * M[0, 1] + M[0, 2])
+        py = np.rint(x * M[1, 0] + y * M[1, 1] + M[1, 2])
+        inside = (px >= 0) & (px < w) & (py >= 0) & (py < h)
+        return bool(near[py[inside].astype(np.intp), px[inside].astype(np.intp)].any())
+
+    @staticmethod
     def _plane(coef: np.ndarray, x: np.ndarray, y: np.ndarray, bw: int, bh: int) -> np.ndarray:
         """The brightness plane ``coef`` at box-local pixels (x, y): float32 [n, 3]."""
         design = np.empty((len(x), 3), np.float32)
@@ -533,12 +560,11 @@ class LookaheadFill:
         """Per mask pixel, 0-1: how well a candidate matches the frame on the band just outside
         the mask, Gaussian-averaged into it (the group's ring residual where no band is near)."""
         cfg = self.config
-        num = np.zeros((bh, bw), np.float32)
-        den = np.zeros((bh, bw), np.float32)
-        num[by, bx] = resid * ok
-        den[by, bx] = ok
-        num = cv2.GaussianBlur(num, (0, 0), cfg.local_sigma)[ys, xs]
-        den = cv2.GaussianBlur(den, (0, 0), cfg.local_sigma)[ys, xs]
+        nd = np.zeros((bh, bw, 2), np.float32)  # (numerator, denominator): blurred in one call
+        nd[by, bx, 0] = resid * ok
+        nd[by, bx, 1] = ok
+        nd = cv2.GaussianBlur(nd, (0, 0), cfg.local_sigma)[ys, xs]
+        num, den = nd[:, 0], nd[:, 1]
         e = (num + 0.02 * min(res_group, 50.0)) / (den + 0.02)
         return np.clip((cfg.local_max - e) / (cfg.local_max - cfg.local_ok), 0.0, 1.0)
 
