@@ -143,8 +143,9 @@ class Shimmer(IdentityRunner):
 
 def test_steady_settles_a_still_scene_and_leaves_a_moving_one_alone():
     """On a still scene (codec-like noise on one frame) the output moves no more than the
-    fill under it (an unsteady network's output flickers without ``steady``); on a moving
-    scene ``steady`` changes nothing, and the output does not depend on the chunk size."""
+    fill under it (an unsteady network's output flickers without ``steady``); on a scene
+    moving faster than ``steady_motion`` it changes nothing, and the output does not depend
+    on the chunk size."""
     still, _, mask = panned_clip(0, 0)
     noise = np.random.default_rng(0).integers(-3, 4, still.shape)
     still = np.clip(still.astype(int) + noise, 0, 255).astype(np.uint8)
@@ -166,7 +167,7 @@ def test_steady_settles_a_still_scene_and_leaves_a_moving_one_alone():
     torch.manual_seed(0)
     model = RecurrentUNet(ModelConfig.preset("tiny", prefill="temporal", tile=32, context=8))
     torch.nn.init.normal_(model.head.weight, std=0.3)  # a head that changes pixels
-    moving, _, mask = panned_clip()
+    moving, _, mask = panned_clip(6, 2)
     a = run(TorchRunner(model.eval()), moving, 1.0)
     assert np.abs(a - moving.astype(int))[:, dilate(mask, 2)].mean() > 5
     assert np.array_equal(a, run(TorchRunner(model), moving, None))
@@ -174,6 +175,32 @@ def test_steady_settles_a_still_scene_and_leaves_a_moving_one_alone():
     for bad in (-1.0, float("inf"), "on", True):
         with pytest.raises(ValueError, match="steady must be"):
             FilterConfig(steady=bad)
+
+
+def test_steady_follows_a_slow_pan():
+    """Where the camera pans slowly (1 px a frame, within ``steady_motion``) a restored pixel
+    moves along with the scene no more than the fill under it does: the shimmering network
+    settles there too (its step from frame to frame, measured along the pan, is the fill's);
+    the output does not depend on the chunk size, and ``steady_motion=None`` turns it off."""
+    slow, _, mask = panned_clip(1, 0)
+    inside = dilate(mask, 2)
+
+    def run(chunk=4, steady_motion=3.0) -> np.ndarray:
+        filt = OSDFilter(Shimmer(ModelConfig(prefill="temporal")), mask, FilterConfig(chunk=chunk, gate=None, steady_motion=steady_motion))
+        return np.stack([o for f in slow for o in filt.push(f)] + filt.flush()).astype(int)
+
+    def along(out: np.ndarray) -> np.ndarray:  # |frame t at x - frame t-1 at x - 1|, inside the mask
+        return np.abs(out[1:, :, 1:] - out[:-1, :, :-1]).max(-1)[:, inside[:, 1:]]
+
+    settled, free = run(), run(steady_motion=None)
+    fill = along(fill_sequence(slow, [inside] * T).astype(int))
+    assert (along(free) - fill)[1:].mean() >= 15  # the flicker (the network's 40 levels, every frame)
+    assert (along(settled) - fill)[1:].mean() <= 1.0  # (the fitted pan is a fraction of a px off 1)
+    assert np.array_equal(settled[0], free[0])  # no earlier frame to follow
+    assert np.array_equal(settled, run(chunk=3))
+    for bad in (-1.0, float("inf"), "on", True):
+        with pytest.raises(ValueError, match="steady_motion must be"):
+            FilterConfig(steady_motion=bad)
 
 
 def test_untrained_model_outputs_the_fill():

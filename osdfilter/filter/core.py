@@ -151,6 +151,11 @@ class FilterConfig:
     # scene then settles as the fill does, instead of shimmering where codec noise on a
     # glyph's edge tips the network between the recorded pixel and the fill. None = off.
     steady: Optional[float] = 1.0
+    # ... and where it moves by at most this many px a frame (a group's box, at any corner):
+    # the same, along the motion (the previous frame's restored pixels and fill moved with
+    # it). Faster motion is left alone: there the fitted motion misplaces texture by more
+    # than the network's step. None = still cameras only.
+    steady_motion: Optional[float] = 3.0
 
     def __post_init__(self) -> None:
         def whole(name: str, low: int, optional: bool = False) -> None:
@@ -169,6 +174,9 @@ class FilterConfig:
             raise ValueError(f"feather must be a number >= 0, got {self.feather!r}")
         if self.steady is not None and (isinstance(self.steady, bool) or not (isinstance(self.steady, (int, float)) and 0 <= self.steady < float("inf"))):
             raise ValueError(f"steady must be a number >= 0 or None, got {self.steady!r}")
+        if self.steady_motion is not None and (isinstance(self.steady_motion, bool) or not (
+                isinstance(self.steady_motion, (int, float)) and 0 <= self.steady_motion < float("inf"))):
+            raise ValueError(f"steady_motion must be a number >= 0 or None, got {self.steady_motion!r}")
         if self.gate != "model" and not is_gate(self.gate):
             raise ValueError(f"gate must be in [0, 1), None or 'model', got {self.gate!r}")
 
@@ -190,6 +198,10 @@ class Prepared:
     # here the earlier frames that this one finished, ready for the model (None: itself is).
     ready: Optional[list["Prepared"]] = None
     still: Optional[list[np.ndarray]] = None  # per region shape: bool [regions, crop_h, crop_w], the camera still there (FilterConfig.steady)
+    # Per region shape, per region: where the camera moved slowly (FilterConfig.steady_motion),
+    # ``((y0, y1, x0, x1), M)``: a rectangle of the crop and the 2x3 map from its pixels to
+    # where they were in the previous frame's crop.
+    moving: Optional[list[list[list[tuple[tuple[int, int, int, int], np.ndarray]]]]] = None
 
 
 @dataclass
@@ -310,7 +322,35 @@ class OSDFilter:
         if f.still is not None and self.config.steady is not None:
             still = f.still.view(np.uint8)
             item.still = [np.stack([plan_crop(still, self.plan, self.plan.cores[i]) > 0 for i in idx]) for _, idx in self._groups]
+        if f.moving is not None and self.config.steady is not None and self.config.steady_motion is not None:
+            item.moving = self._crop_motion(f.moving)
         return item
+
+    def _crop_motion(self, moving: list[tuple[tuple[int, int, int, int], np.ndarray]]) -> Optional[list]:
+        """:attr:`Prepared.moving` from the fill's moving groups (:attr:`Filled.moving`): those
+        whose box moved by at most ``steady_motion`` px, in each crop they overlap."""
+        slow = []
+        for (x0, y0, x1, y1), A in moving:
+            corners = np.array([[x0, y0, 1.0], [x1, y0, 1.0], [x0, y1, 1.0], [x1, y1, 1.0]])
+            if np.abs(corners @ (A - np.eye(3)).T).max() <= self.config.steady_motion:
+                slow.append(((x0, y0, x1, y1), A))
+        if not slow:
+            return None
+        c = self.plan.context
+        out = []
+        for (ch, cw), idx in self._groups:
+            per = []
+            for i in idx:
+                oy, ox = self.plan.cores[i][0] - c, self.plan.cores[i][1] - c  # the crop's origin in the frame
+                parts = []
+                for (x0, y0, x1, y1), A in slow:
+                    r = (max(y0 - oy, 0), min(y1 - oy, ch), max(x0 - ox, 0), min(x1 - ox, cw))
+                    if r[0] < r[1] and r[2] < r[3]:
+                        to_frame = np.array([[1.0, 0.0, ox], [0.0, 1.0, oy], [0.0, 0.0, 1.0]])
+                        parts.append((r, (np.linalg.inv(to_frame) @ A @ to_frame)[:2]))
+                per.append(parts)
+            out.append(per)
+        return out
 
     def _crops(self, frame: np.ndarray, filled: np.ndarray, mask: np.ndarray, cut: bool,
                needs: Optional[np.ndarray] = None, cand: Optional[np.ndarray] = None) -> Prepared:
@@ -415,7 +455,8 @@ class OSDFilter:
         if any(it.still is not None for it in items):
             still = [np.stack([it.still[g] if it.still is not None else np.zeros((len(idx), *shape), bool) for it in items], axis=1)
                      for g, (shape, idx) in enumerate(self._groups)]
-        restored = self._run_tiles(self._stack(items), needs, still)
+        moving = [it.moving for it in items] if any(it.moving is not None for it in items) else None
+        restored = self._run_tiles(self._stack(items), needs, still, moving)
         return [Restored(it, r) for it, r in zip(items, restored)]
 
     def composite(self, restored: Restored) -> np.ndarray:
@@ -476,7 +517,7 @@ class OSDFilter:
         return [np.stack([it.crops[g] for it in items], axis=1) for g in range(len(first.crops))]
 
     def _run_tiles(self, xs: list[np.ndarray], needs: Optional[np.ndarray] = None,
-                   still: Optional[list[np.ndarray]] = None) -> list[list[np.ndarray]]:
+                   still: Optional[list[np.ndarray]] = None, moving: Optional[list] = None) -> list[list[np.ndarray]]:
         """Model over all regions of the chunk, one call per region shape (each group keeps
         its own state); returns per frame the restored crops ``[3, crop_h, crop_w]`` in
         plan order.
@@ -486,7 +527,8 @@ class OSDFilter:
         and the run after such frames starts from a zero state (the old one describes the
         tile as it was frames ago). Decided per frame, so the output still does not depend
         on the chunk size. ``still`` (per region shape, bool ``[regions, T, h, w]``):
-        :attr:`FilterConfig.steady` applies there.
+        :attr:`FilterConfig.steady` applies there; ``moving`` (per frame, :attr:`Prepared.moving`
+        or None): also there, along the motion.
         """
         if self.state is None:
             self.state = [None] * len(self._groups)
@@ -497,7 +539,8 @@ class OSDFilter:
         for g, ((_, idx), x) in enumerate(zip(self._groups, xs)):
             y = self._run_group(g, x, None if needs is None else needs[:, idx].any(axis=1))
             if self.config.steady is not None and self._temporal is not None:
-                self._steady(g, x, y, None if still is None else still[g])
+                self._steady(g, x, y, None if still is None else still[g],
+                             None if moving is None else [None if m is None else m[g] for m in moving])
             for t in range(T):
                 for k, i in enumerate(idx):
                     out[t][i] = y[k, t]
@@ -536,24 +579,50 @@ class OSDFilter:
         fix = F.interpolate(fix, size=(h, w), mode="bilinear", align_corners=False)
         return x[:, :, :3] + fix.reshape(n, t, 3, h, w).numpy()
 
-    def _steady(self, g: int, x: np.ndarray, y: np.ndarray, still: Optional[np.ndarray]) -> None:
+    def _steady(self, g: int, x: np.ndarray, y: np.ndarray, still: Optional[np.ndarray],
+                moving: Optional[list] = None) -> None:
         """:attr:`FilterConfig.steady` on group ``g``'s restored chunk ``y`` (in place), frame
         by frame from the last one held: where ``still``, each pixel's step is clipped to
-        ``steady`` times its fill's step (the largest of the three colours)."""
+        ``steady`` times its fill's step (the largest of the three colours); where ``moving``
+        (per frame: per region, rectangles and their maps to the previous frame), the same
+        with the previous frame's fill and output moved along the motion."""
         held = self._held[g]
         for t in range(x.shape[1]):
             fill = x[:, t, :3]
-            if held is not None and still is not None and still[:, t].any():
-                lim = np.abs(fill - held[0]).max(axis=1)
-                lim *= np.float32(self.config.steady)
-                lim[~still[:, t]] = np.inf
-                step = y[:, t] - held[1]
-                over = np.abs(step) > lim[:, None]
-                if over.any():  # (only there: elsewhere y stays bit for bit what it was)
-                    np.clip(step, -lim[:, None], lim[:, None], out=step)
-                    y[:, t][over] = (held[1] + step)[over]
+            s = still[:, t] if still is not None and still[:, t].any() else None
+            mv = moving[t] if moving is not None else None
+            if held is not None and (s is not None or mv is not None):
+                self._clip_steps(fill, y[:, t], held, s, mv)
             held = (fill, y[:, t])
         self._held[g] = (held[0].copy(), held[1].copy())  # the chunk's buffers are not kept
+
+    def _clip_steps(self, fill: np.ndarray, out: np.ndarray, held: tuple[np.ndarray, np.ndarray],
+                    still: Optional[np.ndarray], moving: Optional[list]) -> None:
+        """One frame of :meth:`_steady`: ``out`` (``[regions, 3, h, w]``, in place) against
+        ``held`` (the previous frame's fill and output)."""
+        ref_fill, ref_out = held
+        ok = np.zeros((fill.shape[0], *fill.shape[2:]), bool) if still is None else still.copy()
+        if moving is not None:
+            ref_fill, ref_out = ref_fill.copy(), ref_out.copy()
+            h, w = fill.shape[2:]
+            for k, parts in enumerate(moving):
+                for (y0, y1, x0, x1), M in parts:
+                    v, u = np.mgrid[y0:y1, x0:x1].astype(np.float32)
+                    M = M.astype(np.float32)
+                    mx, my = M[0, 0] * u + M[0, 1] * v + M[0, 2], M[1, 0] * u + M[1, 1] * v + M[1, 2]
+                    inside = (mx >= 0) & (mx <= w - 1) & (my >= 0) & (my <= h - 1)
+                    for src, dst in ((held[0][k], ref_fill[k]), (held[1][k], ref_out[k])):
+                        moved = cv2.remap(np.ascontiguousarray(src.transpose(1, 2, 0)), mx, my, cv2.INTER_LINEAR)
+                        dst[:, y0:y1, x0:x1][:, inside] = moved.transpose(2, 0, 1)[:, inside]
+                    ok[k, y0:y1, x0:x1] |= inside
+        lim = np.abs(fill - ref_fill).max(axis=1)
+        lim *= np.float32(self.config.steady)
+        lim[~ok] = np.inf
+        step = out - ref_out
+        over = np.abs(step) > lim[:, None]
+        if over.any():  # (only there: elsewhere the output stays bit for bit what it was)
+            np.clip(step, -lim[:, None], lim[:, None], out=step)
+            out[over] = (ref_out + step)[over]
 
     def _composite(self, frame: np.ndarray, crops: list[np.ndarray], mask: np.ndarray) -> np.ndarray:
         """Input outside the feathered mask, the region cores (in [-1, 1]) inside it.

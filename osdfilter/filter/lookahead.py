@@ -90,9 +90,11 @@ class Filled(NamedTuple):
     """One finished frame: the input, its fill (input outside ``mask``), the mask, the
     confidence of each pixel as a temporal source (1 background, 0 spatial fill), when
     asked for, the candidates (uint8 ``[H, W, 12]``, :data:`CANDIDATES`; defined within
-    :attr:`LookaheadFill.cover`), and where the
+    :attr:`LookaheadFill.cover`), where the
     camera did not move since the previous frame (bool ``[H, W]``: the boxes of the mask's
-    groups whose motion is none; None where nothing is)."""
+    groups whose motion is none; None where nothing is), and where it moved consistently:
+    ``(box, A)`` per such group (``box`` ``(x0, y0, x1, y1)``, ``A`` 3x3 from this frame's
+    pixel coordinates to the previous frame's; None where none did)."""
 
     frame: np.ndarray
     filled: np.ndarray
@@ -100,6 +102,7 @@ class Filled(NamedTuple):
     conf: np.ndarray
     cand: Optional[np.ndarray] = None
     still: Optional[np.ndarray] = None
+    moving: Optional[list[tuple[tuple[int, int, int, int], np.ndarray]]] = None
 
 
 # ------------------------------------------------------------------ geometry (region only)
@@ -320,11 +323,11 @@ class LookaheadFill:
 
     def _emit(self) -> Filled:
         cur = self._window[0]
-        still = self._still(cur)
+        still, moving = self._still(cur), self._moving(cur)
         filled, conf, cand = self._restore(cur, list(self._window)[1:])
         self._prev = (filled, conf, cur)
         self._window.popleft()
-        return Filled(cur.rgb, filled, cur.mask, conf, cand, still)
+        return Filled(cur.rgb, filled, cur.mask, conf, cand, still, moving)
 
     def _still(self, cur: _Frame) -> Optional[np.ndarray]:
         """:attr:`Filled.still` of ``cur`` (before its fill replaces the previous output)."""
@@ -337,6 +340,16 @@ class LookaheadFill:
         for x0, y0, x1, y1 in boxes:
             still[y0:y1, x0:x1] = True
         return still
+
+    def _moving(self, cur: _Frame) -> Optional[list[tuple[tuple[int, int, int, int], np.ndarray]]]:
+        """:attr:`Filled.moving` of ``cur``: the groups that moved since the previous frame with
+        a consistent motion (forward-backward score at least a half: a mismatch of at most
+        2 px at its ring)."""
+        if self._prev is None or cur.bwd is None or self._prev[2].fb is None:
+            return None
+        moving = [(g.box, A) for g, A, fb in zip(self.groups, cur.bwd, self._prev[2].fb)
+                  if A is not None and not _is_still(A) and fb >= 0.5]
+        return moving or None
 
     # ---- motion of one pair of frames, once
     def _motion(self, a: _Frame, b: _Frame) -> None:
