@@ -26,7 +26,7 @@ from ..masks.image import dilate, feather
 from ..model.network import RecurrentUNet, is_gate
 from ..model.runners import IdentityRunner, Runner, TorchRunner
 from .fill import get_prefill, is_temporal
-from .lookahead import CAND_RGB, CANDIDATES, DEFAULT_LOOKAHEAD, Filled, LookaheadConfig, LookaheadFill
+from .lookahead import CAND_RGB, CANDIDATES, DEFAULT_LOOKAHEAD, Filled, LookaheadConfig, LookaheadFill, box_shift
 from .tiles import TilePlan, crop_sources, plan_crop, plan_tiles
 
 # A candidates model's input channels (ModelConfig.inputs): after the fill's RGB and the
@@ -329,11 +329,7 @@ class OSDFilter:
     def _crop_motion(self, moving: list[tuple[tuple[int, int, int, int], np.ndarray]]) -> Optional[list]:
         """:attr:`Prepared.moving` from the fill's moving groups (:attr:`Filled.moving`): those
         whose box moved by at most ``steady_motion`` px, in each crop they overlap."""
-        slow = []
-        for (x0, y0, x1, y1), A in moving:
-            corners = np.array([[x0, y0, 1.0], [x1, y0, 1.0], [x0, y1, 1.0], [x1, y1, 1.0]])
-            if np.abs(corners @ (A - np.eye(3)).T).max() <= self.config.steady_motion:
-                slow.append(((x0, y0, x1, y1), A))
+        slow = [(box, A) for box, A in moving if box_shift(box, A) <= self.config.steady_motion]
         if not slow:
             return None
         c = self.plan.context

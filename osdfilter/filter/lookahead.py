@@ -252,6 +252,14 @@ class _Frame:
     fb: Optional[list] = None  # per group: consistency (0-1) of the motion to the next frame
 
 
+def box_shift(box: tuple[int, int, int, int], A: np.ndarray) -> float:
+    """How far motion ``A`` (3x3) moves the farthest corner of ``box`` ``(x0, y0, x1, y1)``,
+    in px along x or y."""
+    x0, y0, x1, y1 = box
+    corners = np.array([[x0, y0, 1.0], [x1, y0, 1.0], [x0, y1, 1.0], [x1, y1, 1.0]])
+    return float(np.abs(corners @ (A - np.eye(3)).T).max())
+
+
 def _is_still(A: np.ndarray) -> bool:
     """Whether a group's motion is none: :meth:`LookaheadFill._motion` snaps a still camera's to
     the identity, so a carried pixel is not resampled (it neither ages nor blurs)."""
@@ -375,9 +383,7 @@ class LookaheadFill:
                 fits.append(_fit_affine(g.points[ok], q[ok]) if ok.sum() >= 12 else _fit_affine(g.points, q))
             # A still camera: DIS noise fits a motion of a few hundredths of a pixel, and carrying
             # by it would resample (blur) the fill every frame and keep it from settling.
-            x0, y0, x1, y1 = g.box
-            corners = np.array([[x0, y0, 1.0], [x1, y0, 1.0], [x0, y1, 1.0], [x1, y1, 1.0]])
-            fits = [np.eye(3) if np.abs(corners @ (A - np.eye(3)).T).max() < STILL else A for A in fits]
+            fits = [np.eye(3) if box_shift(g.box, A) < STILL else A for A in fits]
             a.fwd[i], b.bwd[i] = fits
             # Forward then backward should come back: the mismatch at the ring is the group's consistency.
             p = np.concatenate([g.points, np.ones((len(g.points), 1))], 1)
