@@ -338,12 +338,13 @@ class OSDFilter:
             per = []
             for i in idx:
                 oy, ox = self.plan.cores[i][0] - c, self.plan.cores[i][1] - c  # the crop's origin in the frame
+                to_frame, to_crop = np.eye(3), np.eye(3)
+                to_frame[:2, 2], to_crop[:2, 2] = (ox, oy), (-ox, -oy)
                 parts = []
                 for (x0, y0, x1, y1), A in slow:
                     r = (max(y0 - oy, 0), min(y1 - oy, ch), max(x0 - ox, 0), min(x1 - ox, cw))
                     if r[0] < r[1] and r[2] < r[3]:
-                        to_frame = np.array([[1.0, 0.0, ox], [0.0, 1.0, oy], [0.0, 0.0, 1.0]])
-                        parts.append((r, (np.linalg.inv(to_frame) @ A @ to_frame)[:2]))
+                        parts.append((r, (to_crop @ A @ to_frame)[:2]))
                 per.append(parts)
             out.append(per)
         return out
