@@ -19,7 +19,7 @@ from osdfilter.masks.image import dilate
 from osdfilter.model.network import ModelConfig, RecurrentUNet
 from osdfilter.filter.fill import get_prefill, is_temporal, normalized_fill, telea
 from osdfilter.filter.lookahead import LookaheadConfig, LookaheadFill, fill_sequence
-from osdfilter.model.runners import IdentityRunner, TorchRunner
+from osdfilter.model.runners import TorchRunner
 
 H, W, T = 96, 160, 12  # lit_clip's size; T frames of overlay_clip (120x200)
 CAUSAL = LookaheadConfig(lookahead=0)
@@ -131,9 +131,12 @@ def test_filter_output_does_not_depend_on_chunk_size():
     assert np.abs(a.astype(int) - b).max() <= 1  # float summation order in the network only
 
 
-class Shimmer(IdentityRunner):
+class Shimmer:
     """A network that tips between two answers from frame to frame (the failure ``steady``
     is for): the fill, then the fill 20 levels brighter, and so on; its state counts frames."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        self.config = config
 
     def step(self, frames: np.ndarray, state):
         t0 = state or 0

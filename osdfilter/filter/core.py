@@ -251,6 +251,9 @@ class OSDFilter:
         self._screen = OverlayScreen(self.mask) if self._cand and self._temporal is not None else None
         # (Without a network nothing is corrected: the shrinking would only cost time.)
         self._factor = 1 if isinstance(runner, IdentityRunner) else network_factor(self.height, self.width)
+        # FilterConfig.steady holds a network's output to the fill's steps: without a network the
+        # output is the fill (nothing to hold, and moving the held frames would cost time).
+        self._steady_on = config.steady is not None and self._temporal is not None and not isinstance(runner, IdentityRunner)
         self._prefill = None if self._temporal else get_prefill(mc.prefill)
         self._cuts: deque[bool] = deque()  # the cut flags of the frames inside the fill
         self._groups = self.plan.groups()
@@ -319,10 +322,10 @@ class OSDFilter:
         cut = self._cuts.popleft()
         needs = self._needs(f.mask, f.conf) if self.gate is not None else None
         item = self._crops(f.frame, f.filled, f.mask, cut, needs, f.cand)
-        if f.still is not None and self.config.steady is not None:
+        if f.still is not None and self._steady_on:
             still = f.still.view(np.uint8)
             item.still = [np.stack([plan_crop(still, self.plan, self.plan.cores[i]) > 0 for i in idx]) for _, idx in self._groups]
-        if f.moving is not None and self.config.steady is not None and self.config.steady_motion is not None:
+        if f.moving is not None and self._steady_on and self.config.steady_motion is not None:
             item.moving = self._crop_motion(f.moving)
         return item
 
@@ -535,7 +538,7 @@ class OSDFilter:
         out: list[list[np.ndarray]] = [[None] * len(self.plan) for _ in range(T)]  # type: ignore[list-item]
         for g, ((_, idx), x) in enumerate(zip(self._groups, xs)):
             y = self._run_group(g, x, None if needs is None else needs[:, idx].any(axis=1))
-            if self.config.steady is not None and self._temporal is not None:
+            if self._steady_on:
                 self._steady(g, x, y, None if still is None else still[g],
                              None if moving is None else [None if m is None else m[g] for m in moving])
             for t in range(T):
