@@ -26,7 +26,8 @@ from ..masks.image import dilate, feather
 from ..model.network import RecurrentUNet, is_gate
 from ..model.runners import IdentityRunner, Runner, TorchRunner
 from .fill import get_prefill, is_temporal
-from .lookahead import CAND_RGB, CANDIDATES, DEFAULT_LOOKAHEAD, Filled, LookaheadConfig, LookaheadFill, box_shift
+from .lookahead import CAND_RGB, CANDIDATES, DEFAULT_LOOKAHEAD, Filled, LookaheadConfig, LookaheadFill
+from .steady import crop_motion, steady_chunk
 from .tiles import TilePlan, crop_sources, plan_crop, plan_tiles
 
 # A candidates model's input channels (ModelConfig.inputs): after the fill's RGB and the
@@ -326,31 +327,8 @@ class OSDFilter:
             still = f.still.view(np.uint8)
             item.still = [np.stack([plan_crop(still, self.plan, self.plan.cores[i]) > 0 for i in idx]) for _, idx in self._groups]
         if f.moving is not None and self._steady_on and self.config.steady_motion is not None:
-            item.moving = self._crop_motion(f.moving)
+            item.moving = crop_motion(f.moving, self.config.steady_motion, self.plan, self._groups)
         return item
-
-    def _crop_motion(self, moving: list[tuple[tuple[int, int, int, int], np.ndarray]]) -> Optional[list]:
-        """:attr:`Prepared.moving` from the fill's moving groups (:attr:`Filled.moving`): those
-        whose box moved by at most ``steady_motion`` px, in each crop they overlap."""
-        slow = [(box, A) for box, A in moving if box_shift(box, A) <= self.config.steady_motion]
-        if not slow:
-            return None
-        c = self.plan.context
-        out = []
-        for (ch, cw), idx in self._groups:
-            per = []
-            for i in idx:
-                oy, ox = self.plan.cores[i][0] - c, self.plan.cores[i][1] - c  # the crop's origin in the frame
-                to_frame, to_crop = np.eye(3), np.eye(3)
-                to_frame[:2, 2], to_crop[:2, 2] = (ox, oy), (-ox, -oy)
-                parts = []
-                for (x0, y0, x1, y1), A in slow:
-                    r = (max(y0 - oy, 0), min(y1 - oy, ch), max(x0 - ox, 0), min(x1 - ox, cw))
-                    if r[0] < r[1] and r[2] < r[3]:
-                        parts.append((r, (to_crop @ A @ to_frame)[:2]))
-                per.append(parts)
-            out.append(per)
-        return out
 
     def _crops(self, frame: np.ndarray, filled: np.ndarray, mask: np.ndarray, cut: bool,
                needs: Optional[np.ndarray] = None, cand: Optional[np.ndarray] = None) -> Prepared:
@@ -539,8 +517,8 @@ class OSDFilter:
         for g, ((_, idx), x) in enumerate(zip(self._groups, xs)):
             y = self._run_group(g, x, None if needs is None else needs[:, idx].any(axis=1))
             if self._steady_on:
-                self._steady(g, x, y, None if still is None else still[g],
-                             None if moving is None else [None if m is None else m[g] for m in moving])
+                self._held[g] = steady_chunk(self._held[g], x, y, self.config.steady, None if still is None else still[g],
+                                             None if moving is None else [None if m is None else m[g] for m in moving])
             for t in range(T):
                 for k, i in enumerate(idx):
                     out[t][i] = y[k, t]
@@ -578,51 +556,6 @@ class OSDFilter:
         fix = torch.from_numpy(np.ascontiguousarray(y - small[:, :, :3])).reshape(n * t, 3, *small.shape[3:])
         fix = F.interpolate(fix, size=(h, w), mode="bilinear", align_corners=False)
         return x[:, :, :3] + fix.reshape(n, t, 3, h, w).numpy()
-
-    def _steady(self, g: int, x: np.ndarray, y: np.ndarray, still: Optional[np.ndarray],
-                moving: Optional[list] = None) -> None:
-        """:attr:`FilterConfig.steady` on group ``g``'s restored chunk ``y`` (in place), frame
-        by frame from the last one held: where ``still``, each pixel's step is clipped to
-        ``steady`` times its fill's step (the largest of the three colours); where ``moving``
-        (per frame: per region, rectangles and their maps to the previous frame), the same
-        with the previous frame's fill and output moved along the motion."""
-        held = self._held[g]
-        for t in range(x.shape[1]):
-            fill = x[:, t, :3]
-            s = still[:, t] if still is not None and still[:, t].any() else None
-            mv = moving[t] if moving is not None else None
-            if held is not None and (s is not None or mv is not None):
-                self._clip_steps(fill, y[:, t], held, s, mv)
-            held = (fill, y[:, t])
-        self._held[g] = (held[0].copy(), held[1].copy())  # the chunk's buffers are not kept
-
-    def _clip_steps(self, fill: np.ndarray, out: np.ndarray, held: tuple[np.ndarray, np.ndarray],
-                    still: Optional[np.ndarray], moving: Optional[list]) -> None:
-        """One frame of :meth:`_steady`: ``out`` (``[regions, 3, h, w]``, in place) against
-        ``held`` (the previous frame's fill and output)."""
-        ref_fill, ref_out = held
-        ok = np.zeros((fill.shape[0], *fill.shape[2:]), bool) if still is None else still.copy()
-        if moving is not None:
-            ref_fill, ref_out = ref_fill.copy(), ref_out.copy()
-            h, w = fill.shape[2:]
-            for k, parts in enumerate(moving):
-                for (y0, y1, x0, x1), M in parts:
-                    v, u = np.mgrid[y0:y1, x0:x1].astype(np.float32)
-                    M = M.astype(np.float32)
-                    mx, my = M[0, 0] * u + M[0, 1] * v + M[0, 2], M[1, 0] * u + M[1, 1] * v + M[1, 2]
-                    inside = (mx >= 0) & (mx <= w - 1) & (my >= 0) & (my <= h - 1)
-                    for src, dst in ((held[0][k], ref_fill[k]), (held[1][k], ref_out[k])):
-                        moved = cv2.remap(np.ascontiguousarray(src.transpose(1, 2, 0)), mx, my, cv2.INTER_LINEAR)
-                        dst[:, y0:y1, x0:x1][:, inside] = moved.transpose(2, 0, 1)[:, inside]
-                    ok[k, y0:y1, x0:x1] |= inside
-        lim = np.abs(fill - ref_fill).max(axis=1)
-        lim *= np.float32(self.config.steady)
-        lim[~ok] = np.inf
-        step = out - ref_out
-        over = np.abs(step) > lim[:, None]
-        if over.any():  # (only there: elsewhere the output stays bit for bit what it was)
-            np.clip(step, -lim[:, None], lim[:, None], out=step)
-            out[over] = (ref_out + step)[over]
 
     def _composite(self, frame: np.ndarray, crops: list[np.ndarray], mask: np.ndarray) -> np.ndarray:
         """Input outside the feathered mask, the region cores (in [-1, 1]) inside it.

@@ -188,9 +188,8 @@ def _blur_fill(gray: np.ndarray, h: _Hole) -> np.ndarray:
 
 
 def _median(a: np.ndarray) -> float:
-    """``np.median`` of a 1-D float array (the same value), without its generic checks: it runs
-    a few times per group and candidate on a few hundred samples, where they cost more than
-    the partition."""
+    """``np.median``'s value, without its generic checks (they cost more than the partition of
+    the few hundred samples it sees, a few times per group and candidate)."""
     k = len(a) // 2
     if len(a) % 2:
         return float(np.partition(a, k)[k])
@@ -557,9 +556,8 @@ class LookaheadFill:
     @staticmethod
     def _lands(near: np.ndarray, M: np.ndarray, x: np.ndarray, y: np.ndarray) -> bool:
         """Whether any box-local pixel (x, y) moved by ``M`` lands within a pixel of a clean
-        source pixel (``near``): else the bilinear warp of the source's validity is below 254 at
-        all of them, and the candidate's two warps would be wasted (checked on the nearest pixel
-        of each, a few hundred points instead of the box)."""
+        source pixel (``near``): else the bilinear warp of the source's validity is below 254
+        at all of them, and the candidate's two warps would be wasted."""
         h, w = near.shape
         px = np.rint(x * M[0, 0] + y * M[0, 1] + M[0, 2])
         py = np.rint(x * M[1, 0] + y * M[1, 1] + M[1, 2])
