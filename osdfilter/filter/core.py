@@ -27,7 +27,7 @@ from ..model.network import RecurrentUNet, is_gate
 from ..model.runners import IdentityRunner, Runner, TorchRunner
 from .fill import get_prefill, is_temporal
 from .lookahead import CAND_RGB, CANDIDATES, DEFAULT_LOOKAHEAD, Filled, LookaheadConfig, LookaheadFill
-from .steady import crop_motion, steady_chunk
+from .steady import CropMotion, crop_motion, steady_chunk
 from .tiles import TilePlan, crop_sources, plan_crop, plan_tiles
 
 # A candidates model's input channels (ModelConfig.inputs): after the fill's RGB and the
@@ -173,11 +173,10 @@ class FilterConfig:
         whole("context", 0, optional=True)  # (a negative one cropped the restored regions wrongly)
         if not (isinstance(self.feather, (int, float)) and 0 <= self.feather < float("inf")):
             raise ValueError(f"feather must be a number >= 0, got {self.feather!r}")
-        if self.steady is not None and (isinstance(self.steady, bool) or not (isinstance(self.steady, (int, float)) and 0 <= self.steady < float("inf"))):
-            raise ValueError(f"steady must be a number >= 0 or None, got {self.steady!r}")
-        if self.steady_motion is not None and (isinstance(self.steady_motion, bool) or not (
-                isinstance(self.steady_motion, (int, float)) and 0 <= self.steady_motion < float("inf"))):
-            raise ValueError(f"steady_motion must be a number >= 0 or None, got {self.steady_motion!r}")
+        for name in ("steady", "steady_motion"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not (isinstance(value, (int, float)) and 0 <= value < float("inf"))):
+                raise ValueError(f"{name} must be a number >= 0 or None, got {value!r}")
         if self.gate != "model" and not is_gate(self.gate):
             raise ValueError(f"gate must be in [0, 1), None or 'model', got {self.gate!r}")
 
@@ -200,9 +199,8 @@ class Prepared:
     ready: Optional[list["Prepared"]] = None
     still: Optional[list[np.ndarray]] = None  # per region shape: bool [regions, crop_h, crop_w], the camera still there (FilterConfig.steady)
     # Per region shape, per region: where the camera moved slowly (FilterConfig.steady_motion),
-    # ``((y0, y1, x0, x1), M)``: a rectangle of the crop and the 2x3 map from its pixels to
-    # where they were in the previous frame's crop.
-    moving: Optional[list[list[list[tuple[tuple[int, int, int, int], np.ndarray]]]]] = None
+    # rectangles of the crop and their maps to the previous frame's crop (steady.CropMotion).
+    moving: Optional[list[list[CropMotion]]] = None
 
 
 @dataclass
@@ -495,7 +493,8 @@ class OSDFilter:
         return [np.stack([it.crops[g] for it in items], axis=1) for g in range(len(first.crops))]
 
     def _run_tiles(self, xs: list[np.ndarray], needs: Optional[np.ndarray] = None,
-                   still: Optional[list[np.ndarray]] = None, moving: Optional[list] = None) -> list[list[np.ndarray]]:
+                   still: Optional[list[np.ndarray]] = None,
+                   moving: Optional[list[Optional[list[list[CropMotion]]]]] = None) -> list[list[np.ndarray]]:
         """Model over all regions of the chunk, one call per region shape (each group keeps
         its own state); returns per frame the restored crops ``[3, crop_h, crop_w]`` in
         plan order.
