@@ -56,8 +56,8 @@ def steady_chunk(held: Optional[Held], x: np.ndarray, y: np.ndarray, steady: flo
                  moving: Optional[list[Optional[list[CropMotion]]]]) -> Held:
     """One region shape's restored chunk ``y`` (``[regions, T, 3, h, w]``, in place) held,
     frame by frame from ``held``, to its fill ``x[:, :, :3]``: where ``still`` (bool
-    ``[regions, T, h, w]``) each pixel's step is clipped to ``steady`` times its fill's step
-    (the largest of the three colours); where ``moving`` (per frame, per region), the same
+    ``[regions, T, h, w]``) each pixel's step is clipped, colour by colour, to ``steady``
+    times its fill's step; where ``moving`` (per frame, per region), the same
     with the previous frame's fill and output moved along the motion. Returns the last frame
     (copied: the chunk's buffers are not kept)."""
     for t in range(x.shape[1]):
@@ -89,11 +89,11 @@ def _clip_steps(fill: np.ndarray, out: np.ndarray, held: Held, steady: float, st
                     moved = cv2.remap(np.ascontiguousarray(src.transpose(1, 2, 0)), mx, my, cv2.INTER_LINEAR)
                     dst[:, y0:y1, x0:x1][:, inside] = moved.transpose(2, 0, 1)[:, inside]
                 ok[k, y0:y1, x0:x1] |= inside
-    lim = np.abs(fill - ref_fill).max(axis=1)
+    lim = np.abs(fill - ref_fill)
     lim *= np.float32(steady)
-    lim[~ok] = np.inf
+    lim[np.broadcast_to(~ok[:, None], lim.shape)] = np.inf
     step = out - ref_out
-    over = np.abs(step) > lim[:, None]
+    over = np.abs(step) > lim
     if over.any():  # (only there: elsewhere the output stays bit for bit what it was)
-        np.clip(step, -lim[:, None], lim[:, None], out=step)
+        np.clip(step, -lim, lim, out=step)
         out[over] = (ref_out + step)[over]
