@@ -146,7 +146,7 @@ class Shimmer:
 
 def test_steady_settles_a_still_scene_and_leaves_a_moving_one_alone():
     """On a still scene (codec-like noise on one frame) the output moves no more than the
-    fill under it (an unsteady network's output flickers without ``steady``); on a scene
+    fill under it, in each colour (an unsteady network's output flickers without ``steady``); on a scene
     moving faster than ``steady_motion`` it changes nothing, and the output does not depend
     on the chunk size."""
     still, _, mask = panned_clip(0, 0)
@@ -160,8 +160,8 @@ def test_steady_settles_a_still_scene_and_leaves_a_moving_one_alone():
 
     shimmer = Shimmer(ModelConfig(prefill="temporal"))
     settled, free = run(shimmer, still, 1.0), run(shimmer, still, None)
-    fill_step = np.abs(np.diff(fill_sequence(still, [inside] * T).astype(int), axis=0)).max(-1)[:, inside]
-    excess = lambda out: (np.abs(np.diff(out, axis=0)).max(-1)[:, inside] - fill_step)[1:].max()  # noqa: E731
+    fill_step = np.abs(np.diff(fill_sequence(still, [inside] * T).astype(int), axis=0))[:, inside]
+    excess = lambda out: (np.abs(np.diff(out, axis=0))[:, inside] - fill_step)[1:].max()  # noqa: E731  (colour by colour)
     assert excess(free) >= 19  # the flicker
     assert excess(settled) <= 1  # (rounding)
     assert np.array_equal(settled[0], free[0])  # no earlier frame to be still against: the network's own
@@ -178,6 +178,23 @@ def test_steady_settles_a_still_scene_and_leaves_a_moving_one_alone():
     for bad in (-1.0, float("inf"), "on", True):
         with pytest.raises(ValueError, match="steady must be"):
             FilterConfig(steady=bad)
+
+
+def test_steady_holds_each_colour_to_its_own_fill_step():
+    """Codec noise in the red plane only, on a still scene: the restored pixels' green and blue
+    do not move (a shimmering network's steps are clipped colour by colour, not to the
+    largest colour's step)."""
+    still, _, mask = panned_clip(0, 0)
+    still = still.astype(int)
+    still[..., 0] = np.clip(still[..., 0] + np.random.default_rng(1).integers(-8, 9, still.shape[:3]), 0, 255)
+    still = still.astype(np.uint8)
+    inside = dilate(mask, 2)
+    filt = OSDFilter(Shimmer(ModelConfig(prefill="temporal")), mask, FilterConfig(chunk=4, gate=None))
+    out = np.stack([o for f in still for o in filt.push(f)] + filt.flush()).astype(int)
+    fill = fill_sequence(still, [inside] * T).astype(int)
+    steps = lambda a: np.abs(np.diff(a, axis=0))[2:][:, inside]  # noqa: E731  (from the 3rd frame)
+    assert steps(fill)[..., 0].max() > 2  # the red noise reaches the fill
+    assert (steps(out)[..., 1:] - steps(fill)[..., 1:]).max() <= 1
 
 
 def test_steady_follows_a_slow_pan():
