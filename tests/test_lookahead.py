@@ -11,7 +11,8 @@ import pytest
 from conftest import overlay_clip
 from osdfilter.filter.core import FilterConfig, OSDFilter
 from osdfilter.filter.fill import normalized_fill
-from osdfilter.filter.lookahead import LookaheadConfig, LookaheadFill, _median, fill_sequence
+from osdfilter.filter.fits import median
+from osdfilter.filter.lookahead import LookaheadConfig, LookaheadFill, fill_sequence
 from osdfilter.masks.image import dilate
 from osdfilter.model.network import ModelConfig
 from osdfilter.model.runners import IdentityRunner
@@ -168,12 +169,12 @@ def test_a_smooth_gradient_is_continued_under_a_box(slope, where):
 
 
 def test_median_is_numpys():
-    """The fits' median (``_median``, without numpy's generic checks) is ``np.median``'s value,
+    """The fits' median (``fits.median``, without numpy's generic checks) is ``np.median``'s value,
     odd and even sizes alike."""
     rng = np.random.default_rng(3)
     for n in [1, 2, 3, 4, 11, 12, 300, 301]:
         a = rng.normal(0.0, 10.0, n)
-        assert _median(a) == float(np.median(a))
+        assert median(a) == float(np.median(a))
 
 
 def test_a_later_frame_is_skipped_only_where_its_warp_finds_no_source():

@@ -35,6 +35,7 @@ import cv2
 import numpy as np
 
 from .fill import spatial_fill
+from .fits import fit_affine, plane_fit
 
 
 # Later frames searched: 4 is nearly all of 8's gain for less of the fill's time, and 12
@@ -187,55 +188,6 @@ def _blur_fill(gray: np.ndarray, h: _Hole) -> np.ndarray:
     return gray
 
 
-def _median(a: np.ndarray) -> float:
-    """``np.median``'s value, without its generic checks (they cost more than the partition of
-    the few hundred samples it sees, a few times per group and candidate)."""
-    k = len(a) // 2
-    if len(a) % 2:
-        return float(np.partition(a, k)[k])
-    p = np.partition(a, (k - 1, k))
-    return float((p[k - 1] + p[k]) / 2)
-
-
-def _fit_affine(p: np.ndarray, q: np.ndarray, ridge: float = 10.0) -> np.ndarray:
-    """3x3 ``A`` with ``A @ [p, 1] ≈ [q, 1]``: least squares with the linear part pulled towards
-    the identity (as if the samples spread ``ridge`` px wider: one-sided rings at the frame's
-    edge stay sane), refitted once without outliers."""
-    c = p.mean(0)
-    X = np.concatenate([p - c, np.ones((len(p), 1))], 1)
-    Y = q - p
-    lam = ridge * ridge * np.diag([1.0, 1.0, 0.0])
-
-    def solve(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        return np.linalg.solve(x.T @ x + len(x) * lam + 1e-9 * np.eye(3), x.T @ y)
-
-    coef = solve(X, Y)
-    err = np.abs(X @ coef - Y).sum(1)
-    keep = err <= max(1.0, 2.5 * _median(err))
-    if keep.sum() >= 6:
-        coef = solve(X[keep], Y[keep])
-    A = np.eye(3)
-    A[:2, :2] += coef[:2].T
-    A[:2, 2] = coef[2] - coef[:2].T @ c
-    return A
-
-
-def _plane_fit(design: np.ndarray, d: np.ndarray) -> tuple[Optional[np.ndarray], float]:
-    """Per-channel plane ``[3, 3]`` fitted to ``d`` ([n, 3]) over ``design``, refitted once
-    without outliers, and the median residual (inf with too few samples)."""
-    if len(d) < 12:
-        return None, float("inf")
-    a = design.T @ design + 1e-6 * np.eye(3)
-    coef = np.linalg.solve(a, design.T @ d)
-    err = np.abs(design @ coef - d).mean(1)
-    keep = err <= max(2.0, 2.5 * _median(err))
-    if keep.sum() >= 12:
-        x = design[keep]
-        coef = np.linalg.solve(x.T @ x + 1e-6 * np.eye(3), x.T @ d[keep])
-        err = np.abs(design @ coef - d).mean(1)
-    return coef, _median(err)
-
-
 # ------------------------------------------------------------------ streaming
 
 
@@ -379,7 +331,7 @@ class LookaheadFill:
                 q = g.points + d
                 qi = np.clip((q[:, 1] * s).astype(int), 0, sh - 1) * sw + np.clip((q[:, 0] * s).astype(int), 0, sw - 1)
                 ok = np.abs(d + np.take(back, qi, axis=0) / s).sum(1) <= 2 * cfg.fb_tol
-                fits.append(_fit_affine(g.points[ok], q[ok]) if ok.sum() >= 12 else _fit_affine(g.points, q))
+                fits.append(fit_affine(g.points[ok], q[ok]) if ok.sum() >= 12 else fit_affine(g.points, q))
             # A still camera: DIS noise fits a motion of a few hundredths of a pixel, and carrying
             # by it would resample (blur) the fill every frame and keep it from settling.
             fits = [np.eye(3) if box_shift(g.box, A) < STILL else A for A in fits]
@@ -486,7 +438,7 @@ class LookaheadFill:
             rvalid = cv2.remap(valid_src, where, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0).reshape(-1)
             ring_ok = rvalid > 0.99 if is_prev else rvalid >= 254
             rcand = cv2.remap(src, where, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).reshape(-1, 3)
-            coef, res = _plane_fit(g.ring_design[ring_ok], ring_val[ring_ok] - rcand[ring_ok])
+            coef, res = plane_fit(g.ring_design[ring_ok], ring_val[ring_ok] - rcand[ring_ok])
             trust = float(np.clip((cfg.max_residual - res) / (cfg.max_residual - cfg.ok_residual), 0.0, 1.0))
             if trust <= 0.0:
                 continue
