@@ -417,10 +417,10 @@ class LookaheadFill:
                 if is_prev:
                     continue
                 break  # (later frames: for a handful of pixels the spatial fill will do)
-            # The box of the unsure pixels, grown by the band check's reach.
-            uy, ux = ys[unsure], xs[unsure]
             if near is not None and not self._lands(near, M, xs, ys):
                 continue  # (a later frame with the OSD where this one has it: the common case)
+            # The box of the unsure pixels, grown by the band check's reach.
+            uy, ux = ys[unsure], xs[unsure]
             ry0, ry1 = max(0, int(uy.min()) - reach), min(bh, int(uy.max()) + 1 + reach)
             rx0, rx1 = max(0, int(ux.min()) - reach), min(bw, int(ux.max()) + 1 + reach)
             rh, rw = ry1 - ry0, rx1 - rx0
