@@ -289,7 +289,7 @@ def print_table(size: str, rounds: list[dict[str, dict[str, Any]]], codec: str =
           + (f", median of {len(rounds)} alternating rounds)" if len(rounds) > 1 else ")"))
     spread = len(rounds) > 1
     print(f"{'row':<10} {'e2e fps':>8} {'x floor':>8}" + (f" {'range':>10}" if spread else "")
-          + f" {'model fps':>10} {'peak RSS MiB':>13} {'CPU ms/frame':>13}  stages busy, % of wall | their threads' CPU, ms/frame (decode prepare model encode)")
+          + f" {'model fps':>10} {'peak RSS MiB':>13} {'CPU ms/frame':>13}  stages busy, % of wall | their threads' CPU, ms/frame (decode analyse prepare model encode)")
     for name in first:
         runs = [(r[name], r["io-floor"]) for r in rounds if "error" not in r[name] and "skipped" not in r[name] and "wall_s" in r["io-floor"]]
         if not runs:

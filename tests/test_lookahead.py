@@ -73,6 +73,25 @@ def test_a_cut_finishes_the_frames_before_it_and_starts_afresh():
     assert all(np.array_equal(a, b) for a, b in zip(out, before + after))
 
 
+
+@pytest.mark.parametrize("lookahead", [0, 3])
+def test_analysing_ahead_of_the_fill_changes_nothing(lookahead):
+    # The stream runs analyse and prepare_analysed in two threads: analyse may be any number
+    # of frames ahead (it sets a frame's motion to the next one while the fill holds it).
+    overlaid, _, mask = overlay_clip(10, (6, 2))
+    overlaid[6:] = overlaid[6:, ::-1]  # a different picture after the cut
+    config = FilterConfig(chunk=3, lookahead=lookahead)
+    one = OSDFilter(fill_runner(), mask, config)
+    stepwise = [o for t, f in enumerate(overlaid) for o in one.push_prepared(one.prepare(f, cut=t == 6))] + one.flush()
+    two = OSDFilter(fill_runner(), mask, config)
+    analysed = [two.analyse(f, cut=t == 6) for t, f in enumerate(overlaid)]
+    ahead = [o for a in analysed for o in two.push_prepared(two.prepare_analysed(a))] + two.flush()
+    assert len(ahead) == len(stepwise) == len(overlaid)
+    assert all(np.array_equal(a, b) for a, b in zip(ahead, stepwise))
+    # ... and the motion across the cut is not measured: the frames after it are filled as a new clip.
+    fresh = run_filter(overlaid[6:], mask, config)
+    assert all(np.array_equal(a, b) for a, b in zip(ahead[6:], fresh))
+
 def test_a_moving_scene_is_restored_better_than_telea():
     """Under a pan, what the OSD hides now was or will be visible: the band within 2 px of the
     overlay is restored far better than by a spatial fill of the same mask."""

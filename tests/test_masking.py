@@ -125,10 +125,13 @@ class _Recorder:
     def __init__(self):
         self.masks, self.resets = [], 0
 
-    def prepare(self, frame, frame_mask=None, cut=False):
+    def analyse(self, frame, frame_mask=None, cut=False):
         self.masks.append(frame_mask)
         self.resets += cut
         return frame
+
+    def prepare_analysed(self, item):
+        return item
 
     def push_prepared(self, item):
         return [item]

@@ -343,7 +343,7 @@ def test_cpu_counts_each_threads_own_cpu_time():
 
 def test_stream_reports_its_stages(tmp_path, clip, mask_png, checkpoint):
     report = process_video(clip, tmp_path / "o.mp4", mask=mask_png, model=checkpoint, quiet=True)
-    assert list(report.stages) == ["decode", "prepare", "model", "encode"]
+    assert list(report.stages) == ["decode", "analyse", "prepare", "model", "encode"]
     assert all(0.0 <= s <= report.seconds for s in report.stages.values())
     assert list(report.stage_cpu) == list(report.stages)
     assert all(0.0 <= s <= report.seconds for s in report.stage_cpu.values())

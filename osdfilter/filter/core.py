@@ -26,7 +26,7 @@ from ..masks.image import dilate, feather
 from ..model.network import RecurrentUNet, is_gate
 from ..model.runners import IdentityRunner, Runner, TorchRunner
 from .fill import get_prefill, is_temporal
-from .lookahead import CAND_RGB, CANDIDATES, DEFAULT_LOOKAHEAD, Filled, LookaheadConfig, LookaheadFill
+from .lookahead import CAND_RGB, CANDIDATES, DEFAULT_LOOKAHEAD, Filled, FrameMaps, LookaheadConfig, LookaheadFill
 from .steady import CropMotion, crop_motion, steady_chunk
 from .tiles import TilePlan, crop_sources, plan_crop, plan_tiles
 
@@ -182,6 +182,16 @@ class FilterConfig:
 
 
 @dataclass
+class Analysed:
+    """One frame after :meth:`OSDFilter.analyse`, for :meth:`OSDFilter.prepare_analysed`."""
+
+    frame: np.ndarray  # uint8 [H, W, 3] as decoded
+    mask: np.ndarray  # bool [H, W] this frame's (dilated) mask
+    cut: bool = False  # a scene cut before this frame
+    maps: Optional[FrameMaps] = None  # the temporal fill's analysis of it (None: no temporal fill)
+
+
+@dataclass
 class Prepared:
     """One frame ready for the model (:meth:`OSDFilter.prepare`)."""
 
@@ -262,7 +272,7 @@ class OSDFilter:
         # FilterConfig.steady's memory, per region shape: the last frame's fill (model scale)
         # and restored crops (reset with the recurrent state).
         self._held: Optional[list] = None
-        # Where _prepare writes the next frame's crops: slot ``_slot`` of ``_chunk`` (new
+        # Where _crops writes the next frame's crops: slot ``_slot`` of ``_chunk`` (new
         # buffers at a cut and after ``chunk`` frames, where restore_prepared starts a chunk).
         self._chunk: Optional[list[np.ndarray]] = None
         self._slot = 0
@@ -297,24 +307,37 @@ class OSDFilter:
         Call in frame order (a temporal prefill carries memory from frame to frame); ``cut``
         marks a scene cut before this frame (the prefill forgets its memory here, the
         recurrent state is reset when the frame reaches :meth:`push_prepared`). Separate from
-        the model so that a pipeline can prepare frame t+1 while the model runs on frame t.
+        the model so that a pipeline can prepare frame t+1 while the model runs on frame t;
+        itself :meth:`analyse` then :meth:`prepare_analysed`, which a pipeline may run in two
+        threads as well.
         """
+        return self.prepare_analysed(self.analyse(frame, frame_mask, cut))
+
+    def analyse(self, frame: np.ndarray, frame_mask: Optional[np.ndarray] = None, cut: bool = False) -> Analysed:
+        """:meth:`prepare`'s first half: the frame's mask and, with a temporal prefill, its
+        motion from the frame analysed before it. Call in frame order; it may run ahead of
+        :meth:`prepare_analysed`."""
         if frame.shape != (self.height, self.width, 3) or frame.dtype != np.uint8:
             raise ValueError(f"expected uint8 frame of shape {(self.height, self.width, 3)}, got {frame.dtype} {frame.shape}")
         mask = self.mask if frame_mask is None else dilate(frame_mask, self.config.dilate) & self.mask
-        return self._prepare(frame, mask, cut)
+        return self._analyse(frame, mask, cut)
 
-    def _prepare(self, frame: np.ndarray, mask: np.ndarray, cut: bool = False) -> Prepared:
-        """:meth:`prepare` with the final (dilated) mask of this frame."""
+    def _analyse(self, frame: np.ndarray, mask: np.ndarray, cut: bool = False) -> Analysed:
+        """:meth:`analyse` with the final (dilated) mask of this frame."""
+        maps = None if self.is_empty or self._temporal is None else self._temporal.analyse(frame, mask, cut)
+        return Analysed(frame, mask, cut, maps)
+
+    def prepare_analysed(self, a: Analysed) -> Prepared:
+        """:meth:`prepare`'s second half, for the frames from :meth:`analyse` in order: the
+        fill and the model's crops."""
         if self.is_empty:
-            return Prepared(frame, mask, [], cut)
+            return Prepared(a.frame, a.mask, [], a.cut)
         if self._temporal is None:
-            return self._crops(frame, frame, mask, cut)
+            return self._crops(a.frame, a.frame, a.mask, a.cut)
         # A cut finishes the frames before it with what they have; the fill starts afresh.
-        ready = self._temporal.reset() if cut else []
-        ready += self._temporal.push(frame, mask)
-        self._cuts.append(cut)
-        return Prepared(frame, mask, [], cut, ready=[self._finished(f) for f in ready])
+        ready = self._temporal.add(a.maps, a.cut)
+        self._cuts.append(a.cut)
+        return Prepared(a.frame, a.mask, [], a.cut, ready=[self._finished(f) for f in ready])
 
     def _finished(self, f: Filled) -> Prepared:
         """A frame the temporal fill finished, with the model's crops (in frame order)."""
@@ -477,7 +500,7 @@ class OSDFilter:
         """The model's input for a chunk, one array per region shape (``self.plan.groups()``):
         ``[regions, T, C, crop_h, crop_w]``, prefilled RGB in [-1, 1] + mask (+ candidates). ``masks`` are
         final (already dilated) per-frame masks. Advances a temporal prefill's memory."""
-        items = [self._prepare(f, m) for f, m in zip(frames, masks)]
+        items = [self.prepare_analysed(self._analyse(f, m)) for f, m in zip(frames, masks)]
         ready = [r for it in items for r in (it.ready if it.ready is not None else [it])]
         if self._temporal is not None and not self.is_empty:
             ready += [self._finished(f) for f in self._temporal.flush()]

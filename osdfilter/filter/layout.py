@@ -66,11 +66,18 @@ class LayoutFilter:
 
     def prepare(self, frame: np.ndarray, frame_mask: Optional[np.ndarray] = None) -> Any:
         """:meth:`OSDFilter.prepare` with this frame's own mask and the scene-cut flag."""
+        return self.prepare_analysed(self.analyse(frame, frame_mask))
+
+    def analyse(self, frame: np.ndarray, frame_mask: Optional[np.ndarray] = None) -> Any:
+        """:meth:`OSDFilter.analyse` with this frame's own mask and the scene-cut flag."""
         cut = self.scene_cuts and not self.filt.is_empty and self._cut(frame)
         self.cuts += cut
         if frame_mask is None and self.layout is not None and not self.filt.is_empty:
             frame_mask = self.layout.frame_mask(frame)  # user mask is in layout.static
-        return self.filt.prepare(frame, frame_mask, cut=cut)
+        return self.filt.analyse(frame, frame_mask, cut=cut)
+
+    def prepare_analysed(self, item: Any) -> Any:
+        return self.filt.prepare_analysed(item)
 
     def push_prepared(self, item: Any) -> list[np.ndarray]:
         return self.filt.push_prepared(item)

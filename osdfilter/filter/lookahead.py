@@ -192,7 +192,10 @@ def _blur_fill(gray: np.ndarray, h: _Hole) -> np.ndarray:
 
 
 @dataclass
-class _Frame:
+class FrameMaps:
+    """One frame as :meth:`LookaheadFill.analyse` saw it: its own maps, and its motion to its
+    neighbours (set when the next frame is analysed)."""
+
     rgb: np.ndarray
     mask: np.ndarray
     clean: np.ndarray  # uint8 255 where farther than ``gap`` from the mask: a trusted source pixel
@@ -243,11 +246,11 @@ class LookaheadFill:
         self._clear()
 
     def _clear(self) -> None:
-        self._window: deque[_Frame] = deque()
+        self._window: deque[FrameMaps] = deque()
         # (output, conf, frame) of the frame before the window; its motion to the next frame
         # may come after it left the window (lookahead 0).
-        self._prev: Optional[tuple[np.ndarray, np.ndarray, _Frame]] = None
-        self._last: Optional[_Frame] = None  # the frame pushed last: the next one's motion is measured from it
+        self._prev: Optional[tuple[np.ndarray, np.ndarray, FrameMaps]] = None
+        self._last: Optional[FrameMaps] = None  # the frame analysed last: the next one's motion is measured from it
 
     def reset(self) -> list[Filled]:
         """Scene cut: finish the buffered frames, then forget everything."""
@@ -256,6 +259,18 @@ class LookaheadFill:
         return out
 
     def push(self, frame: np.ndarray, mask: np.ndarray) -> list[Filled]:
+        """Add the next frame (uint8 RGB) and its mask (bool, within the region); returns the
+        frames it finished (``lookahead`` frames late)."""
+        return self.add(self.analyse(frame, mask))
+
+    # :meth:`push` in two halves, for a pipeline that runs them in two threads: ``analyse``
+    # (the frame's own maps and its motion from the frame analysed before it) may run ahead
+    # of ``add`` (the fill), which reads a frame's motion to the next one only once that
+    # next frame was added. Each keeps its own state; a cut resets both (``cut=True``).
+
+    def analyse(self, frame: np.ndarray, mask: np.ndarray, cut: bool = False) -> FrameMaps:
+        """:meth:`push`'s first half: the frame's flow image, clean-source maps and motion from
+        the previous frame (none across a ``cut``)."""
         cfg = self.config
         mask = np.asarray(mask, bool)
         gray = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
@@ -264,13 +279,20 @@ class LookaheadFill:
         clean = cv2.dilate(mask.view(np.uint8), self._gap_kernel)
         np.subtract(1, clean, out=clean)
         clean *= 255
-        cur = _Frame(frame, mask, clean, cv2.dilate(clean, np.ones((3, 3), np.uint8)), small)
-        if self._last is not None:
+        cur = FrameMaps(frame, mask, clean, cv2.dilate(clean, np.ones((3, 3), np.uint8)), small)
+        if self._last is not None and not cut:
             self._motion(self._last, cur)
         self._last = cur
+        return cur
+
+    def add(self, cur: FrameMaps, cut: bool = False) -> list[Filled]:
+        """:meth:`push`'s second half, for frames from :meth:`analyse` in order: the frames it
+        finished (after a ``cut``, first those before it, filled with what they had)."""
+        out = self.flush() if cut else []
+        if cut:
+            self._prev = None
         self._window.append(cur)
-        out = []
-        while len(self._window) > cfg.lookahead:
+        while len(self._window) > self.config.lookahead:
             out.append(self._emit())
         return out
 
@@ -288,7 +310,7 @@ class LookaheadFill:
         self._window.popleft()
         return Filled(cur.rgb, filled, cur.mask, conf, cand, still, moving)
 
-    def _still(self, cur: _Frame) -> Optional[np.ndarray]:
+    def _still(self, cur: FrameMaps) -> Optional[np.ndarray]:
         """:attr:`Filled.still` of ``cur`` (before its fill replaces the previous output)."""
         if self._prev is None or cur.bwd is None:
             return None
@@ -300,7 +322,7 @@ class LookaheadFill:
             still[y0:y1, x0:x1] = True
         return still
 
-    def _moving(self, cur: _Frame) -> Optional[list[tuple[tuple[int, int, int, int], np.ndarray]]]:
+    def _moving(self, cur: FrameMaps) -> Optional[list[tuple[tuple[int, int, int, int], np.ndarray]]]:
         """:attr:`Filled.moving` of ``cur``: the groups that moved since the previous frame with
         a consistent motion (forward-backward score at least a half: a mismatch of at most
         2 px at its ring)."""
@@ -311,7 +333,7 @@ class LookaheadFill:
         return moving or None
 
     # ---- motion of one pair of frames, once
-    def _motion(self, a: _Frame, b: _Frame) -> None:
+    def _motion(self, a: FrameMaps, b: FrameMaps) -> None:
         cfg = self.config
         n = len(self.groups)
         a.fwd, a.fb, b.bwd = [None] * n, [0.0] * n, [None] * n
@@ -342,7 +364,7 @@ class LookaheadFill:
             a.fb[i] = float(np.clip((3 * cfg.fb_tol - err) / (2 * cfg.fb_tol), 0.0, 1.0))
 
     # ---- one frame
-    def _restore(self, cur: _Frame, later: list[_Frame]) -> tuple[np.ndarray, np.ndarray, Optional[np.ndarray]]:
+    def _restore(self, cur: FrameMaps, later: list[FrameMaps]) -> tuple[np.ndarray, np.ndarray, Optional[np.ndarray]]:
         out = cur.rgb.copy()
         conf = (cur.clean > 0).astype(np.float32)
         cands = []
@@ -374,9 +396,9 @@ class LookaheadFill:
             cand.reshape(-1).view(f"V{len(CANDIDATES)}")[flat] = c.astype(np.uint8).view(f"V{len(CANDIDATES)}").reshape(-1)
         return out, conf, cand
 
-    def _candidates(self, i: int, g: _Group, cur: _Frame, later: list[_Frame]):
+    def _candidates(self, i: int, g: _Group, cur: FrameMaps, later: list[FrameMaps]):
         """(source rgb, 3x3 box-local -> source, score cap, validity source, is the previous output,
-        :attr:`_Frame.near` of a later frame) of each candidate, nearest in time first."""
+        :attr:`FrameMaps.near` of a later frame) of each candidate, nearest in time first."""
         T = _shift(g.box[0], g.box[1])
         if self._prev is not None and cur.bwd is not None and cur.bwd[i] is not None and self._prev[2].fb is not None:
             A = cur.bwd[i]

@@ -268,8 +268,9 @@ class Transcoder:
     # the loop -------------------------------------------------------------------------
 
     def run(self, bar: tqdm) -> None:
-        """Demux + decode, prepare (prefill), model, and encode + mux run as four concurrent
-        stages (media/pipeline.py); muxing stays in this thread. Then flush, report."""
+        """Demux + decode, analyse (masks, scene cuts, the fill's motion), prepare (the fill
+        and the model's crops), model, and encode + mux run as five concurrent stages
+        (media/pipeline.py); muxing stays in this thread. Then flush, report."""
         streams = [self.vin] + [r.src for r in self.routes.values()]
         if self.start_pts is not None and self.seekable:
             # The keyframe at or before the start; the frames up to it are decoded and dropped.
@@ -285,7 +286,7 @@ class Transcoder:
         busy: list[float] = []
         cpu: list[float] = []
         encoding, cpu0 = 0.0, time.thread_time()
-        for kind, payload in pipeline(decoded, self.prepared, self.filtered, maxsize=depth, threaded=PIPELINE_THREADS, busy=busy, cpu=cpu):
+        for kind, payload in pipeline(decoded, self.analysed, self.prepared, self.filtered, maxsize=depth, threaded=PIPELINE_THREADS, busy=busy, cpu=cpu):
             t0 = time.perf_counter()
             if kind == "frame":
                 self.encode([payload], bar)
@@ -299,7 +300,7 @@ class Transcoder:
         t0 = time.perf_counter()
         self.flush_encoders()
         if busy:
-            names = ("decode", "prepare", "model", "encode")
+            names = ("decode", "analyse", "prepare", "model", "encode")
             self.report.stages = dict(zip(names, busy + [encoding + time.perf_counter() - t0]))
             self.report.stage_cpu = dict(zip(names, cpu + [time.thread_time() - cpu0]))
         self.report_damage()
@@ -357,16 +358,24 @@ class Transcoder:
             yuv = frame.to_ndarray() if YUV_COMPOSITE and self.compositor.takes(frame) else None
             yield "frame", (pts, rgb, yuv)
 
-    def prepared(self, items: Iterator[tuple[str, Any]]) -> Iterator[tuple[str, Any]]:
-        """Stage 2: per-frame masks, scene cuts, prefill and the model's crops (in order)."""
+    def analysed(self, items: Iterator[tuple[str, Any]]) -> Iterator[tuple[str, Any]]:
+        """Stage 2: per-frame masks, scene cuts and the fill's motion (in order)."""
         for kind, payload in items:
             if kind == "frame":
                 pts, rgb, yuv = payload
-                payload = pts, self.filt.prepare(rgb), yuv
+                payload = pts, self.filt.analyse(rgb), yuv
+            yield kind, payload
+
+    def prepared(self, items: Iterator[tuple[str, Any]]) -> Iterator[tuple[str, Any]]:
+        """Stage 3: the fill and the model's crops (in order)."""
+        for kind, payload in items:
+            if kind == "frame":
+                pts, item, yuv = payload
+                payload = pts, self.filt.prepare_analysed(item), yuv
             yield kind, payload
 
     def filtered(self, items: Iterator[tuple[str, Any]]) -> Iterator[tuple[str, Any]]:
-        """Stage 3: prepared frames through the model (in order, pts re-attached); the rest passes."""
+        """Stage 4: prepared frames through the model (in order, pts re-attached); the rest passes."""
         inside: deque[tuple[int, Optional[np.ndarray]]] = deque()  # (pts, planes) of frames in the filter
         for kind, payload in items:
             if kind != "frame":
