@@ -243,6 +243,7 @@ class LookaheadFill:
         k = 2 * config.band + 1
         self._band_kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
         self._memo: list[list] = [[] for _ in self.groups]  # per group: the spatial fill's last Telea drift
+        self._sources_of: Optional[tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]] = None  # (mask, its _sources)
         self._clear()
 
     def _clear(self) -> None:
@@ -276,14 +277,26 @@ class LookaheadFill:
         gray = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
         gray = cv2.resize(gray, _small_size(gray.shape, cfg.flow_scale), interpolation=cv2.INTER_AREA)
         small = _blur_fill(gray, self._hole)
-        clean = cv2.dilate(mask.view(np.uint8), self._gap_kernel)
-        np.subtract(1, clean, out=clean)
-        clean *= 255
-        cur = FrameMaps(frame, mask, clean, cv2.dilate(clean, np.ones((3, 3), np.uint8)), small)
+        cur = FrameMaps(frame, mask, *self._sources(mask), small)
         if self._last is not None and not cut:
             self._motion(self._last, cur)
         self._last = cur
         return cur
+
+    def _sources(self, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:attr:`FrameMaps.clean` and :attr:`FrameMaps.near` of ``mask``: shared by the frames of
+        an unchanging mask (read only), so the frames queued between the stream's stages do
+        not each hold two more full-size maps."""
+        if self._sources_of is not None and np.array_equal(mask, self._sources_of[0]):
+            return self._sources_of[1]
+        clean = cv2.dilate(mask.view(np.uint8), self._gap_kernel)
+        np.subtract(1, clean, out=clean)
+        clean *= 255
+        maps = clean, cv2.dilate(clean, np.ones((3, 3), np.uint8))
+        for a in maps:
+            a.flags.writeable = False
+        self._sources_of = (mask.copy(), maps)
+        return maps
 
     def add(self, cur: FrameMaps, cut: bool = False) -> list[Filled]:
         """:meth:`push`'s second half, for frames from :meth:`analyse` in order: the frames it
