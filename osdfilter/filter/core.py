@@ -207,10 +207,10 @@ class Prepared:
     # With a lookahead fill, :meth:`OSDFilter.prepare` returns the pushed frame (no crops) and
     # here the earlier frames that this one finished, ready for the model (None: itself is).
     ready: Optional[list["Prepared"]] = None
-    still: Optional[list[np.ndarray]] = None  # per region shape: bool [regions, crop_h, crop_w], the camera still there (FilterConfig.steady)
-    # Per region shape, per region: where the camera moved slowly (FilterConfig.steady_motion),
-    # rectangles of the crop and their maps to the previous frame's crop (steady.CropMotion).
-    moving: Optional[list[list[CropMotion]]] = None
+    # Per region shape, per region: where the camera was still or moved slowly
+    # (FilterConfig.steady, steady_motion), rectangles of the crop and their maps to the
+    # previous frame's crop (steady.CropMotion).
+    motion: Optional[list[list[CropMotion]]] = None
 
 
 @dataclass
@@ -344,11 +344,8 @@ class OSDFilter:
         cut = self._cuts.popleft()
         needs = self._needs(f.mask, f.conf) if self.gate is not None else None
         item = self._crops(f.frame, f.filled, f.mask, cut, needs, f.cand)
-        if f.still is not None and self._steady_on:
-            still = f.still.view(np.uint8)
-            item.still = [np.stack([plan_crop(still, self.plan, self.plan.cores[i]) > 0 for i in idx]) for _, idx in self._groups]
-        if f.moving is not None and self._steady_on and self.config.steady_motion is not None:
-            item.moving = crop_motion(f.moving, self.config.steady_motion, self.plan, self._groups)
+        if f.motion is not None and self._steady_on:
+            item.motion = crop_motion(f.motion, self.config.steady_motion, self.plan, self._groups)
         return item
 
     def _crops(self, frame: np.ndarray, filled: np.ndarray, mask: np.ndarray, cut: bool,
@@ -450,12 +447,8 @@ class OSDFilter:
         if self.is_empty:
             return [Restored(it, []) for it in items]
         needs = None if any(it.needs is None for it in items) else np.stack([it.needs for it in items])
-        still = None
-        if any(it.still is not None for it in items):
-            still = [np.stack([it.still[g] if it.still is not None else np.zeros((len(idx), *shape), bool) for it in items], axis=1)
-                     for g, (shape, idx) in enumerate(self._groups)]
-        moving = [it.moving for it in items] if any(it.moving is not None for it in items) else None
-        restored = self._run_tiles(self._stack(items), needs, still, moving)
+        motion = [it.motion for it in items] if any(it.motion is not None for it in items) else None
+        restored = self._run_tiles(self._stack(items), needs, motion)
         return [Restored(it, r) for it, r in zip(items, restored)]
 
     def composite(self, restored: Restored) -> np.ndarray:
@@ -516,8 +509,7 @@ class OSDFilter:
         return [np.stack([it.crops[g] for it in items], axis=1) for g in range(len(first.crops))]
 
     def _run_tiles(self, xs: list[np.ndarray], needs: Optional[np.ndarray] = None,
-                   still: Optional[list[np.ndarray]] = None,
-                   moving: Optional[list[Optional[list[list[CropMotion]]]]] = None) -> list[list[np.ndarray]]:
+                   motion: Optional[list[Optional[list[list[CropMotion]]]]] = None) -> list[list[np.ndarray]]:
         """Model over all regions of the chunk, one call per region shape (each group keeps
         its own state); returns per frame the restored crops ``[3, crop_h, crop_w]`` in
         plan order.
@@ -526,9 +518,8 @@ class OSDFilter:
         prefilled crops through in the frames where none of its regions needs the network,
         and the run after such frames starts from a zero state (the old one describes the
         tile as it was frames ago). Decided per frame, so the output still does not depend
-        on the chunk size. ``still`` (per region shape, bool ``[regions, T, h, w]``):
-        :attr:`FilterConfig.steady` applies there; ``moving`` (per frame, :attr:`Prepared.moving`
-        or None): also there, along the motion.
+        on the chunk size. ``motion`` (per frame, :attr:`Prepared.motion` or None): where
+        :attr:`FilterConfig.steady` applies (along the motion where the camera moved).
         """
         if self.state is None:
             self.state = [None] * len(self._groups)
@@ -539,8 +530,8 @@ class OSDFilter:
         for g, ((_, idx), x) in enumerate(zip(self._groups, xs)):
             y = self._run_group(g, x, None if needs is None else needs[:, idx].any(axis=1))
             if self._steady_on:
-                self._held[g] = steady_chunk(self._held[g], x, y, self.config.steady, None if still is None else still[g],
-                                             None if moving is None else [None if m is None else m[g] for m in moving])
+                self._held[g] = steady_chunk(self._held[g], x, y, self.config.steady,
+                                             None if motion is None else [None if m is None else m[g] for m in motion])
             for t in range(T):
                 for k, i in enumerate(idx):
                     out[t][i] = y[k, t]

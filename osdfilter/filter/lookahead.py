@@ -91,19 +91,17 @@ class Filled(NamedTuple):
     """One finished frame: the input, its fill (input outside ``mask``), the mask, the
     confidence of each pixel as a temporal source (1 background, 0 spatial fill), when
     asked for, the candidates (uint8 ``[H, W, 12]``, :data:`CANDIDATES`; defined within
-    :attr:`LookaheadFill.cover`), where the
-    camera did not move since the previous frame (bool ``[H, W]``: the boxes of the mask's
-    groups whose motion is none; None where nothing is), and where it moved consistently:
-    ``(box, A)`` per such group (``box`` ``(x0, y0, x1, y1)``, ``A`` 3x3 from this frame's
-    pixel coordinates to the previous frame's; None where none did)."""
+    :attr:`LookaheadFill.cover`), and the mask's groups whose motion since the previous frame
+    is known: ``(box, A)`` per group that did not move (``A`` the identity) or moved
+    consistently (``box`` ``(x0, y0, x1, y1)``, ``A`` 3x3 from this frame's pixel coordinates
+    to the previous frame's; None where none is)."""
 
     frame: np.ndarray
     filled: np.ndarray
     mask: np.ndarray
     conf: np.ndarray
     cand: Optional[np.ndarray] = None
-    still: Optional[np.ndarray] = None
-    moving: Optional[list[tuple[tuple[int, int, int, int], np.ndarray]]] = None
+    motion: Optional[list[tuple[tuple[int, int, int, int], np.ndarray]]] = None
 
 
 # ------------------------------------------------------------------ geometry (region only)
@@ -214,7 +212,7 @@ def box_shift(box: tuple[int, int, int, int], A: np.ndarray) -> float:
     return float(np.abs(corners @ (A - np.eye(3)).T).max())
 
 
-def _is_still(A: np.ndarray) -> bool:
+def is_still(A: np.ndarray) -> bool:
     """Whether a group's motion is none: :meth:`LookaheadFill._motion` snaps a still camera's to
     the identity, so a carried pixel is not resampled (it neither ages nor blurs)."""
     return bool(np.abs(A - np.eye(3)).max() < 1e-3)
@@ -317,33 +315,22 @@ class LookaheadFill:
 
     def _emit(self) -> Filled:
         cur = self._window[0]
-        still, moving = self._still(cur), self._moving(cur)
+        motion = self._motion_known(cur)
         filled, conf, cand = self._restore(cur, list(self._window)[1:])
         self._prev = (filled, conf, cur)
         self._window.popleft()
-        return Filled(cur.rgb, filled, cur.mask, conf, cand, still, moving)
+        return Filled(cur.rgb, filled, cur.mask, conf, cand, motion)
 
-    def _still(self, cur: FrameMaps) -> Optional[np.ndarray]:
-        """:attr:`Filled.still` of ``cur`` (before its fill replaces the previous output)."""
-        if self._prev is None or cur.bwd is None:
-            return None
-        boxes = [g.box for i, g in enumerate(self.groups) if cur.bwd[i] is not None and _is_still(cur.bwd[i])]
-        if not boxes:
-            return None
-        still = np.zeros(cur.mask.shape, bool)
-        for x0, y0, x1, y1 in boxes:
-            still[y0:y1, x0:x1] = True
-        return still
-
-    def _moving(self, cur: FrameMaps) -> Optional[list[tuple[tuple[int, int, int, int], np.ndarray]]]:
-        """:attr:`Filled.moving` of ``cur``: the groups that moved since the previous frame with
-        a consistent motion (forward-backward score at least a half: a mismatch of at most
-        2 px at its ring)."""
+    def _motion_known(self, cur: FrameMaps) -> Optional[list[tuple[tuple[int, int, int, int], np.ndarray]]]:
+        """:attr:`Filled.motion` of ``cur`` (before its fill replaces the previous output): the
+        groups that did not move since the previous frame, and those that moved with a
+        consistent motion (forward-backward score at least a half: a mismatch of at most 2 px
+        at its ring)."""
         if self._prev is None or cur.bwd is None or self._prev[2].fb is None:
             return None
-        moving = [(g.box, A) for g, A, fb in zip(self.groups, cur.bwd, self._prev[2].fb)
-                  if A is not None and not _is_still(A) and fb >= 0.5]
-        return moving or None
+        known = [(g.box, A) for g, A, fb in zip(self.groups, cur.bwd, self._prev[2].fb)
+                 if A is not None and (is_still(A) or fb >= 0.5)]
+        return known or None
 
     # ---- motion of one pair of frames, once
     def _motion(self, a: FrameMaps, b: FrameMaps) -> None:
@@ -416,7 +403,7 @@ class LookaheadFill:
         if self._prev is not None and cur.bwd is not None and cur.bwd[i] is not None and self._prev[2].fb is not None:
             A = cur.bwd[i]
             # A still camera resamples nothing: a carried pixel does not age there.
-            yield self._prev[0], A @ T, (1.0 if _is_still(A) else self.config.decay) * self._prev[2].fb[i], self._prev[1], True, None
+            yield self._prev[0], A @ T, (1.0 if is_still(A) else self.config.decay) * self._prev[2].fb[i], self._prev[1], True, None
         A, fb, prev = np.eye(3), 1.0, cur
         for j, fr in enumerate(later, start=1):
             if prev.fwd is None or prev.fwd[i] is None:
@@ -519,7 +506,7 @@ class LookaheadFill:
         if prev_val is not None:
             # A running average along the motion: steadies the fill, and settles a still scene
             # (there the previous output is pixel-exact, nothing resampled: kept more).
-            smooth = cfg.smooth_still if _is_still(cur.bwd[i]) else cfg.smooth
+            smooth = cfg.smooth_still if is_still(cur.bwd[i]) else cfg.smooth
             mu = (alpha * cfg.smooth_real + (1.0 - alpha) * smooth) * prev_trust
             value += mu[:, None] * (prev_val - value)
         pixels[idx] = np.clip(value + 0.5, 0, 255).astype(np.uint8)

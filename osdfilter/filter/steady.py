@@ -17,22 +17,25 @@ from typing import Optional
 import cv2
 import numpy as np
 
-from .lookahead import box_shift
+from .lookahead import is_still, box_shift
 from .tiles import TilePlan
 
 # Per region: ``((y0, y1, x0, x1), M)``: a rectangle of the region's crop and the 2x3 map from
-# its pixels to where they were in the previous frame's crop (``Prepared.moving``).
-CropMotion = list[tuple[tuple[int, int, int, int], np.ndarray]]
+# its pixels to where they were in the previous frame's crop, None where they did not move
+# (``Prepared.motion``).
+CropMotion = list[tuple[tuple[int, int, int, int], Optional[np.ndarray]]]
 Held = tuple[np.ndarray, np.ndarray]  # the previous frame's fill and output, [regions, 3, h, w]
 
 
-def crop_motion(moving: list[tuple[tuple[int, int, int, int], np.ndarray]], limit: float, plan: TilePlan,
+def crop_motion(motion: list[tuple[tuple[int, int, int, int], np.ndarray]], limit: Optional[float], plan: TilePlan,
                 groups: list) -> Optional[list[list[CropMotion]]]:
-    """Per region shape (``plan.groups()``), per region: the fill's moving groups
-    (:attr:`Filled.moving`: box and 3x3 motion to the previous frame) whose box moved by at
-    most ``limit`` px, in each crop they overlap; None where none did."""
-    slow = [(box, A) for box, A in moving if box_shift(box, A) <= limit]
-    if not slow:
+    """Per region shape (``plan.groups()``), per region: the fill's groups of known motion
+    (:attr:`Filled.motion`: box and 3x3 motion to the previous frame) that did not move, or
+    (``limit`` not None) whose box moved by at most ``limit`` px, in each crop they overlap;
+    None where none did."""
+    kept = [(box, None if is_still(A) else A) for box, A in motion
+            if is_still(A) or (limit is not None and box_shift(box, A) <= limit)]
+    if not kept:
         return None
     c = plan.context
     out = []
@@ -43,52 +46,52 @@ def crop_motion(moving: list[tuple[tuple[int, int, int, int], np.ndarray]], limi
             to_frame, to_crop = np.eye(3), np.eye(3)
             to_frame[:2, 2], to_crop[:2, 2] = (ox, oy), (-ox, -oy)
             parts = []
-            for (x0, y0, x1, y1), A in slow:
+            for (x0, y0, x1, y1), A in kept:
                 r = (max(y0 - oy, 0), min(y1 - oy, ch), max(x0 - ox, 0), min(x1 - ox, cw))
                 if r[0] < r[1] and r[2] < r[3]:
-                    parts.append((r, (to_crop @ A @ to_frame)[:2]))
+                    parts.append((r, None if A is None else (to_crop @ A @ to_frame)[:2]))
             per.append(parts)
         out.append(per)
     return out
 
 
-def steady_chunk(held: Optional[Held], x: np.ndarray, y: np.ndarray, steady: float, still: Optional[np.ndarray],
-                 moving: Optional[list[Optional[list[CropMotion]]]]) -> Held:
+def steady_chunk(held: Optional[Held], x: np.ndarray, y: np.ndarray, steady: float,
+                 motion: Optional[list[Optional[list[CropMotion]]]]) -> Held:
     """One region shape's restored chunk ``y`` (``[regions, T, 3, h, w]``, in place) held,
-    frame by frame from ``held``, to its fill ``x[:, :, :3]``: where ``still`` (bool
-    ``[regions, T, h, w]``) each pixel's step is clipped, colour by colour, to ``steady``
-    times its fill's step; where ``moving`` (per frame, per region), the same
-    with the previous frame's fill and output moved along the motion. Returns the last frame
-    (copied: the chunk's buffers are not kept)."""
+    frame by frame from ``held``, to its fill ``x[:, :, :3]``: where ``motion`` (per frame,
+    per region) says the camera did not move, each pixel's step is clipped, colour by colour,
+    to ``steady`` times its fill's step; where it moved, the same with the previous frame's
+    fill and output moved along the motion. Returns the last frame (copied: the chunk's
+    buffers are not kept)."""
     for t in range(x.shape[1]):
         fill = x[:, t, :3]
-        s = still[:, t] if still is not None and still[:, t].any() else None
-        mv = moving[t] if moving is not None else None
-        if held is not None and (s is not None or mv is not None):
-            _clip_steps(fill, y[:, t], held, steady, s, mv)
+        if held is not None and motion is not None and motion[t] is not None:
+            _clip_steps(fill, y[:, t], held, steady, motion[t])
         held = (fill, y[:, t])
     return held[0].copy(), held[1].copy()
 
 
-def _clip_steps(fill: np.ndarray, out: np.ndarray, held: Held, steady: float, still: Optional[np.ndarray],
-                moving: Optional[list[CropMotion]]) -> None:
+def _clip_steps(fill: np.ndarray, out: np.ndarray, held: Held, steady: float, motion: list[CropMotion]) -> None:
     """One frame of :func:`steady_chunk`: ``out`` (``[regions, 3, h, w]``, in place) against
     ``held``."""
     ref_fill, ref_out = held
-    ok = np.zeros((fill.shape[0], *fill.shape[2:]), bool) if still is None else still.copy()
-    if moving is not None:
+    ok = np.zeros((fill.shape[0], *fill.shape[2:]), bool)
+    if any(M is not None for parts in motion for _, M in parts):
         ref_fill, ref_out = ref_fill.copy(), ref_out.copy()
-        h, w = fill.shape[2:]
-        for k, parts in enumerate(moving):
-            for (y0, y1, x0, x1), M in parts:
-                v, u = np.mgrid[y0:y1, x0:x1].astype(np.float32)
-                M = M.astype(np.float32)
-                mx, my = M[0, 0] * u + M[0, 1] * v + M[0, 2], M[1, 0] * u + M[1, 1] * v + M[1, 2]
-                inside = (mx >= 0) & (mx <= w - 1) & (my >= 0) & (my <= h - 1)
-                for src, dst in ((held[0][k], ref_fill[k]), (held[1][k], ref_out[k])):
-                    moved = cv2.remap(np.ascontiguousarray(src.transpose(1, 2, 0)), mx, my, cv2.INTER_LINEAR)
-                    dst[:, y0:y1, x0:x1][:, inside] = moved.transpose(2, 0, 1)[:, inside]
-                ok[k, y0:y1, x0:x1] |= inside
+    h, w = fill.shape[2:]
+    for k, parts in enumerate(motion):
+        for (y0, y1, x0, x1), M in parts:
+            if M is None:  # not moved: the previous frame's pixels as they are
+                ok[k, y0:y1, x0:x1] = True
+                continue
+            v, u = np.mgrid[y0:y1, x0:x1].astype(np.float32)
+            M = M.astype(np.float32)
+            mx, my = M[0, 0] * u + M[0, 1] * v + M[0, 2], M[1, 0] * u + M[1, 1] * v + M[1, 2]
+            inside = (mx >= 0) & (mx <= w - 1) & (my >= 0) & (my <= h - 1)
+            for src, dst in ((held[0][k], ref_fill[k]), (held[1][k], ref_out[k])):
+                moved = cv2.remap(np.ascontiguousarray(src.transpose(1, 2, 0)), mx, my, cv2.INTER_LINEAR)
+                dst[:, y0:y1, x0:x1][:, inside] = moved.transpose(2, 0, 1)[:, inside]
+            ok[k, y0:y1, x0:x1] |= inside
     lim = np.abs(fill - ref_fill)
     lim *= np.float32(steady)
     lim[np.broadcast_to(~ok[:, None], lim.shape)] = np.inf
