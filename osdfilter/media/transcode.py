@@ -34,7 +34,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any, Iterator, Optional, Union
+from typing import Any, Callable, Iterator, Optional, Union
 
 import av
 import numpy as np
@@ -360,18 +360,20 @@ class Transcoder:
 
     def analysed(self, items: Iterator[tuple[str, Any]]) -> Iterator[tuple[str, Any]]:
         """Stage 2: per-frame masks, scene cuts and the fill's motion (in order)."""
-        for kind, payload in items:
-            if kind == "frame":
-                pts, rgb, yuv = payload
-                payload = pts, self.filt.analyse(rgb), yuv
-            yield kind, payload
+        return self._each_frame(items, self.filt.analyse)
 
     def prepared(self, items: Iterator[tuple[str, Any]]) -> Iterator[tuple[str, Any]]:
         """Stage 3: the fill and the model's crops (in order)."""
+        return self._each_frame(items, self.filt.prepare_analysed)
+
+    @staticmethod
+    def _each_frame(items: Iterator[tuple[str, Any]], step: Callable[[Any], Any]) -> Iterator[tuple[str, Any]]:
+        """``items`` with each frame's picture (or what an earlier stage made of it) replaced by
+        ``step`` of it, its pts and planes kept; the rest passes."""
         for kind, payload in items:
             if kind == "frame":
-                pts, item, yuv = payload
-                payload = pts, self.filt.prepare_analysed(item), yuv
+                pts, picture, yuv = payload
+                payload = pts, step(picture), yuv
             yield kind, payload
 
     def filtered(self, items: Iterator[tuple[str, Any]]) -> Iterator[tuple[str, Any]]:
