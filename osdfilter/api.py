@@ -239,9 +239,8 @@ _HEAP_LIMITED = False
 
 
 def resolve_mask(mask: MaskSpec, height: int, width: int) -> np.ndarray:
-    """The overlay mask (bool ``[height, width]``) from a path, an array, or automatic detection."""
-    if mask is None or (isinstance(mask, str) and mask == "auto"):
-        return auto_mask(height, width)
+    """The overlay mask (bool ``[height, width]``) from a path or an array (``plan_masks``
+    runs the automatic detection itself)."""
     if isinstance(mask, np.ndarray):
         if mask.shape != (height, width):
             raise MaskError(f"mask array has shape {mask.shape}, the video is {height}x{width} (HxW)")
@@ -261,13 +260,6 @@ def check_mask_aspect(path: Path, height: int, width: int) -> None:
     change = (mw / mh) / (width / height)
     if max(change, 1 / change) > MAX_MASK_ASPECT_CHANGE:
         raise MaskError(f"mask {path} is {mw}x{mh}, its shape does not fit the {width}x{height} video")
-
-
-def auto_mask(height: int, width: int) -> np.ndarray:
-    """A mask spec of "auto" reaching the user-mask loader (plan_masks resolves "auto"
-    itself, with the detector of masks/auto/): a user error."""
-    raise MaskError("no mask given: pass --mask PATH (a PNG/JPG, white = overlay); automatic detection is not available yet")
-
 
 
 def collect_inputs(paths: Sequence[PathLike]) -> list[Path]:

@@ -88,6 +88,11 @@ def test_user_mask_and_auto_combine(osd_clip, checkpoint, tmp_path, media_dir):
     auto = cv2.imread(os.fspath(auto_png), 0) > 127
     both = cv2.imread(os.fspath(both_png), 0) > 127
     assert np.array_equal(both, auto | (user > 0))
+    # In the API, None in a list is "auto" as it is alone (it was refused as "automatic
+    # detection is not available yet").
+    none_png = tmp_path / "none.png"
+    process_video(osd_clip, tmp_path / "c.mp4", mask=[None, upng], model="fill", save_mask=none_png, quiet=True)
+    assert np.array_equal(cv2.imread(os.fspath(none_png), 0) > 127, both)
 
 
 def test_exclude_removes_a_region(osd_clip, checkpoint, tmp_path):

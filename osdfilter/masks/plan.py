@@ -59,7 +59,7 @@ def _specs(mask: Any) -> list[Any]:
     if mask is None:
         return [AUTO]
     if isinstance(mask, (list, tuple)):
-        return list(mask) or [AUTO]
+        return [AUTO if m is None else m for m in mask] or [AUTO]  # (None in a list: "auto" too)
     return [mask]
 
 
