@@ -299,9 +299,9 @@ class LookaheadFill:
     def add(self, cur: FrameMaps, cut: bool = False) -> list[Filled]:
         """:meth:`push`'s second half, for frames from :meth:`analyse` in order: the frames it
         finished (after a ``cut``, first those before it, filled with what they had)."""
-        out = self.flush() if cut else []
-        if cut:
-            self._prev = None
+        out: list[Filled] = []
+        if cut:  # nothing is carried across it
+            out, self._prev = self.flush(), None
         self._window.append(cur)
         while len(self._window) > self.config.lookahead:
             out.append(self._emit())
