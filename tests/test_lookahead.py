@@ -73,7 +73,6 @@ def test_a_cut_finishes_the_frames_before_it_and_starts_afresh():
     assert all(np.array_equal(a, b) for a, b in zip(out, before + after))
 
 
-
 @pytest.mark.parametrize("lookahead", [0, 3])
 def test_analysing_ahead_of_the_fill_changes_nothing(lookahead):
     # The stream runs analyse and prepare_analysed in two threads: analyse may be any number
@@ -91,6 +90,7 @@ def test_analysing_ahead_of_the_fill_changes_nothing(lookahead):
     # ... and the motion across the cut is not measured: the frames after it are filled as a new clip.
     fresh = run_filter(overlaid[6:], mask, config)
     assert all(np.array_equal(a, b) for a, b in zip(ahead[6:], fresh))
+
 
 def test_a_moving_scene_is_restored_better_than_telea():
     """Under a pan, what the OSD hides now was or will be visible: the band within 2 px of the

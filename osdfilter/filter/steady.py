@@ -17,7 +17,7 @@ from typing import Optional
 import cv2
 import numpy as np
 
-from .lookahead import is_still, box_shift
+from .lookahead import box_shift, is_still
 from .tiles import TilePlan
 
 # Per region: ``((y0, y1, x0, x1), M)``: a rectangle of the region's crop and the 2x3 map from
@@ -33,8 +33,12 @@ def crop_motion(motion: list[tuple[tuple[int, int, int, int], np.ndarray]], limi
     (:attr:`Filled.motion`: box and 3x3 motion to the previous frame) that did not move, or
     (``limit`` not None) whose box moved by at most ``limit`` px, in each crop they overlap;
     None where none did."""
-    kept = [(box, None if is_still(A) else A) for box, A in motion
-            if is_still(A) or (limit is not None and box_shift(box, A) <= limit)]
+    kept = []  # (box, None where it did not move, else its motion)
+    for box, A in motion:
+        if is_still(A):
+            kept.append((box, None))
+        elif limit is not None and box_shift(box, A) <= limit:
+            kept.append((box, A))
     if not kept:
         return None
     c = plan.context
