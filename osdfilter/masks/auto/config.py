@@ -76,6 +76,12 @@ class AutoMaskConfig:
     # heights tall (icons are taller than digits; inside the line's rows +-2 px only
     # lost icons: docs/automask.md)
     rescue_h: float = 1.5
+    # Filled icon bodies wider than a stroke (cues.filled_bodies): bright, closed in by
+    # the outline on at least body_ring of their border, beside a detected glyph, and no
+    # bigger than body_span of the working height (one row of a 20-row HD OSD grid).
+    # 0 switches them off.
+    body_span: float = 0.05
+    body_ring: float = 0.9
     dilate_px: int = 1  # static camera: final masks are dilated by this (full-resolution pixels)
     # Moving camera: the hysteresis region already reaches 1 px past the outline, so no
     # extra dilation: better precision and masked PSNR (docs/automask.md). Static cameras

@@ -108,6 +108,45 @@ def _enclosed_cue(rgb: np.ndarray, bright: int, contrast: int, stroke_px: int,
     return (out & either) > 0
 
 
+def filled_bodies(rgb: np.ndarray, near: np.ndarray, allowed: np.ndarray, bright: int, contrast: int,
+                  span: int, ring: float, min_area: int, holes: bool = False) -> np.ndarray:
+    """Filled icon bodies beside detected glyphs, bool [H, W].
+
+    The glyph cue wants a dark outline within ``stroke_px`` on both sides of a stroke, so
+    a filled icon wider than that (a battery, a coloured RSSI or GPS symbol) keeps only its
+    thin parts, and every fill smears the rest back in. A body here is a 4-connected
+    component of bright (max channel >= ``bright``), ``allowed`` pixels outside ``near``
+    (the detected glyphs) that touches ``near``, is at least ``min_area`` pixels and fits in
+    ``span`` x ``span`` (one OSD cell), and is closed in by the icon's outline: at least
+    ``ring`` of the pixels around it, outside ``near``, lie within 1 px of a pixel
+    ``contrast`` darker than the body's median. A bright patch of scene beside a glyph is
+    open on some side, or larger than a cell.
+    """
+    out = np.zeros(near.shape, bool)
+    value = _max_channel(np.ascontiguousarray(rgb))
+    body = (value >= bright) & allowed & ~near
+    if span < 2 or not body.any():
+        return out
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(body.view(np.uint8), connectivity=4)
+    beside = np.zeros(n, bool)
+    beside[labels[cv2.dilate(near.view(np.uint8), _K3).view(bool) & body]] = True
+    w, h = stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]
+    beside &= (w <= span) & (h <= span) & (stats[:, cv2.CC_STAT_AREA] >= min_area)
+    beside[0] = False
+    luma = _luma(np.ascontiguousarray(rgb))
+    hh, ww = near.shape
+    for i in np.flatnonzero(beside):
+        x, y, w, h = (int(v) for v in stats[i, :4])
+        sl = (slice(max(0, y - 2), min(hh, y + h + 2)), slice(max(0, x - 2), min(ww, x + w + 2)))
+        comp = labels[sl] == i
+        around = cv2.dilate(comp.view(np.uint8), _K3).view(bool) & ~comp & ~near[sl]
+        level = float(np.median(value[sl][comp])) - contrast
+        dark = cv2.dilate((luma[sl] <= level).view(np.uint8), _K3).view(bool)
+        if (dark[around].mean() >= ring) if around.any() else holes:
+            out[sl] |= comp
+    return out
+
+
 def _glyph_components(cand: np.ndarray, glyph: np.ndarray, c: AutoMaskConfig,
                       hv: np.ndarray | None = None) -> np.ndarray:
     """Components of ``cand`` shaped like OSD glyphs / text: holding glyph-cue pixels,

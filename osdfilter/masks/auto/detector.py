@@ -97,7 +97,7 @@ import numpy as np
 
 from .config import AutoMaskConfig, Rect
 from .cues import (_K3, _KX, _KY, _boxes_of, _disk, _drop_long_lines, _drop_specks, _enclosed_cue, _exclusion,
-                   _glyph_components, _luma, _touching, glyph_cue)
+                   _glyph_components, _luma, _touching, filled_bodies, glyph_cue)
 
 # -------------------------------------------------------------------------- layout
 
@@ -348,6 +348,13 @@ class MaskDetector:
                 cand = self._net_filter(cand, self.prob)
                 if c.static_components and components.available():
                     cand = components.filter_components(feat, self.prob, cand, c.component_prob)
+        # Filled icons wider than a stroke: the body a glyph's outline closes in; with a
+        # moving camera only where the mean image holds still, and then also a body the
+        # glyph closes in alone (a still camera's glyph counters are scene).
+        allowed = np.ones_like(cand) if static_cam else std <= c.stable_std
+        span = int(round(c.body_span * cand.shape[0]))
+        cand = cand | filled_bodies(mean_u8, cand, allowed, c.static_bright, c.static_contrast, span,
+                                    c.body_ring, c.min_area, holes=not static_cam)
         self.cand = cand
         static_w = _drop_specks(cand, c.min_area)
         static_w = cv2.dilate(static_w.view(np.uint8), _disk(1)).view(bool)
