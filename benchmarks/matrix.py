@@ -14,7 +14,7 @@ Grid (81 cells at default settings): glyph scale x camera x background x mask ki
               the eval clips chosen so the whole window is that class
   mask        exact (per-frame glyph alpha incl. outline), box (per-frame element cells), auto
               (the product's own detector: the encoded cell, decoded and written losslessly,
-              is read by ``plan_masks(path, "auto")`` as ``process_video(mask="auto")`` does; it
+              is read by ``plan_masks(path, MaskOptions("auto"))`` as ``process_video(mask="auto")`` does; it
               observes --auto-frames frames, the first --frames are scored)
 
 Fonts rotate over the cells of a scale by family (betaflight, inav, msp-osd, openipc-msposd,
@@ -61,7 +61,7 @@ sys.path.insert(0, str(ROOT))
 from osdfilter import FilterConfig, OSDFilter  # noqa: E402
 from osdfilter.filter.layout import LayoutFilter  # noqa: E402
 from osdfilter.masks.image import dilate  # noqa: E402
-from osdfilter.masks.plan import plan_masks  # noqa: E402
+from osdfilter.masks.plan import MaskOptions, plan_masks  # noqa: E402
 from osdfilter.model.runners import make_runner  # noqa: E402
 from osdfilter.osd import OSDStyle, OSDSynth, load_font_dir  # noqa: E402
 from quality import psnr, ssim_map  # noqa: E402  (same metrics as the quality benchmark)
@@ -396,7 +396,7 @@ def run_scene(scale: Scale, camera: str, bg: str, masks: list[str], family: str,
         if "auto" in masks:
             # The detector reads the cell as decoded (``encode`` wrote a widened file), losslessly.
             write_lossless(inp, mp4.with_suffix(".mkv"))
-            plan = plan_masks(mp4.with_suffix(".mkv"), "auto", inp.shape[1], inp.shape[2], float(FPS), lambda m: m)
+            plan = plan_masks(mp4.with_suffix(".mkv"), MaskOptions("auto"), inp.shape[1], inp.shape[2], float(FPS), lambda m: m)
             layout, note = plan.layout, plan.note
             if layout is not None and not layout.is_empty:
                 auto = np.stack([layout.frame_mask(f) for f in inp[:T]])

@@ -37,9 +37,9 @@ from .errors import PIPE_CLOSED, MaskError, MediaError, OSDFilterError, PipeClos
 from .filter.core import FilterConfig, OSDFilter
 from .filter.layout import with_layout
 from .masks.auto.config import AutoMaskConfig
-from .masks.elements import Numbers, check_choice
+from .masks.elements import Numbers
 from .masks.image import load_mask
-from .masks.plan import plan_masks
+from .masks.plan import MaskOptions, plan_masks
 from .media.encode import EncodeOptions
 from .media.files import STDIO, PathLike, atomic_output, av_message, check_paths, close_output, close_quietly, first_video_stream, open_input, open_output, partial_path
 from .media.transcode import Report, Transcoder, progress_bar
@@ -71,14 +71,12 @@ class BatchReport:
         return f"{len(self.done)} done ({frames} frames), {len(self.failed)} failed"
 
 
-def check_span(start: float, duration: Optional[float], save_mask: Optional[PathLike]) -> None:
-    """The checks a run and a preview share: the stretch of video and the mask file name."""
+def check_span(start: float, duration: Optional[float]) -> None:
+    """The stretch of video a run or a preview reads (one-line errors)."""
     if duration is not None and not 0 < duration < float("inf"):
         raise OSDFilterError(f"{option('duration')} must be a positive number of seconds, got {duration}")
     if not 0 <= start < float("inf"):
         raise OSDFilterError(f"{option('start')} must be zero or a positive number of seconds, got {start}")
-    if save_mask is not None and not cv2.haveImageWriter(os.fspath(save_mask)):
-        raise MaskError(f"{option('save_mask')} {save_mask}: not an image file name OpenCV can write (use .png)")
 
 
 def process_video(
@@ -132,11 +130,11 @@ def process_video(
     (one-line message) for anything wrong with the inputs, options or environment; nothing
     is left at ``dst`` then.
     """
-    config = check_options(config, mask, model, auto_window, auto_scan)
+    config = check_options(config, model)
+    masking = MaskOptions(mask, exclude, elements, keep_elements, auto_window, auto_scan, save_mask).checked()
     encode = encode.updated(codec=codec, crf=crf, preset=preset, format=format)
     encode.validate(dst)
-    elements, keep_elements = check_choice(elements, keep_elements)
-    check_span(start, duration, save_mask)
+    check_span(start, duration)
     check_paths(src, dst, overwrite)
     limit_heap_growth()
     runner = make_runner(model, backend, device, provider, log=quiet_log if quiet else None)
@@ -147,8 +145,7 @@ def process_video(
         if min(h, w) < MIN_SIDE:
             raise MediaError(f"{src}: {w}x{h} frames are too small to filter (at least {MIN_SIDE} pixels a side)")
         fps = float(vin.average_rate or vin.guessed_rate or 30)
-        masks = plan_masks(src, mask, h, w, fps, lambda m: resolve_mask(m, h, w), window_s=auto_window, scan_s=auto_scan, exclude=exclude, save_mask=save_mask,
-                           elements=elements, keep_elements=keep_elements)
+        masks = plan_masks(src, masking, h, w, fps, lambda m: resolve_mask(m, h, w))
         if masks.note:
             report.warn(masks.note)
         filt = with_layout(OSDFilter(runner, masks.union, config), masks.layout)
@@ -173,14 +170,12 @@ def process_video(
     return report
 
 
-def check_options(config: Any, mask: Any, model: Any, auto_window: float, auto_scan: float) -> FilterConfig:
-    """The checks :func:`process_video` and :func:`~osdfilter.preview.preview_video` share,
-    before anything is opened; returns ``config`` as a FilterConfig."""
+def check_options(config: Any, model: Any) -> FilterConfig:
+    """The checks of the filter's options that :func:`process_video` and
+    :func:`~osdfilter.preview.preview_video` share, before anything is opened; returns
+    ``config`` as a FilterConfig."""
     config = filter_config(config)
-    check_mask_spec(mask)
     check_model_spec(model)
-    if not (0 < auto_window < float("inf") and 0 <= auto_scan < float("inf")):
-        raise OSDFilterError(f"auto_window must be > 0 and auto_scan >= 0 seconds, got {auto_window} and {auto_scan}")
     return config
 
 
@@ -195,14 +190,6 @@ def filter_config(config: Any) -> FilterConfig:
             fields = ", ".join(f.name for f in dataclasses.fields(FilterConfig))
             raise TypeError(f"config={dict(config)!r}: FilterConfig has the fields {fields}") from None
     raise TypeError(f"config={config!r}: expected a FilterConfig or a mapping of its fields, not {type(config).__name__}")
-
-
-def check_mask_spec(mask: Any) -> None:
-    """A TypeError naming what ``mask`` may be, before anything is opened."""
-    for item in mask if isinstance(mask, (list, tuple)) and mask else [mask]:
-        if not (item is None or isinstance(item, (str, os.PathLike, np.ndarray))):
-            raise TypeError(f"mask={mask!r}: expected an image path (str or os.PathLike), 'auto' or None, "
-                            f"a bool array [H, W], or a list of these; not {type(item).__name__}")
 
 
 def check_model_spec(model: Any) -> None:
@@ -323,7 +310,7 @@ def process_batch(
     encode = encode.updated(**{k: options.pop(k, None) for k in ("codec", "crf", "preset", "format")})
     encode.validate(out_dir / "x.mp4")
     options["encode"] = encode
-    check_choice(options.get("elements"), options.get("keep_elements"))
+    MaskOptions(mask, options.get("exclude", ()), options.get("elements"), options.get("keep_elements")).checked()
     inputs = collect_inputs(paths)
     for item in mask if isinstance(mask, (list, tuple)) else [mask]:
         if isinstance(item, (str, os.PathLike)) and os.fspath(item) != "auto" and not Path(item).is_file():

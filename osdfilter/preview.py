@@ -31,8 +31,8 @@ from .errors import MediaError, OSDFilterError, naming_flags, option
 from .filter.core import FilterConfig, OSDFilter
 from .filter.layout import with_layout
 from .masks.auto.config import AutoMaskConfig
-from .masks.elements import REMOVED, Elements, Numbers, check_choice, draw_label, draw_numbers
-from .masks.plan import plan_masks
+from .masks.elements import REMOVED, Elements, Numbers, draw_label, draw_numbers
+from .masks.plan import MaskOptions, plan_masks
 from .media.files import STDIO, PathLike, check_input_file, first_video_stream, open_input
 from .media.transcode import colour_tags
 from .model.runners import ModelSpec, make_runner, quiet_log
@@ -130,13 +130,13 @@ def preview_video(
     Raises :class:`OSDFilterError` (one line) for bad input; nothing is written then.
     """
     t0 = time.perf_counter()
-    config = check_options(config, mask, model, auto_window, auto_scan)
-    only, keep = check_choice(elements, keep_elements)
+    config = check_options(config, model)
+    masking = MaskOptions(mask, exclude, elements, keep_elements, auto_window, auto_scan, save_mask).checked()
     if not isinstance(frames, (int, np.integer)) or isinstance(frames, bool) or not 1 <= frames <= 64:
         raise OSDFilterError(f"preview frames must be a whole number from 1 to 64, got {frames!r}")
     if os.fspath(src) == STDIO:
         raise OSDFilterError("the preview seeks in the input: give a file, not stdin")
-    check_span(start, duration, save_mask)
+    check_span(start, duration)
     check_sheet_path(sheet)
     check_input_file(Path(src))
     runner = make_runner(model, backend, device, provider, log=quiet_log if quiet else None)
@@ -146,8 +146,7 @@ def preview_video(
         h, w = vin.codec_context.height, vin.codec_context.width
         fps = float(vin.average_rate or vin.guessed_rate or 30)
         tm = time.perf_counter()
-        plan = plan_masks(src, mask, h, w, fps, lambda m: resolve_mask(m, h, w), window_s=auto_window, scan_s=auto_scan,
-                          exclude=exclude, save_mask=save_mask, elements=only, keep_elements=keep)
+        plan = plan_masks(src, masking, h, w, fps, lambda m: resolve_mask(m, h, w))
         if plan.layout is not None:
             report.mask_seconds = time.perf_counter() - tm
         if plan.note:

@@ -28,7 +28,7 @@ from osdfilter.filter.layout import with_layout
 from osdfilter.masks.auto.config import AutoMaskConfig
 from osdfilter.masks.auto.detector import OSDLayout
 from osdfilter.masks.elements import SelectedLayout, choose, labels_path, parse_numbers, split_elements
-from osdfilter.masks.plan import plan_masks
+from osdfilter.masks.plan import MaskOptions, plan_masks
 from osdfilter.model.runners import make_runner
 from osdfilter.preview import PREVIEW_FRAMES, preview_video, sheet_size
 
@@ -146,7 +146,7 @@ def run_filter(elements=None, keep=None, per_frame: bool = False) -> tuple[list[
     """(inputs, outputs, split labels) of the fill over the clip's frames with the choice;
     ``per_frame``: through an automatic layout (each frame its own mask) instead."""
     union = union_mask()
-    plan = plan_masks("unused.mp4", union, H, W, 24.0, lambda m: m, elements=elements, keep_elements=keep)
+    plan = plan_masks("unused.mp4", MaskOptions(union, elements=elements, keep_elements=keep), H, W, 24.0, lambda m: m)
     layout = None
     if per_frame:  # static items 1, 3, 4; the altitude's digits (item 2) change: an active box
         active = np.zeros_like(union)

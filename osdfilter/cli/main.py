@@ -183,9 +183,18 @@ def run(paths: tuple[str, ...], dilate: int, chunk: int, quiet: bool, fast: bool
         return run_batch(inputs, output, config, quiet, {**options, "jobs": jobs})
     report = process_video(inputs[0], output, config=config, quiet=quiet, **options)
     if not quiet:
-        for warning in report.warnings:
-            click.echo(f"osdfilter: warning: {warning}", err=True)
-        click.echo(f"osdfilter: {report.frames} frames in {report.seconds:.1f}s ({report.fps:.1f} frames/s) -> {output}", err=True)
+        _done(report, output)
+
+
+def _warn(warnings: list[str]) -> None:
+    for warning in warnings:
+        click.echo(f"osdfilter: warning: {warning}", err=True)
+
+
+def _done(report: Any, output: str) -> None:
+    """A run's warnings and its one-line summary."""
+    _warn(report.warnings)
+    click.echo(f"osdfilter: {report.frames} frames in {report.seconds:.1f}s ({report.fps:.1f} frames/s) -> {output}", err=True)
 
 
 def run_preview(src: str, output: Optional[str], sheet: str, config: FilterConfig, quiet: bool, options: dict) -> None:
@@ -198,8 +207,7 @@ def run_preview(src: str, output: Optional[str], sheet: str, config: FilterConfi
             "start", "duration", "elements", "keep_elements")
     report = preview_video(src, sheet, config=config, quiet=quiet, **{k: options[k] for k in keys if k in options})
     if not quiet:
-        for warning in report.warnings:
-            click.echo(f"osdfilter: warning: {warning}", err=True)
+        _warn(report.warnings)
         picks = ", ".join(f"{s:.1f}" for s in report.picks)
         click.echo(f"osdfilter: preview of {len(report.picks)} frames ({picks} s; {report.elements} OSD elements) -> {sheet}", err=True)
         click.echo(f"osdfilter: a full run would take about {_duration(report.estimate)} ({report.total_frames} frames at "
@@ -207,9 +215,7 @@ def run_preview(src: str, output: Optional[str], sheet: str, config: FilterConfi
     if output is not None:
         report = process_video(src, output, config=config, quiet=quiet, **options)
         if not quiet:
-            for warning in report.warnings:
-                click.echo(f"osdfilter: warning: {warning}", err=True)
-            click.echo(f"osdfilter: {report.frames} frames in {report.seconds:.1f}s ({report.fps:.1f} frames/s) -> {output}", err=True)
+            _done(report, output)
 
 
 def _duration(seconds: float) -> str:

@@ -1,12 +1,12 @@
 """The masks of one run: user masks, automatic detection, exclusions, per-frame masks.
 
-:func:`plan_masks` turns the ``mask`` argument of :func:`osdfilter.process_video` into a
-:class:`MaskPlan`:
+:func:`plan_masks` turns the :class:`MaskOptions` of a run (:func:`osdfilter.process_video`'s
+mask options) into a :class:`MaskPlan`. Its ``mask``:
 
 * ``None`` or ``"auto"`` (the default): a streaming first pass over the first
-  ``window_s`` seconds (:class:`osdfilter.masks.auto.detector.MaskDetector`, a few full-frame
+  ``auto_window`` seconds (:class:`osdfilter.masks.auto.detector.MaskDetector`, a few full-frame
   accumulators, never the frames) estimates the OSD layout; if the camera hardly moves
-  there, later windows are tried, up to ``scan_s`` seconds in
+  there, later windows are tried, up to ``auto_scan`` seconds in
   (:class:`osdfilter.masks.auto.detector.LayoutScan`). The input is then re-opened for the main
   pass. stdin cannot be re-opened, so a pipe needs an explicit mask.
 * a path / bool array: that mask only.
@@ -30,7 +30,7 @@ import av
 import cv2
 import numpy as np
 
-from ..errors import MaskError, MediaError
+from ..errors import MaskError, MediaError, OSDFilterError, option
 from .auto.config import AutoMaskConfig
 from .auto.detector import LayoutScan, OSDLayout
 from .elements import Elements, Numbers, SelectedLayout, check_choice, choose, split_elements, write_labels
@@ -67,29 +67,51 @@ def wants_auto(mask: Any) -> bool:
     return any(isinstance(m, str) and m == AUTO for m in _specs(mask))
 
 
+@dataclass(frozen=True)
+class MaskOptions:
+    """The mask options of one run, as :func:`osdfilter.process_video` takes them (see there):
+    what to mask, what never to mask, which OSD elements to remove, how far the automatic
+    detection's first pass reads, and where to write the union."""
+
+    mask: Any = None  # a path, a bool array, None / "auto", or a list of these (union)
+    exclude: Sequence[Any] = ()  # (x, y, w, h) rectangles or "x,y,w,h"
+    elements: Numbers = None  # remove only these elements
+    keep_elements: Numbers = None  # remove all but these
+    auto_window: float = AutoMaskConfig.window_s
+    auto_scan: float = AutoMaskConfig.scan_s
+    save_mask: Any = None
+
+    def checked(self) -> MaskOptions:
+        """The checks that need no video, before anything is opened: a one-line
+        :class:`OSDFilterError` (a TypeError for a mask of the wrong kind); the element
+        numbers parsed."""
+        for item in self.mask if isinstance(self.mask, (list, tuple)) and self.mask else [self.mask]:
+            if not (item is None or isinstance(item, (str, os.PathLike, np.ndarray))):
+                raise TypeError(f"mask={self.mask!r}: expected an image path (str or os.PathLike), 'auto' or None, "
+                                f"a bool array [H, W], or a list of these; not {type(item).__name__}")
+        if not (0 < self.auto_window < float("inf") and 0 <= self.auto_scan < float("inf")):
+            raise OSDFilterError(f"auto_window must be > 0 and auto_scan >= 0 seconds, got {self.auto_window} and {self.auto_scan}")
+        if self.save_mask is not None and not cv2.haveImageWriter(os.fspath(self.save_mask)):
+            raise MaskError(f"{option('save_mask')} {self.save_mask}: not an image file name OpenCV can write (use .png)")
+        elements, keep = check_choice(self.elements, self.keep_elements)
+        return replace(self, elements=elements, keep_elements=keep)
+
+
 def plan_masks(
     src: Any,
-    mask: Any,
+    options: MaskOptions,
     height: int,
     width: int,
     fps: float,
     load_user: Callable[[Any], np.ndarray],
-    *,
-    window_s: float = AutoMaskConfig.window_s,
-    scan_s: Optional[float] = None,
-    exclude: Sequence[Rect] = (),
-    save_mask: Any = None,
-    config: Optional[AutoMaskConfig] = None,
-    elements: Numbers = None,
-    keep_elements: Numbers = None,
 ) -> MaskPlan:
-    """Resolve ``mask`` (see the module doc) for a ``width x height`` video at ``fps``.
+    """Resolve ``options`` (see the module doc) for a ``width x height`` video at ``fps``.
 
-    ``scan_s``: how far the first pass may look for a window with camera motion (None:
-    ``AutoMaskConfig.scan_s``). ``load_user(spec)`` turns a path or array into a bool mask
-    (validated). Raises
-    :class:`MaskError` for a pipe with automatic detection or a bad rectangle.
+    ``load_user(spec)`` turns a path or array into a bool mask (validated). Raises
+    :class:`MaskError` for a pipe with automatic detection, a bad rectangle or an element
+    number the mask does not have.
     """
+    mask, exclude = options.mask, options.exclude
     if isinstance(exclude, str) or (len(exclude) == 4 and all(isinstance(v, (int, np.integer)) for v in exclude)):
         exclude = [exclude]  # one rectangle ("x,y,w,h" or (x, y, w, h)), not four
     exclude = [validate_rect(r, height, width) for r in exclude]
@@ -102,9 +124,7 @@ def plan_masks(
         if os.fspath(src) == STDIO:
             raise MaskError("automatic mask detection reads the start of the video twice, which a pipe cannot do: "
                             "pass --mask FILE (white = overlay) when reading stdin")
-        cfg = config or AutoMaskConfig(window_s=window_s)
-        if scan_s is not None:
-            cfg = replace(cfg, scan_s=scan_s)
+        cfg = AutoMaskConfig(window_s=options.auto_window, scan_s=options.auto_scan)
         layout = detect_layout(src, height, width, fps, cfg, user, exclude)
         union = layout.union.copy()
         cover = layout.coverage
@@ -126,7 +146,7 @@ def plan_masks(
         if not union.any():
             note = "the mask is empty after --exclude: the output is the input re-encoded"
     split = split_elements(union)
-    removed = choose(split, *check_choice(elements, keep_elements))  # MaskError for a number it has not
+    removed = choose(split, *check_choice(options.elements, options.keep_elements))
     if removed is not None:
         region = split.region(removed)
         union &= region
@@ -134,15 +154,15 @@ def plan_masks(
             layout = SelectedLayout(layout, region)
         if not union.any():
             note = "--keep-elements keeps every OSD element: the output is the input re-encoded"
-    if save_mask is not None:
+    if options.save_mask is not None:
         try:
-            written = cv2.imwrite(os.fspath(save_mask), union.astype(np.uint8) * 255)
+            written = cv2.imwrite(os.fspath(options.save_mask), union.astype(np.uint8) * 255)
         except cv2.error:  # e.g. no writer for the file's extension
             written = False
         if not written:
-            raise MaskError(f"cannot write the mask PNG {save_mask}")
+            raise MaskError(f"cannot write the mask PNG {options.save_mask}")
         if len(split):
-            write_labels(save_mask, split, removed)
+            write_labels(options.save_mask, split, removed)
     plan = MaskPlan(union, layout, note, split, removed)
     return plan
 
