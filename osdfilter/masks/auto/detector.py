@@ -56,6 +56,11 @@ the frames themselves):
      components of what is left that :mod:`osdfilter.masks.auto.components` scores below
      its threshold are dropped (statistics of the classifier over the component, shape,
      colour, position, text line; ``static_components=False`` switches it off).
+   - both cameras: *filled icon bodies* (:func:`osdfilter.masks.auto.cues.filled_bodies`):
+     a bright region beside a kept glyph, no bigger than ``body_span`` of the height, that
+     a dark outline closes in on ``body_ring`` of its border (a battery or coloured symbol
+     wider than ``stroke_px``, of which the cues keep only the thin parts); with a moving
+     camera only where the mean image holds still.
    - ``active`` (moving camera only): text-line boxes around the static layout, grown
      along the line by ``box_extend`` line heights, restricted to pixels where the
      per-frame glyph cue fired in >= ``active_frac`` of the frames (changing digits).
