@@ -29,10 +29,7 @@ class AutoMaskConfig:
     line_gap_px: int = 6  # glyphs closer than this join one text line / cell box
     box_pad_px: int = 3  # active boxes grow by this on every side
     max_line_frac: float = 0.16  # text lines taller than this fraction of H are scene
-    stable_std: float = 12.0  # stable glyph: temporal luma std at most this
-    persistent_edges: bool = False  # also find outline-less overlays (moving camera only)
-    edge_min: float = 60.0  # persistent edge: |mean Sobel gradient| at least this
-    edge_persist: float = 0.8  # ... and |mean g| / mean |g| at least this
+    stable_std: float = 12.0  # the mean image holds still: temporal luma std at most this
     mean_grad: float = 30.0
     weak_grad: float = 15.0
     persist: float = 0.6

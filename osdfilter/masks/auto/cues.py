@@ -216,12 +216,6 @@ def _anchor_lines(astats: np.ndarray, anchor: np.ndarray,
     return [(x0, y0, x1, y1) for x0, y0, x1, y1 in lines]
 
 
-def _not_touching(mask: np.ndarray, other: np.ndarray) -> np.ndarray:
-    """Components of ``mask`` that share no pixel with ``other``. Persistent edges only
-    add overlays the glyph cue missed; around outlined glyphs they are just wider."""
-    return mask & ~_touching(mask, other)
-
-
 def _touching(mask: np.ndarray, other: np.ndarray) -> np.ndarray:
     """Components of ``mask`` that share at least one pixel with ``other``."""
     if not mask.any():
@@ -229,15 +223,6 @@ def _touching(mask: np.ndarray, other: np.ndarray) -> np.ndarray:
     n, labels = cv2.connectedComponents(mask.view(np.uint8), connectivity=8)
     keep = np.zeros(n, bool)
     keep[np.unique(labels[other & mask])] = True
-    keep[0] = False
-    return keep[labels]
-
-
-def _drop_long_lines(edges: np.ndarray, frac: float = 0.6) -> np.ndarray:
-    """Drop components spanning most of the frame (letterbox and frame borders)."""
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(edges.view(np.uint8), 8)
-    hh, ww = edges.shape
-    keep = (stats[:, cv2.CC_STAT_WIDTH] < frac * ww) & (stats[:, cv2.CC_STAT_HEIGHT] < frac * hh)
     keep[0] = False
     return keep[labels]
 

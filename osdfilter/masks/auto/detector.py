@@ -14,12 +14,6 @@ the frames themselves):
      vertically, i.e. an outlined stroke (relative, so semi-transparent OSDs pass); dilated by ``outline_px`` so the outline is included.
      Colour is not required, so coloured icons with a dark outline pass too.
      Per pixel we count the frames where it fires.
-   - *persistent edges*: running sums of the signed Sobel gradient and of its
-     magnitude. A screen-fixed edge keeps its sign, so ``|mean g| / mean |g|`` stays
-     near 1; scene edges that move average out. This finds overlays without an
-     outline (grey crosshairs, watermarks), but only when the scene moves; edge
-     components touching outlined glyphs are dropped (the glyph cue is tighter).
-
    - *directional gradients*: running sums of the per-frame 1x3 and 3x1 morphological
      gradients of luma. ``finish`` compares them with the same gradients of the *mean*
      image: a screen-fixed glyph edge keeps its contrast in the mean (persistence
@@ -101,8 +95,8 @@ import cv2
 import numpy as np
 
 from .config import AutoMaskConfig, Rect
-from .cues import (_K3, _KX, _KY, _boxes_of, _disk, _drop_long_lines, _drop_specks, _enclosed_cue, _exclusion,
-                   _glyph_components, _luma, _touching, filled_bodies, glyph_cue)
+from .cues import (_K3, _KX, _KY, _boxes_of, _disk, _drop_specks, _enclosed_cue, _exclusion, _glyph_components,
+                   _luma, _touching, filled_bodies, glyph_cue)
 
 # -------------------------------------------------------------------------- layout
 
@@ -192,11 +186,6 @@ class MaskDetector:
         self._sum_sq = np.zeros((wh, ww), np.float32)  # luma^2, for the temporal std
         self._sum_mgx = np.zeros((wh, ww), np.float32)  # per-frame 1x3 morphological gradient
         self._sum_mgy = np.zeros((wh, ww), np.float32)  # per-frame 3x1 morphological gradient
-        self._grad_size = (max(1, ww // 2), max(1, wh // 2))
-        gshape = self._grad_size[::-1]
-        self._gx = np.zeros(gshape, np.float32)
-        self._gy = np.zeros(gshape, np.float32)
-        self._gabs = np.zeros(gshape, np.float32)
         self._feat: np.ndarray | None = None  # static-camera classifier input (training)
         self.prob: np.ndarray | None = None  # its output (static camera, working res)
         # (n_used, (static_w, active_w)): finish is called again on the same frames when
@@ -229,15 +218,6 @@ class MaskDetector:
         cv2.accumulate(cv2.morphologyEx(luma, cv2.MORPH_GRADIENT, _KX), self._sum_mgx)
         cv2.accumulate(cv2.morphologyEx(luma, cv2.MORPH_GRADIENT, _KY), self._sum_mgy)
         self.n_used += 1
-        if not c.persistent_edges:
-            return
-        # Gradients at half the working resolution: overlay edges survive, cost / 4.
-        y = cv2.resize(luma, self._grad_size, interpolation=cv2.INTER_AREA)
-        gx = cv2.Sobel(y, cv2.CV_32F, 1, 0, ksize=3)
-        gy = cv2.Sobel(y, cv2.CV_32F, 0, 1, ksize=3)
-        self._gx += gx
-        self._gy += gy
-        self._gabs += cv2.magnitude(gx, gy)
 
     def finish(self, user_mask: np.ndarray | None = None,
                exclude: list[Rect] | None = None) -> OSDLayout:
@@ -391,65 +371,6 @@ class MaskDetector:
                 continue
             e = int(round(c.box_extend * h)) + p
             out[max(0, y - p):min(hh, y + h + p), max(0, x - e):min(ww, x + w + e)] = True
-        return out
-
-    def _stable_glyphs(self) -> np.ndarray:
-        """Outlined strokes in the *mean* image whose luma barely changes (bool, working
-        res). The OSD keeps its exact values while a moving scene averages out, so this
-        holds even where the per-frame cue flickers (blurred glyphs on bright ground)."""
-        c = self.config
-        n = float(self.n_used)
-        mean = self._sum_rgb / n
-        mean_u8 = np.clip(mean + 0.5, 0, 255).astype(np.uint8)
-        luma_mean = cv2.cvtColor(mean, cv2.COLOR_RGB2GRAY)
-        var = self._sum_sq / n - luma_mean * luma_mean
-        stable = var <= c.stable_std ** 2
-        cue = glyph_cue(mean_u8, c.bright, c.contrast, c.stroke_px, outline_px=0).view(bool)
-        return cue & stable
-
-    def _persistent_edges(self) -> np.ndarray:
-        """Screen-fixed edges (bool, working res); all False for a static camera."""
-        c = self.config
-        n = float(self.n_used)
-        mean_g = cv2.magnitude(self._gx, self._gy) / n
-        mean_abs = self._gabs / n
-        persist = mean_g / np.maximum(mean_abs, 1e-3)
-        textured = mean_abs >= c.edge_min
-        if not c.persistent_edges or self.n_used < 8 or not textured.any():
-            return np.zeros(self._cue_count.shape, bool)
-        if np.median(persist[textured]) >= 0.5:  # most edges stay put: static camera
-            return np.zeros(self._cue_count.shape, bool)
-        edges = (persist >= c.edge_persist) & (mean_g >= c.edge_min)
-        edges = _drop_long_lines(edges)
-        hh, ww = self._cue_count.shape
-        return cv2.resize(edges.view(np.uint8), (ww, hh), interpolation=cv2.INTER_NEAREST).view(bool)
-
-    def _line_boxes(self, static_w: np.ndarray, changing: np.ndarray) -> np.ndarray:
-        """Boxes (bool mask, working res) around text lines holding changing glyphs."""
-        c = self.config
-        g = c.line_gap_px
-        line_kernel = np.ones((3, 2 * g + 1), np.uint8)
-        # Changing glyphs sit beside static ones (icon, unit, colon, decimal point);
-        # changing evidence far from any static glyph is the scene (lines sliding
-        # along themselves in a pan, spray, foliage).
-        near_static = cv2.dilate(static_w.view(np.uint8), line_kernel).view(bool)
-        changing = _touching(changing, near_static)
-        ink = (static_w | changing).view(np.uint8)
-        lines = cv2.dilate(ink, line_kernel)
-        n, labels, stats, _ = cv2.connectedComponentsWithStats(lines, 8)
-        has_change = np.zeros(n, bool)
-        has_change[np.unique(labels[changing])] = True
-        has_change[0] = False
-        out = np.zeros(changing.shape, bool)
-        p = c.box_pad_px
-        hh, ww = changing.shape
-        for i in np.flatnonzero(has_change):
-            x, y, w, h = stats[i, :4]
-            # OSD rows are >= 13 per screen; an element spans at most ~2 rows and rarely
-            # half the width. Bigger "lines" are textured scene merged by the dilation.
-            if h > c.max_line_frac * hh or w > 0.5 * ww:
-                continue
-            out[max(0, y - p):min(hh, y + h + p), max(0, x - p):min(ww, x + w + p)] = True
         return out
 
     def _to_full(self, mask_w: np.ndarray) -> np.ndarray:
