@@ -68,7 +68,6 @@ the frames themselves):
 Hard cases
 ----------
 - **Static camera**: temporal evidence is useless (everything is persistent), so the
-  persistent-edge cue is switched off when most textured pixels are persistent, and the
   layout rests on the glyph cue alone (bright strokes with a dark outline on both sides,
   stroke width <= ``stroke_px``) filtered by the learned classifier. Bright,
   dark-flanked thin structures in a static scene (white railings with dark gaps, dense
@@ -83,8 +82,9 @@ Hard cases
   unchanged with a one-line note.
 - **Limitations**: a glyph that first changes after the window (a minutes digit) is
   masked with the static pixels of its old shape; overlays without an outline in a
-  static-camera video are not found; letterbox edges in a moving video are persistent
-  edges, removed only when they span most of the frame.
+  static-camera video are not found; moving elements away from text lines (the
+  artificial horizon, scrolling sidebar ticks) are not found (docs/automask.md, Next
+  steps).
 """
 
 from __future__ import annotations
