@@ -219,6 +219,41 @@ def test_enclosed_cue_closed_glyph_not_open_line():
     assert _enclosed_cue(img, 100, 30, 7, 10)[20:22, 40:57].any()
 
 
+def _horizon(frame: np.ndarray, t: int) -> np.ndarray:
+    """An artificial horizon into ``frame`` (in place): 7 outlined dashes through the
+    centre that tilt and rise with the craft's attitude; returns its pixels."""
+    m = np.zeros(frame.shape[:2], np.uint8)
+    roll = 0.35 * np.sin(t / 4)
+    for k in range(-3, 4):
+        x = W // 2 + 12 * k
+        y = int(round(H // 2 + 10 * np.sin(t / 7) + np.tan(roll) * 12 * k))
+        cv2.rectangle(m, (x - 6, y - 2), (x + 5, y + 1), 1, -1)
+    frame[m > 0] = 10
+    frame[cv2.erode(m, np.ones((3, 3), np.uint8)) > 0] = 255
+    return m > 0
+
+
+def test_artificial_horizon_is_watched_frame_by_frame():
+    """Moving camera over sky: the horizon's dashes move with the attitude, on no text
+    line, so they were left in (none of them masked); the centre box where strokes came and went
+    is now watched frame by frame. Without a horizon nothing changes."""
+    bg = _texture(H + 2 * T, W + 4 * T, seed=1, bright=True)
+    frames, horizon = [], []
+    for t in range(T):
+        f, _ = _osd(bg[T + int(12 * np.sin(t / 5)):, 3 * t:][:H, :W], t)
+        horizon.append(_horizon(f, t))
+        frames.append(f)
+    masked = {}
+    for cells in (None, AutoMaskConfig().horizon_cells):
+        layout = _detect(frames, horizon_cells=cells)
+        masked[cells] = np.mean([(layout.frame_mask(f) & a).sum() / a.sum() for f, a in zip(frames, horizon)])
+    assert masked[None] < 0.5 and masked[AutoMaskConfig().horizon_cells] > 0.9, masked
+    plain, _ = _clip("pan")
+    off, on = _detect(plain, horizon_cells=None), _detect(plain)
+    for f in plain[:5]:
+        assert (off.frame_mask(f) == on.frame_mask(f)).all()
+
+
 @functools.cache
 def _icon_clip(motion: str, closed: bool):
     """30 frames of 360x640 with "16.4V", a filled battery icon before it (body 12x16 px,

@@ -73,6 +73,13 @@ class AutoMaskConfig:
     # heights tall (icons are taller than digits; inside the line's rows +-2 px only
     # lost icons: docs/automask.md)
     rescue_h: float = 1.5
+    # Moving camera: the artificial horizon's box at the screen centre (detector
+    # MaskDetector._horizon_box): half width and half height in glyph heights (None: off),
+    # the density of strokes that came and went in it against the ring around it, and its
+    # range (docs/automask.md, Artificial horizon).
+    horizon_cells: tuple[float, float] | None = (4.0, 4.5)
+    horizon_ratio: float = 3.0
+    horizon_density: tuple[float, float] = (0.005, 0.15)
     # Filled icon bodies wider than a stroke (cues.filled_bodies): bright, closed in by
     # the outline on at least body_ring of their border, beside a detected glyph, and no
     # bigger than body_span of the working height (one row of a 20-row HD OSD grid).

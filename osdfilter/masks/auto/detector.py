@@ -348,7 +348,41 @@ class MaskDetector:
         boxes = self._text_boxes(static_w)
         frac = self._cue_count.astype(np.float32) / n
         ever = cv2.dilate((frac >= c.active_frac).view(np.uint8), _disk(c.outline_px)).view(bool)
-        return static_w, boxes & ever & ~static_w
+        return static_w, ((boxes & ever) | self._horizon_box(static_w, frac)) & ~static_w
+
+    def _horizon_box(self, static_w: np.ndarray, frac: np.ndarray) -> np.ndarray:
+        """The box at the screen centre where an artificial horizon moves (bool, working
+        res; all False when the first pass saw none).
+
+        The horizon's segments move with the craft's attitude, so the static layout cannot
+        hold them, and they lie on no text line; Betaflight and INAV draw them within a few
+        cells of the screen centre. The box (``horizon_cells`` glyph heights either side of
+        the centre, the glyph height being the static layout's median) is watched frame by
+        frame like a changing cell when an outlined stroke came and went there (in fewer
+        than ``active_frac`` of the frames, away from the static glyphs) ``horizon_ratio``
+        times as densely as in the ring around it, on at least the first and at most the
+        second of ``horizon_density`` of the box: a subject the camera follows at the centre
+        fires far more densely, a plain scene not at all.
+        """
+        c = self.config
+        out = np.zeros(static_w.shape, bool)
+        n, _, stats, _ = cv2.connectedComponentsWithStats(static_w.view(np.uint8), 8)
+        if not c.horizon_cells or n < 2:
+            return out
+        g = float(np.median(stats[1:, cv2.CC_STAT_HEIGHT]))
+        a, b = (k * g for k in c.horizon_cells)
+        h, w = static_w.shape
+        yy, xx = np.ogrid[:h, :w]
+        dx, dy = np.abs(xx - w / 2), np.abs(yy - h / 2)
+        box = (dx <= a) & (dy <= b)
+        ring = (dx <= 2 * a) & (dy <= 2 * b) & ~box
+        glyphs = cv2.dilate(static_w.view(np.uint8), np.ones((9, 9), np.uint8)).view(bool)
+        came_and_went = (frac > 0) & (frac < c.active_frac) & ~glyphs
+        inside, around = came_and_went[box].mean(), came_and_went[ring].mean()
+        lo, hi = c.horizon_density
+        if lo <= inside <= hi and inside >= c.horizon_ratio * around:
+            out |= box
+        return out
 
     def _net_filter(self, cand: np.ndarray, prob: np.ndarray) -> np.ndarray:
         """Candidate pixels the classifier scores as overlay (static camera)."""
