@@ -77,7 +77,7 @@ class AutoMaskConfig:
     # MaskDetector._horizon_box): half width and half height in glyph heights (None: off),
     # the density of strokes that came and went in it against the ring around it, and its
     # range (docs/automask.md, Artificial horizon).
-    horizon_cells: tuple[float, float] | None = (4.0, 4.5)
+    horizon_cells: tuple[float, float] | None = (5.0, 5.5)
     horizon_ratio: float = 3.0
     horizon_density: tuple[float, float] = (0.005, 0.15)
     # Filled icon bodies wider than a stroke (cues.filled_bodies): bright, closed in by

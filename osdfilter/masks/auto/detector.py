@@ -57,7 +57,9 @@ the frames themselves):
      camera only where the mean image holds still.
    - ``active`` (moving camera only): text-line boxes around the static layout, grown
      along the line by ``box_extend`` line heights, restricted to pixels where the
-     per-frame glyph cue fired in >= ``active_frac`` of the frames (changing digits).
+     per-frame glyph cue fired in >= ``active_frac`` of the frames (changing digits); and
+     the artificial horizon's box at the screen centre when strokes came and went there
+     (:meth:`MaskDetector._horizon_box`).
    - ``union = static | active``.
 
 2. **Per-frame refinement** (``OSDLayout.frame_mask``): inside the active boxes the
@@ -82,9 +84,9 @@ Hard cases
   unchanged with a one-line note.
 - **Limitations**: a glyph that first changes after the window (a minutes digit) is
   masked with the static pixels of its old shape; overlays without an outline in a
-  static-camera video are not found; moving elements away from text lines (the
-  artificial horizon, scrolling sidebar ticks) are not found (docs/automask.md, Next
-  steps).
+  static-camera video are not found; an artificial horizon only in its box at the screen
+  centre and where it stands out from the scene around it, other moving elements away from
+  text lines (scrolling sidebar ticks) not at all (docs/automask.md, Next steps).
 """
 
 from __future__ import annotations
