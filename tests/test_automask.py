@@ -254,6 +254,29 @@ def test_artificial_horizon_is_watched_frame_by_frame():
         assert (off.frame_mask(f) == on.frame_mask(f)).all()
 
 
+def test_horizon_box_as_large_as_the_frame_is_not_compared():
+    """Glyphs so large in a small frame that the horizon's box covers it all: no ring of
+    scene to compare with, so no box (it warned "Mean of empty slice")."""
+    import warnings
+
+    bg = _texture(96 + 80, 96 + 160, seed=2)
+    frames = []
+    for t in range(30):
+        f = bg[t:t + 96, 3 * t:3 * t + 96].copy()
+        _text(f, np.zeros((96, 96), np.uint8), "8", (30, 70), scale=2.0, thick=4)
+        frames.append(f)
+    layouts = []
+    for cells in (AutoMaskConfig().horizon_cells, None):
+        det = MaskDetector(96, 96, AutoMaskConfig(horizon_cells=cells))
+        for f in frames:
+            det.observe(f)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            layouts.append(det.finish())
+    assert not layouts[0].still_camera
+    assert (layouts[0].active == layouts[1].active).all()
+
+
 @functools.cache
 def _icon_clip(motion: str, closed: bool):
     """30 frames of 360x640 with "16.4V", a filled battery icon before it (body 12x16 px,

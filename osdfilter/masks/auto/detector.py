@@ -378,6 +378,8 @@ class MaskDetector:
         dx, dy = np.abs(xx - w / 2), np.abs(yy - h / 2)
         box = (dx <= a) & (dy <= b)
         ring = (dx <= 2 * a) & (dy <= 2 * b) & ~box
+        if not ring.any():  # glyphs so large that the box is the frame: no scene to compare with
+            return out
         glyphs = cv2.dilate(static_w.view(np.uint8), np.ones((9, 9), np.uint8)).view(bool)
         came_and_went = (frac > 0) & (frac < c.active_frac) & ~glyphs
         inside, around = came_and_went[box].mean(), came_and_went[ring].mean()
